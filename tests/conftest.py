@@ -1,0 +1,89 @@
+"""Shared fixtures: a real redis-server for the session, a clean database 0 per test,
+disposable servers for fault tests, and the TASKS setting pointing at them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.tasks import task_backends
+from django.test.utils import override_settings
+
+from tests.redis_server import RedisServer
+from threadmill.backends import connection
+
+
+def tasks_setting(url: str, options: dict | None = None, **extra) -> dict:
+    return {
+        "default": {
+            "BACKEND": "threadmill.backends.redis.RedisTaskBackend",
+            "REDIS_URL": url,
+            "QUEUES": ["default", "high", "low"],
+            "OPTIONS": options or {},
+            **extra,
+        }
+    }
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """The session's redis-server (AOF on); tests flush it, never the shared 6379."""
+    server = RedisServer()
+    os.environ["THREADMILL_TEST_REDIS_URL"] = server.url
+    yield server
+    connection.close_all()
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def _tasks_on_session_redis(request, redis_server):
+    """Point TASKS at the session server and start every test from an empty Redis."""
+    with redis_server.client() as c:
+        c.flushall()
+    with override_settings(TASKS=tasks_setting(redis_server.url)):
+        yield
+    connection.close_all()
+
+
+@pytest.fixture
+def backend():
+    return task_backends["default"]
+
+
+@pytest.fixture
+def make_backend():
+    """Build a backend with other options / URL (settings overridden for the test)."""
+    overrides = []
+
+    def make(url: str, options: dict | None = None, **extra):
+        ov = override_settings(TASKS=tasks_setting(url, options, **extra))
+        ov.enable()
+        overrides.append(ov)
+        return task_backends["default"]
+
+    yield make
+    for ov in reversed(overrides):
+        ov.disable()
+    connection.close_all()
+
+
+@pytest.fixture
+def disposable_redis():
+    """Factory of private redis-servers that a test may kill, restart or pause."""
+    servers: list[RedisServer] = []
+
+    def make(**kwargs) -> RedisServer:
+        server = RedisServer(**kwargs)
+        servers.append(server)
+        return server
+
+    yield make
+    connection.close_all()
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def rclient(redis_server):
+    with redis_server.client() as c:
+        yield c

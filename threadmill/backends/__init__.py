@@ -1,0 +1,1 @@
+"""Task backends: the queue-agnostic interface (`base`) and its Redis implementation."""

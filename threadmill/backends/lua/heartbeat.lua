@@ -1,0 +1,18 @@
+-- heartbeat: a pool says it and its workers are alive, and publishes their status.
+-- flags: allow-oom (a full Redis must not make live pools look dead)
+-- KEYS[1] worker registry, KEYS[2] pool registry, KEYS[3] pool status hash, KEYS[4] meta
+-- ARGV[1] pool id, ARGV[2] ttl ms, ARGV[3] pool status JSON, ARGV[4] new epoch candidate,
+--   ARGV[5..] worker ids
+-- Returns {now_ms, epoch, lost_at}: epoch is the data epoch in Redis (set to ARGV[4] if
+-- missing); a pool that sees it change knows Redis lost its data.
+local now = now_ms()
+local ttl = tonumber(ARGV[2])
+for i = 5, #ARGV do
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
+end
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+redis.call('HSET', KEYS[3], 'status', ARGV[3], 'seen_at', now)
+redis.call('PEXPIRE', KEYS[3], ttl)
+redis.call('HSETNX', KEYS[4], 'epoch', ARGV[4])
+local meta = redis.call('HMGET', KEYS[4], 'epoch', 'lost_at')
+return {now, meta[1], meta[2] or ''}

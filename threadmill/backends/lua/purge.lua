@@ -1,0 +1,38 @@
+-- purge: remove tasks and everything they left in Redis (record, result, index entry).
+-- RUNNING tasks are refused: their worker holds them.
+-- flags: allow-oom (purging frees memory)
+-- KEYS[1] stats
+-- ARGV[1] base, ARGV[2] queue hint for ids without a record ('' = none), then task ids
+-- Returns {id1, outcome1, ...}: purged, RUNNING (refused) or missing.
+local base, hint = ARGV[1], ARGV[2]
+local out = {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local key = task_key(base, id)
+  local outcome = 'purged'
+  if redis.call('TYPE', key)['ok'] == 'hash' then
+    local f = redis.call('HMGET', key, 'status', 'queue')
+    if f[1] == 'RUNNING' then
+      outcome = 'RUNNING'
+    else
+      if f[2] and f[1] then
+        redis.call('ZREM', qkey(base, f[2], string.lower(f[1])), id)
+      end
+      redis.call('DEL', key)
+    end
+  elseif redis.call('EXISTS', key) == 1 then
+    redis.call('DEL', key)
+  else
+    outcome = 'missing'
+  end
+  if hint ~= '' and outcome ~= 'RUNNING' then
+    for _, status in ipairs({'ready', 'deferred', 'successful', 'failed'}) do
+      if redis.call('ZREM', qkey(base, hint, status), id) == 1 and outcome == 'missing' then
+        outcome = 'purged'
+      end
+    end
+  end
+  table.insert(out, id)
+  table.insert(out, outcome)
+end
+return out

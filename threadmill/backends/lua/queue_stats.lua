@@ -1,0 +1,55 @@
+-- queue_stats: counts of each queue and the ready time of its oldest ready task. Read-only;
+-- cost is O(priority levels in use x log n) per queue, never O(n).
+-- flags: no-writes
+-- KEYS[1] stats hash, then 5 index keys per queue (ready, deferred, running, successful,
+--   failed)
+-- ARGV[1] base, ARGV[2] window ms ("finished in the last window"), ARGV[3..] queues
+-- Returns {now_ms, then per queue: ready, deferred, running, successful, failed,
+--   oldest_ready_at_ms or '', next_deferred_at_ms or '', successful_in_window,
+--   failed_in_window, enqueued_total, successful_total, failed_total}
+local base, window = ARGV[1], tonumber(ARGV[2])
+local now = now_ms()
+local out = {now}
+for i = 3, #ARGV do
+  local k = 2 + (i - 3) * 5
+  local ready = KEYS[k]
+  local counts = {}
+  for j = 0, 4 do counts[j + 1] = redis.call('ZCARD', KEYS[k + j]) end
+  -- The oldest ready task is the one with the lowest sequence number: walk the head of
+  -- each priority band in use and keep the smallest.
+  local oldest_seq, oldest_id = nil, nil
+  local head = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+  local guard = 0
+  while head[1] and guard < 201 do
+    guard = guard + 1
+    local score = tonumber(head[2])
+    local band = math.floor(score / BAND)
+    local seq = score - band * BAND
+    if oldest_seq == nil or seq < oldest_seq then
+      oldest_seq, oldest_id = seq, head[1]
+    end
+    head = redis.call('ZRANGE', ready, (band + 1) * BAND, '+inf', 'BYSCORE', 'LIMIT', 0, 1,
+      'WITHSCORES')
+  end
+  local oldest = ''
+  if oldest_id then
+    oldest = redis.call('HGET', task_key(base, oldest_id), 'ready_at') or ''
+  end
+  local nxt = redis.call('ZRANGE', KEYS[k + 1], 0, 0, 'WITHSCORES')
+  local queue = ARGV[i]
+  local totals = redis.call('HMGET', KEYS[1], queue .. ':enqueued', queue .. ':successful',
+    queue .. ':failed')
+  table.insert(out, counts[1])
+  table.insert(out, counts[2])
+  table.insert(out, counts[3])
+  table.insert(out, counts[4])
+  table.insert(out, counts[5])
+  table.insert(out, oldest)
+  table.insert(out, nxt[2] or '')
+  table.insert(out, redis.call('ZCOUNT', KEYS[k + 3], now - window, '+inf'))
+  table.insert(out, redis.call('ZCOUNT', KEYS[k + 4], now - window, '+inf'))
+  table.insert(out, totals[1] or 0)
+  table.insert(out, totals[2] or 0)
+  table.insert(out, totals[3] or 0)
+end
+return out

@@ -1,0 +1,34 @@
+-- requeue: put finished (FAILED or SUCCESSFUL) tasks back to READY, in priority order,
+-- keeping their id and history (errors, worker ids, attempts).
+-- flags: allow-oom
+-- KEYS[1] seq, KEYS[2] stats
+-- ARGV[1] base, then task ids
+-- Returns {id1, outcome1, ...}: requeued, or missing / READY / DEFERRED / RUNNING
+-- (the state that made it refuse).
+local base = ARGV[1]
+local now = now_ms()
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local key = task_key(base, id)
+  local outcome
+  if redis.call('TYPE', key)['ok'] ~= 'hash' then
+    outcome = 'missing'
+  else
+    local f = redis.call('HMGET', key, 'status', 'queue', 'priority', 'path')
+    if (f[1] == 'FAILED' or f[1] == 'SUCCESSFUL') and f[4] and f[4] ~= '' then
+      redis.call('ZREM', qkey(base, f[2], string.lower(f[1])), id)
+      redis.call('PERSIST', key)
+      redis.call('HSET', key, 'losses', 0, 'finished_at', '')
+      push_ready(base, KEYS[1], f[2], id, f[3], now)
+      outcome = 'requeued'
+    elseif f[1] == 'FAILED' then
+      outcome = 'corrupt'
+    else
+      outcome = f[1] or 'missing'
+    end
+  end
+  table.insert(out, id)
+  table.insert(out, outcome)
+end
+return out

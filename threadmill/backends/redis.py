@@ -1,0 +1,348 @@
+"""RedisTaskBackend: Django's task API and the worker API on Redis.
+
+Configuration (`settings.TASKS[alias]`): `REDIS_URL` and `OPTIONS` (see
+`threadmill.options`). Every state change is one call of a Lua script in `lua/` (atomic,
+Redis time, idempotent under retries); this module only prepares keys and arguments and
+decodes replies. The inspection API (admin, dashboard) lives in `inspection.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
+from django.tasks.signals import task_enqueued
+
+from threadmill.options import BackendOptions
+
+from .base import (
+    AckOutcome,
+    AckResult,
+    HeartbeatReply,
+    Lease,
+    MaintenanceReport,
+    ThreadmillBackend,
+)
+from .connection import get_clients, mask_url, translate_errors
+from .inspection import RedisInspectionMixin
+from .keys import Keys
+from .scripts import load_scripts, run_pipeline
+from .serialization import (
+    encode_arguments,
+    from_ms,
+    lease_from_reply,
+    record_from_hash,
+    result_from_record,
+    to_ms,
+)
+
+logger = logging.getLogger("threadmill")
+
+#: Tasks per script call in enqueue_many (bounded so no call blocks Redis for long).
+ENQUEUE_CHUNK = 500
+
+
+class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
+    """A durable Redis backend for `django.tasks`; see docs/backend.md."""
+
+    def __init__(self, alias: str, params: dict[str, Any]) -> None:
+        super().__init__(alias, params)
+        url = params.get("REDIS_URL")
+        if not url or not isinstance(url, str):
+            raise ImproperlyConfigured(
+                f"TASKS[{alias!r}] needs a REDIS_URL, e.g. 'redis://localhost:6379/0' "
+                f"(got {url!r})."
+            )
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ImproperlyConfigured(
+                f"TASKS[{alias!r}]['REDIS_URL'] must start with redis://, rediss:// or "
+                f"unix://, got {mask_url(url)!r}."
+            )
+        self.url = url
+        self.config = BackendOptions.from_settings(alias, params.get("OPTIONS"))
+        self.keys = Keys(self.config.key_prefix, alias)
+        self.scripts = load_scripts()
+        self._acquire_keys: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+
+    # ---- clients ----------------------------------------------------------------------
+
+    @property
+    def client(self):
+        """This process's Redis client for commands (fork-safe, shared by threads)."""
+        return get_clients(self.url, self.config).commands
+
+    @property
+    def blocking_client(self):
+        return get_clients(self.url, self.config).blocking
+
+    def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        with translate_errors(self.url):
+            return self.scripts[name](self.client, keys, args)
+
+    # ---- Django's task API --------------------------------------------------------------
+
+    def _new_result(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+        return TaskResult(
+            task=task,
+            id=secrets.token_hex(16),
+            status=TaskResultStatus.READY,
+            enqueued_at=None,
+            started_at=None,
+            last_attempted_at=None,
+            finished_at=None,
+            args=args,
+            kwargs=kwargs,
+            backend=self.alias,
+            errors=[],
+            worker_ids=[],
+        )
+
+    def _prepare(self, task: Task, calls: Iterable[tuple[Any, Any]]) -> list[tuple]:
+        """Validate and encode everything before the first write."""
+        self.validate_task(task)
+        run_after = "" if task.run_after is None else str(to_ms(task.run_after))
+        prepared = []
+        for args, kwargs in calls:
+            try:
+                result = self._new_result(task, args, kwargs)
+            except (TypeError, ValueError):
+                encode_arguments(args, kwargs)  # raises the explanatory error
+                raise
+            args_json, kwargs_json = encode_arguments(result.args, result.kwargs)
+            prepared.append((result, args_json, kwargs_json))
+        return [(p, run_after) for p in prepared]
+
+    def _write(self, task: Task, prepared: list[tuple]) -> datetime | None:
+        queue = task.queue_name
+        keys = self.keys
+        head = [
+            keys.seq,
+            keys.queues,
+            keys.stats,
+            keys.index(queue, "ready"),
+            keys.index(queue, "deferred"),
+        ]
+        calls = []
+        for start in range(0, len(prepared), ENQUEUE_CHUNK):
+            chunk = prepared[start : start + ENQUEUE_CHUNK]
+            args: list[Any] = [keys.base, queue]
+            task_keys = []
+            for (result, args_json, kwargs_json), run_after in chunk:
+                task_keys.append(keys.task(result.id))
+                args += [
+                    result.id,
+                    task.module_path,
+                    task.priority,
+                    "1" if task.takes_context else "0",
+                    run_after,
+                    args_json,
+                    kwargs_json,
+                ]
+            calls.append((self.scripts["enqueue"], head + task_keys, args))
+        with translate_errors(self.url):
+            if len(calls) == 1:
+                replies = [calls[0][0](self.client, calls[0][1], calls[0][2])]
+            else:
+                replies = run_pipeline(self.client, calls)
+        return from_ms(replies[0][0])
+
+    def _announce(self, prepared: list[tuple], enqueued_at: datetime | None) -> list:
+        results = []
+        for (result, _, _), _run_after in prepared:
+            object.__setattr__(result, "enqueued_at", enqueued_at)
+            task_enqueued.send(type(self), task_result=result)
+            results.append(result)
+        return results
+
+    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+        """Store a task in Redis; when this returns, the task is durable (see guarantees)."""
+        prepared = self._prepare(task, [(args, kwargs)])
+        enqueued_at = self._write(task, prepared)
+        return self._announce(prepared, enqueued_at)[0]
+
+    def enqueue_many(self, task: Task, calls: Iterable[tuple[Any, Any]]) -> list[TaskResult]:
+        """Enqueue one task with many (args, kwargs) pairs in as few round trips as possible.
+
+        All arguments are validated before anything is written. Each chunk of 500 tasks is
+        written atomically; the chunks go in one pipelined round trip."""
+        prepared = self._prepare(task, list(calls))
+        if not prepared:
+            return []
+        enqueued_at = self._write(task, prepared)
+        return self._announce(prepared, enqueued_at)
+
+    def get_result(self, result_id: str) -> TaskResult:
+        with translate_errors(self.url):
+            fields = self.client.hgetall(self.keys.task(result_id))
+        if not fields:
+            raise TaskResultDoesNotExist(result_id)
+        return result_from_record(record_from_hash(result_id, fields), self.alias)
+
+    def check(self, **kwargs: Any) -> list:
+        from threadmill.checks import check_backend
+
+        return check_backend(self)
+
+    # ---- worker API ---------------------------------------------------------------------
+
+    def _worker_keys(self, worker_id: str, queues: Sequence[str]) -> list[str]:
+        cache_key = (worker_id, tuple(queues))
+        found = self._acquire_keys.get(cache_key)
+        if found is None:
+            k = self.keys
+            found = [k.seq, k.leases(worker_id), k.workers, k.stats]
+            for queue in queues:
+                found += k.queue_keys(queue)
+            self._acquire_keys[cache_key] = found
+        return found
+
+    def _lease_args(self, worker_id: str, token: str) -> list[Any]:
+        c = self.config
+        return [
+            self.keys.base,
+            worker_id,
+            token,
+            c.ms("lease_ttl"),
+            c.ms("heartbeat_ttl"),
+            c.batch_size,
+            c.ms("result_ttl"),
+        ]
+
+    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        wake_keys = [self.keys.wake(q) for q in queues]
+        with translate_errors(self.url):
+            return self.blocking_client.blpop(wake_keys, timeout=timeout) is not None
+
+    def acquire(self, worker_id: str, queues: Sequence[str], token: str) -> Lease | None:
+        reply = self._run(
+            "acquire",
+            self._worker_keys(worker_id, queues),
+            self._lease_args(worker_id, token) + list(queues),
+        )
+        return lease_from_reply(reply) if reply else None
+
+    def acknowledge(
+        self,
+        lease: Lease,
+        worker_id: str,
+        *,
+        succeeded: bool,
+        value_json: str,
+        next_token: str = "",
+        queues: Sequence[str] = (),
+    ) -> AckResult:
+        keys = self._worker_keys(worker_id, queues)
+        keys = keys[:4] + [self.keys.task(lease.task_id)] + keys[4:]
+        args = self._lease_args(worker_id, next_token) + [
+            lease.task_id,
+            lease.token,
+            "SUCCESSFUL" if succeeded else "FAILED",
+            value_json,
+            *queues,
+        ]
+        reply = self._run("acknowledge", keys, args)
+        return AckResult(
+            outcome=AckOutcome(reply[0]),
+            finished_at=from_ms(reply[1]),
+            next_lease=lease_from_reply(reply[2:]) if len(reply) > 2 else None,
+        )
+
+    def extend_lease(self, lease: Lease, seconds: float) -> AckOutcome:
+        reply = self._run(
+            "extend_lease",
+            [self.keys.task(lease.task_id)],
+            [self.keys.base, lease.task_id, lease.token, int(seconds * 1000)],
+        )
+        return AckOutcome(reply[0])
+
+    def resolve_worker(self, worker_id: str, reason: str) -> dict[str, str]:
+        k = self.keys
+        reply = self._run(
+            "resolve_worker",
+            [k.seq, k.stats, k.workers, k.leases(worker_id)],
+            [k.base, worker_id, reason, self.config.max_attempts, self.config.ms("result_ttl")],
+        )
+        return dict(zip(reply[::2], reply[1::2], strict=True))
+
+    def heartbeat(self, pool_id: str, worker_ids: Iterable[str], status: dict) -> HeartbeatReply:
+        k = self.keys
+        reply = self._run(
+            "heartbeat",
+            [k.workers, k.pools, k.pool(pool_id), k.meta],
+            # A fresh candidate each time: after a data loss the epoch in Redis changes.
+            [
+                pool_id,
+                self.config.ms("heartbeat_ttl"),
+                json.dumps(status),
+                uuid.uuid4().hex,
+                *worker_ids,
+            ],
+        )
+        return HeartbeatReply(now=from_ms(reply[0]), epoch=reply[1], data_lost_at=from_ms(reply[2]))
+
+    def remove_pool(self, pool_id: str, worker_ids: Iterable[str]) -> None:
+        k = self.keys
+        ids = list(worker_ids)
+        with translate_errors(self.url):
+            pipe = self.client.pipeline(transaction=True)
+            if ids:
+                pipe.zrem(k.workers, *ids)
+            pipe.zrem(k.pools, pool_id)
+            pipe.delete(k.pool(pool_id))
+            pipe.execute()
+
+    def record_data_loss(self, detail: str) -> None:
+        with translate_errors(self.url):
+            now = self.client.time()
+            self.client.hset(
+                self.keys.meta,
+                mapping={"lost_at": now[0] * 1000 + now[1] // 1000, "lost_detail": detail},
+            )
+
+    def maintain(self, queues: Sequence[str], *, reap: bool = True) -> MaintenanceReport:
+        k, c, s = self.keys, self.config, self.scripts
+        calls = [
+            (
+                s["promote"],
+                [k.seq] + [k.index(q, "deferred") for q in queues],
+                [k.base, c.batch_size, *queues],
+            ),
+            (
+                s["trim_results"],
+                [k.index(q, st) for q in queues for st in ("successful", "failed")],
+                [c.ms("result_ttl"), c.batch_size],
+            ),
+        ]
+        if reap:
+            calls += [
+                (
+                    s["expire_leases"],
+                    [k.stats] + [k.index(q, "running") for q in queues],
+                    [k.base, c.batch_size, c.ms("result_ttl"), c.ms("lease_ttl"), *queues],
+                ),
+                (
+                    s["reap_workers"],
+                    [k.seq, k.stats, k.workers, k.pools],
+                    [k.base, c.batch_size, c.max_attempts, c.ms("result_ttl")],
+                ),
+            ]
+        with translate_errors(self.url):
+            replies = run_pipeline(self.client, calls)
+        report = MaintenanceReport(promoted=replies[0], trimmed=replies[1])
+        if reap:
+            reaped = replies[3]
+            report = MaintenanceReport(
+                promoted=replies[0],
+                trimmed=replies[1],
+                expired=list(replies[2]),
+                reaped_workers=dict(zip(reaped[::2], reaped[1::2], strict=True)),
+            )
+        return report

@@ -1,0 +1,102 @@
+"""System checks (`manage.py check`) with stable ids and a hint that says how to fix it.
+
+threadmill.W001  Redis unreachable             threadmill.E001  eviction policy may drop tasks
+threadmill.W002  persistence off               threadmill.W003  Redis lost data (detected)
+threadmill.W010  no TASKS alias uses a Threadmill backend
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core import checks
+
+if TYPE_CHECKING:
+    from threadmill.backends.redis import RedisTaskBackend
+
+#: Longest a system check waits for Redis, so `manage.py migrate` is never held up long.
+CHECK_TIMEOUT = 1.0
+
+
+def check_backend(backend: RedisTaskBackend) -> list[checks.CheckMessage]:
+    """Health of one backend's Redis, called through `backend.check()`."""
+    import redis
+
+    from threadmill.backends.connection import mask_url
+
+    url = mask_url(backend.url)
+    where = f"TASKS[{backend.alias!r}]"
+    client = redis.Redis.from_url(
+        backend.url,
+        decode_responses=True,
+        socket_timeout=CHECK_TIMEOUT,
+        socket_connect_timeout=CHECK_TIMEOUT,
+        retry=None,
+    )
+    try:
+        info = client.info()
+        lost = client.hmget(backend.keys.meta, "lost_at", "lost_detail")
+    except redis.RedisError as exc:
+        return [
+            checks.Warning(
+                f"{where}: Redis at {url} is unreachable ({exc}).",
+                hint="Start redis-server or fix REDIS_URL; tasks cannot be enqueued until "
+                "it answers.",
+                id="threadmill.W001",
+            )
+        ]
+    finally:
+        client.close()
+    messages: list[checks.CheckMessage] = []
+    if not info.get("aof_enabled"):
+        messages.append(
+            checks.Warning(
+                f"{where}: Redis at {url} has persistence off (appendonly no): a Redis "
+                "restart loses every queued and running task.",
+                hint="Set `appendonly yes` (and `appendfsync always` to survive power loss) "
+                "in redis.conf, or run `CONFIG SET appendonly yes`.",
+                id="threadmill.W002",
+            )
+        )
+    policy = info.get("maxmemory_policy", "noeviction")
+    if policy != "noeviction":
+        messages.append(
+            checks.Error(
+                f"{where}: Redis at {url} has maxmemory-policy {policy}: when memory runs out "
+                "Redis evicts keys, silently deleting tasks.",
+                hint="Set `maxmemory-policy noeviction`; enqueue then fails loudly when "
+                "Redis is full while workers keep draining.",
+                id="threadmill.E001",
+            )
+        )
+    if lost[0]:
+        from threadmill.backends.serialization import from_ms
+
+        messages.append(
+            checks.Warning(
+                f"{where}: Redis at {url} lost data at {from_ms(lost[0])} ({lost[1]}). "
+                "Tasks queued before then may be gone.",
+                hint="Turn on persistence (appendonly yes). Clear this warning with "
+                f"`redis-cli HDEL {backend.keys.meta} lost_at lost_detail`.",
+                id="threadmill.W003",
+            )
+        )
+    return messages
+
+
+@checks.register(checks.Tags.compatibility)
+def check_tasks_setting(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """threadmill is installed, but no TASKS alias uses one of its backends."""
+    from django.conf import settings
+
+    backends = [str(p.get("BACKEND", "")) for p in getattr(settings, "TASKS", {}).values()]
+    if any(b.startswith("threadmill.") for b in backends):
+        return []
+    return [
+        checks.Warning(
+            "threadmill is in INSTALLED_APPS but no TASKS alias uses its backend.",
+            hint="Set TASKS = {'default': {'BACKEND': "
+            "'threadmill.backends.redis.RedisTaskBackend', 'REDIS_URL': ...}}.",
+            id="threadmill.W010",
+        )
+    ]

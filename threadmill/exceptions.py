@@ -1,0 +1,52 @@
+"""Threadmill's exceptions: what callers catch, and the error classes recorded on FAILED tasks.
+
+The classes recorded on tasks (`AcknowledgementTimeout`, `WorkerLost`, `TaskNotFound`,
+`CorruptTaskData`, `ResultNotSerializable`, `ResultTooLarge`) appear as
+`TaskError.exception_class_path` of a FAILED `TaskResult`, so their import paths are stable.
+"""
+
+from django.tasks.exceptions import InvalidTask, TaskException
+
+
+class ThreadmillError(TaskException):
+    """Base class of Threadmill's own errors."""
+
+
+class InvalidTaskArguments(InvalidTask, TypeError):
+    """The args or kwargs of an enqueue are not JSON; nothing was written to Redis."""
+
+
+class BackendUnavailable(ThreadmillError):
+    """Redis did not answer (down, unreachable, or too slow for `socket_timeout`)."""
+
+
+class RedisOutOfMemory(ThreadmillError):
+    """Redis is at `maxmemory` with `noeviction`: the enqueue was refused as a whole."""
+
+
+class CorruptTaskData(ThreadmillError):
+    """A task record in Redis cannot be read (hand-edited, truncated, wrong type)."""
+
+
+class AcknowledgementTimeout(ThreadmillError):
+    """A started task was not acknowledged within `lease_ttl`."""
+
+
+class WorkerLost(ThreadmillError):
+    """The worker process running a task died (signal, exit, dead host)."""
+
+
+class TaskNotFound(ThreadmillError):
+    """The task's function cannot be imported (removed or renamed between deploys)."""
+
+
+class ResultNotSerializable(ThreadmillError, TypeError):
+    """A task returned a value that cannot be stored as JSON."""
+
+
+class ResultTooLarge(ThreadmillError, ValueError):
+    """A task returned more JSON than `max_result_size` allows."""
+
+
+class NotAThreadmillBackend(ThreadmillError):
+    """An alias in TASKS does not use a Threadmill backend."""

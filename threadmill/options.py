@@ -1,0 +1,186 @@
+"""Backend options: one dataclass that owns their defaults, types, docs and validation.
+
+`BackendOptions.from_settings()` turns a `TASKS[alias]["OPTIONS"]` dict into a validated,
+frozen object; `OPTION_DOCS` drives the options table in the docs (a test keeps
+`docs/backend.md` and this module in agreement).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+_DURATION = "duration"  # a timedelta or a number of seconds
+_INT = "int"
+_STR = "str"
+_OPT_INT = "optional int"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    kind: str
+    minimum: float
+    doc: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendOptions:
+    """Validated options of one Threadmill backend alias (durations in seconds)."""
+
+    lease_ttl: float = 3600.0
+    result_ttl: float = 86400.0
+    broker_interval: float = 1.0
+    batch_size: int = 100
+    max_attempts: int = 3
+    heartbeat_interval: float = 2.0
+    heartbeat_ttl: float = 10.0
+    block_timeout: float = 5.0
+    socket_timeout: float = 5.0
+    socket_connect_timeout: float = 5.0
+    retry_attempts: int = 3
+    max_connections: int | None = None
+    max_result_size: int = 1_048_576
+    key_prefix: str = "threadmill"
+
+    @classmethod
+    def from_settings(cls, alias: str, raw: dict[str, Any] | None) -> BackendOptions:
+        """Validate `OPTIONS` of alias; raise ImproperlyConfigured naming the bad option."""
+        raw = dict(raw or {})
+        unknown = sorted(set(raw) - set(OPTION_SPECS))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"TASKS[{alias!r}]['OPTIONS'] has unknown option(s) {', '.join(unknown)}; "
+                f"valid options are: {', '.join(OPTION_SPECS)}."
+            )
+        values = {name: _coerce(alias, name, OPTION_SPECS[name], v) for name, v in raw.items()}
+        options = cls(**values)
+        if options.heartbeat_ttl <= options.heartbeat_interval:
+            raise ImproperlyConfigured(
+                f"TASKS[{alias!r}]['OPTIONS']: heartbeat_ttl ({options.heartbeat_ttl:g}s) must "
+                f"be longer than heartbeat_interval ({options.heartbeat_interval:g}s), "
+                "or every pool looks dead between two heartbeats."
+            )
+        return options
+
+    def ms(self, name: str) -> int:
+        """A duration option in whole milliseconds, as the Lua scripts take it."""
+        return round(getattr(self, name) * 1000)
+
+
+OPTION_SPECS: dict[str, _Spec] = {
+    "lease_ttl": _Spec(
+        _DURATION,
+        0.001,
+        "Longest a started task may run before it is marked FAILED with "
+        "`AcknowledgementTimeout`; its late acknowledgement is then ignored.",
+    ),
+    "result_ttl": _Spec(
+        _DURATION,
+        0.001,
+        "How long SUCCESSFUL and FAILED tasks (record and result) are kept; Redis removes them "
+        "afterwards.",
+    ),
+    "broker_interval": _Spec(
+        _DURATION,
+        0.01,
+        "How often the pool's broker promotes due deferred tasks, reaps expired leases and "
+        "resolves dead workers.",
+    ),
+    "batch_size": _Spec(
+        _INT,
+        1,
+        "Most tasks one maintenance step or one bulk admin action touches per Redis call.",
+    ),
+    "max_attempts": _Spec(
+        _INT,
+        1,
+        "Attempts a task gets when its worker is lost (crash, kill, dead host) before it is "
+        "FAILED with `WorkerLost`.",
+    ),
+    "heartbeat_interval": _Spec(
+        _DURATION, 0.05, "How often a pool publishes that its workers are alive."
+    ),
+    "heartbeat_ttl": _Spec(
+        _DURATION,
+        0.1,
+        "A pool silent for this long is dead: another pool requeues its running tasks.",
+    ),
+    "block_timeout": _Spec(
+        _DURATION,
+        0.1,
+        "Longest an idle worker thread blocks on Redis before it looks for work again.",
+    ),
+    "socket_timeout": _Spec(
+        _DURATION,
+        0.05,
+        "Longest a Redis command may wait for its reply (blocking waits get this on top).",
+    ),
+    "socket_connect_timeout": _Spec(
+        _DURATION, 0.05, "Longest a connection attempt to Redis may take."
+    ),
+    "retry_attempts": _Spec(
+        _INT,
+        0,
+        "Retries (with capped exponential backoff) of a Redis call that failed on a "
+        "connection error or timeout; safe because every Threadmill script is idempotent.",
+    ),
+    "max_connections": _Spec(
+        _OPT_INT, 1, "Size limit of each process's Redis connection pool (None: unbounded)."
+    ),
+    "max_result_size": _Spec(
+        _INT,
+        1,
+        "Largest return value, in bytes of JSON, that is stored; a larger one makes the task "
+        "FAILED with `ResultTooLarge`.",
+    ),
+    "key_prefix": _Spec(
+        _STR,
+        1,
+        "Prefix of every Redis key; keys are `<prefix>:{<alias>}:...`, so an alias's keys "
+        "share one Redis Cluster slot.",
+    ),
+}
+
+OPTION_DOCS: dict[str, tuple[str, str]] = {}
+for _field in dataclasses.fields(BackendOptions):
+    _spec = OPTION_SPECS[_field.name]
+    _default = _field.default
+    if _spec.kind == _DURATION:
+        _shown = f"`timedelta(seconds={_default:g})`"
+    else:
+        _shown = f"`{_default!r}`"
+    OPTION_DOCS[_field.name] = (_shown, _spec.doc)
+
+
+def _coerce(alias: str, name: str, spec: _Spec, value: Any) -> Any:
+    where = f"TASKS[{alias!r}]['OPTIONS'][{name!r}]"
+    if spec.kind == _DURATION:
+        if isinstance(value, timedelta):
+            seconds = value.total_seconds()
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            raise ImproperlyConfigured(
+                f"{where} must be a timedelta or a number of seconds, got {value!r}."
+            )
+        if seconds < spec.minimum:
+            raise ImproperlyConfigured(
+                f"{where} must be at least {spec.minimum:g}s, got {value!r}."
+            )
+        return seconds
+    if spec.kind == _STR:
+        if not isinstance(value, str) or not value or any(c in value for c in "{} \n"):
+            raise ImproperlyConfigured(
+                f"{where} must be a non-empty string without braces or spaces, got {value!r}."
+            )
+        return value
+    if spec.kind == _OPT_INT and value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ImproperlyConfigured(f"{where} must be a whole number, got {value!r}.")
+    if value < spec.minimum:
+        raise ImproperlyConfigured(f"{where} must be at least {spec.minimum:g}, got {value!r}.")
+    return value

@@ -1,0 +1,443 @@
+"""The master process of the pool (Gunicorn's arbiter pattern). It never runs tasks.
+
+It forks `processes` workers and then loops: sleep on a self-pipe until a signal arrives or
+a duty is due, handle queued signals (one `handle_<name>` method each: signal handlers only
+queue), reap dead children with `waitpid(-1, WNOHANG)`, have the broker resolve what a dead
+worker held (within the loop turn, not after `lease_ttl`), start replacements (with backoff
+when workers cannot even boot), heartbeat and run maintenance, and kill a worker whose task
+overran its lease. The master is single-threaded, so forking it is safe.
+
+Signals: TERM / INT graceful stop (a second one stops at once), QUIT immediate stop, HUP
+replace all workers gracefully, TTIN / TTOU one worker process more / fewer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import secrets
+import select
+import signal
+import socket
+import time
+from dataclasses import dataclass
+
+from django.db import connections
+
+from threadmill.backends.base import ThreadmillBackend
+from threadmill.exceptions import BackendUnavailable
+
+from .broker import Broker
+from .slots import WorkerSlots
+from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, EXIT_EMPTY, EXIT_OK, Worker, WorkerSpec
+
+logger = logging.getLogger("threadmill")
+
+HANDLED_SIGNALS = [
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGTTIN,
+    signal.SIGTTOU,
+]
+MAX_BOOT_BACKOFF = 30.0
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    alias: str
+    queues: tuple[str, ...]
+    processes: int
+    threads: int
+    max_tasks: int | None = None
+    max_tasks_jitter: int = 0
+    exit_empty: bool = False
+    graceful_timeout: float = 30.0
+
+
+@dataclass
+class WorkerHandle:
+    pid: int
+    worker_id: str
+    slots: WorkerSlots
+    started_wall: float
+    retiring: bool = False  # asked to stop (TTOU, HUP): do not replace
+    killed_for: str = ""  # why the master killed it, if it did
+
+
+def hostname() -> str:
+    return os.environ.get("THREADMILL_HOSTNAME") or socket.gethostname()
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def describe_exit(status: int) -> tuple[str, int | None]:
+    """('killed by signal SIGKILL' / 'exited with code 3', exit code or None)."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = str(number)
+        return f"killed by signal {name}", None
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+    return f"exited with code {code}", code
+
+
+class Arbiter:
+    def __init__(self, config: PoolConfig, backend: ThreadmillBackend) -> None:
+        self.config = config
+        self.backend = backend
+        self.host = hostname()
+        self.pid = os.getpid()
+        self.pool_id = f"{self.host}.{self.pid}.{secrets.token_hex(2)}"
+        self.processes = config.processes
+        self.workers: dict[int, WorkerHandle] = {}
+        self.broker = Broker(
+            backend, self.pool_id, sorted(set(backend.queues) | set(config.queues))
+        )
+        self.started_wall = time.time()
+        self.restarts = 0
+        self.crashes = 0
+        self.spawned = 0
+        self.boot_failures = 0
+        self.next_spawn_at = 0.0
+        self.stopping_since: float | None = None
+        self.empty_exits = 0
+        self._signal_queue: list[int] = []
+        self._pipe_r, self._pipe_w = -1, -1
+        self.exit_code = 0
+
+    # ---- signals --------------------------------------------------------------------------
+
+    def _init_signals(self) -> None:
+        self._pipe_r, self._pipe_w = os.pipe()
+        for fd in (self._pipe_r, self._pipe_w):
+            os.set_blocking(fd, False)
+            os.set_inheritable(fd, False)
+        for sig in HANDLED_SIGNALS:
+            signal.signal(sig, self._queue_signal)
+        signal.signal(signal.SIGCHLD, self._wake)
+
+    def _queue_signal(self, signum, frame) -> None:
+        # Only queue and wake: logging or locking inside a signal handler can deadlock.
+        self._signal_queue.append(signum)
+        self._wake(signum, frame)
+
+    def _wake(self, signum=None, frame=None) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._pipe_w, b".")
+
+    def _sleep(self, until: float) -> None:
+        timeout = max(0.0, min(until - time.monotonic(), 1.0))
+        if self._signal_queue:
+            timeout = 0.0
+        with contextlib.suppress(InterruptedError):
+            ready, _, _ = select.select([self._pipe_r], [], [], timeout)
+            if ready:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(self._pipe_r, 4096):
+                        pass
+
+    def _handle_signals(self) -> None:
+        while self._signal_queue:
+            signum = self._signal_queue.pop(0)
+            name = signal.Signals(signum).name.lower()
+            getattr(self, f"handle_{name[3:]}")()
+
+    def handle_term(self) -> None:
+        if self.stopping_since is None:
+            self.stop_gracefully("SIGTERM")
+        else:
+            self.stop_now("second stop signal")
+
+    def handle_int(self) -> None:
+        if self.stopping_since is None:
+            self.stop_gracefully("SIGINT")
+        else:
+            self.stop_now("second stop signal")
+
+    def handle_quit(self) -> None:
+        self.stop_now("SIGQUIT")
+
+    def handle_hup(self) -> None:
+        logger.info("SIGHUP: replacing all %d worker(s) gracefully", len(self.workers))
+        for handle in self.workers.values():
+            if not handle.retiring:
+                handle.retiring = True
+                self._signal_worker(handle, signal.SIGTERM)
+
+    def handle_ttin(self) -> None:
+        self.processes += 1
+        logger.info("SIGTTIN: %d worker process(es)", self.processes)
+
+    def handle_ttou(self) -> None:
+        if self.processes <= 1:
+            logger.info("SIGTTOU ignored: already at 1 worker process")
+            return
+        self.processes -= 1
+        logger.info("SIGTTOU: %d worker process(es)", self.processes)
+        active = [h for h in self.workers.values() if not h.retiring]
+        if len(active) > self.processes:
+            newest = max(active, key=lambda h: h.started_wall)
+            newest.retiring = True
+            self._signal_worker(newest, signal.SIGTERM)
+
+    # ---- stopping -------------------------------------------------------------------------
+
+    def stop_gracefully(self, why: str) -> None:
+        self.stopping_since = time.monotonic()
+        logger.info(
+            "%s: stopping gracefully; workers finish and acknowledge their tasks (up to %gs)",
+            why,
+            self.config.graceful_timeout,
+        )
+        for handle in self.workers.values():
+            self._signal_worker(handle, signal.SIGTERM)
+
+    def stop_now(self, why: str) -> None:
+        if self.stopping_since is None:
+            self.stopping_since = time.monotonic()
+        logger.warning(
+            "%s: stopping now; running tasks are requeued (or FAILED after "
+            "max_attempts) as for a crash",
+            why,
+        )
+        for handle in self.workers.values():
+            handle.killed_for = handle.killed_for or why
+            self._signal_worker(handle, signal.SIGKILL)
+
+    def _signal_worker(self, handle: WorkerHandle, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(handle.pid, sig)
+
+    # ---- workers --------------------------------------------------------------------------
+
+    def spawn(self) -> None:
+        self.spawned += 1
+        worker_id = f"{self.pool_id}.{self.spawned}"
+        slots = WorkerSlots(self.config.threads)
+        max_tasks = self.config.max_tasks
+        if max_tasks is not None:
+            max_tasks += random.randint(0, self.config.max_tasks_jitter)
+        spec = WorkerSpec(
+            alias=self.config.alias,
+            queues=self.config.queues,
+            threads=self.config.threads,
+            max_tasks=max_tasks,
+            exit_empty=self.config.exit_empty,
+            worker_id=worker_id,
+            master_pid=self.pid,
+        )
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, [*HANDLED_SIGNALS, signal.SIGCHLD])
+        pid = os.fork()
+        if pid == 0:
+            self._become_worker(spec, slots, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        self.workers[pid] = WorkerHandle(pid, worker_id, slots, time.time())
+        logger.info("Worker %s started (pid %d)", worker_id, pid)
+
+    def _become_worker(self, spec: WorkerSpec, slots: WorkerSlots, mask) -> None:
+        code = EXIT_CRASH
+        try:
+            os.close(self._pipe_r)
+            os.close(self._pipe_w)
+            for sig in [*HANDLED_SIGNALS, signal.SIGCHLD]:
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            code = EXIT_BOOT_ERROR
+            worker = Worker(spec, slots)
+            code = EXIT_CRASH
+            code = worker.run()
+        except BaseException:
+            logger.exception("Worker %s failed", spec.worker_id)
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            handle = self.workers.pop(pid, None)
+            if handle is not None:
+                self._worker_exited(handle, status)
+
+    def _worker_exited(self, handle: WorkerHandle, status: int) -> None:
+        how, code = describe_exit(status)
+        booted = handle.slots.booted
+        handle.slots.close()
+        if booted:
+            self.boot_failures = 0
+        reason = f"worker {handle.worker_id} (pid {handle.pid}) {how}"
+        if handle.killed_for:
+            reason += f" ({handle.killed_for})"
+        if code == EXIT_BOOT_ERROR:
+            self.boot_failures += 1
+            delay = min(0.5 * 2 ** (self.boot_failures - 1), MAX_BOOT_BACKOFF)
+            self.next_spawn_at = time.monotonic() + delay
+            logger.error(
+                "Worker %s could not boot (%s); next start in %.1fs (see the error above)",
+                handle.worker_id,
+                how,
+                delay,
+            )
+        elif code == EXIT_EMPTY:
+            self.empty_exits += 1
+            logger.info("Worker %s exited: queues empty", handle.worker_id)
+        elif code == EXIT_OK:
+            logger.info(
+                "Worker %s exited (%s)",
+                handle.worker_id,
+                "replaced" if handle.retiring else "stopped or recycled",
+            )
+        elif self.stopping_since is None or not handle.killed_for:
+            self.crashes += 1
+            logger.error(
+                "Worker %s %s; its tasks are resolved and a new worker starts",
+                handle.worker_id,
+                how,
+            )
+        self.broker.resolve(handle.worker_id, reason)
+
+    def spawn_missing(self) -> None:
+        if self.stopping_since is not None or time.monotonic() < self.next_spawn_at:
+            return
+        active = sum(1 for h in self.workers.values() if not h.retiring)
+        while active + self.empty_exits < self.processes:
+            if self.spawned >= self.config.processes:
+                self.restarts += 1
+            self.spawn()
+            active += 1
+            if self.boot_failures:
+                return  # one at a time while workers fail to boot
+
+    def _work_available(self) -> bool:
+        try:
+            stats = self.backend.queue_stats(self.config.queues)
+        except BackendUnavailable as exc:
+            logger.warning("Cannot check the queues: %s", exc)
+            return True
+        return any(
+            s.ready or (s.next_deferred_at and s.next_deferred_at <= s.measured_at) for s in stats
+        )
+
+    def watchdog(self) -> None:
+        """Kill a worker whose task has overrun its lease: the lease is already FAILED with
+        AcknowledgementTimeout, and only a new process frees the stuck thread."""
+        limit = self.backend.config.lease_ttl + self.backend.config.heartbeat_ttl
+        now = time.time()
+        for handle in self.workers.values():
+            if handle.killed_for:
+                continue
+            for view in handle.slots.thread_views():
+                if view.since and now - view.since > limit:
+                    handle.killed_for = (
+                        f"task {view.task_id} ran {now - view.since:.0f}s, past lease_ttl"
+                    )
+                    logger.error("Killing worker %s: %s", handle.worker_id, handle.killed_for)
+                    self._signal_worker(handle, signal.SIGKILL)
+                    break
+
+    # ---- status ---------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        workers = []
+        for handle in self.workers.values():
+            processed, failed = handle.slots.counters()
+            workers.append(
+                {
+                    "worker_id": handle.worker_id,
+                    "pid": handle.pid,
+                    "started_ms": int(handle.started_wall * 1000),
+                    "processed": processed,
+                    "failed": failed,
+                    "rss_bytes": rss_bytes(handle.pid),
+                    "threads": [
+                        {
+                            "index": v.index,
+                            "task_id": v.task_id,
+                            "task_path": v.task_path,
+                            "since_ms": int(v.since * 1000) if v.since else 0,
+                        }
+                        for v in handle.slots.thread_views()
+                    ],
+                }
+            )
+        return {
+            "host": self.host,
+            "pid": self.pid,
+            "started_ms": int(self.started_wall * 1000),
+            "queues": list(self.config.queues),
+            "processes": self.processes,
+            "threads": self.config.threads,
+            "restarts": self.restarts,
+            "crashes": self.crashes,
+            "rss_bytes": rss_bytes(self.pid),
+            "stopping": self.stopping_since is not None,
+            "workers": workers,
+        }
+
+    def _worker_ids(self) -> list[str]:
+        return [h.worker_id for h in self.workers.values()]
+
+    # ---- main loop ------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self._init_signals()
+        c = self.config
+        logger.info(
+            "Pool %s started: backend %r, queues %s, %d process(es) x %d thread(s)%s%s",
+            self.pool_id,
+            c.alias,
+            ",".join(c.queues),
+            c.processes,
+            c.threads,
+            f", recycle after {c.max_tasks}+{c.max_tasks_jitter} tasks" if c.max_tasks else "",
+            ", exit when empty" if c.exit_empty else "",
+        )
+        connections.close_all()  # no database socket may be shared across a fork
+        try:
+            self.spawn_missing()
+            self.broker.tick(self.status(), self._worker_ids(), force=True)
+            while True:
+                self._sleep(self.broker.next_due())
+                self._handle_signals()
+                self.reap()
+                if self.stopping_since is not None:
+                    if not self.workers:
+                        break
+                    if time.monotonic() - self.stopping_since > c.graceful_timeout:
+                        self.stop_now(f"graceful timeout ({c.graceful_timeout:g}s) passed")
+                elif c.exit_empty and not self.workers and self.empty_exits:
+                    if not self._work_available():
+                        logger.info("Queues %s are empty: exiting", ",".join(c.queues))
+                        break
+                    self.empty_exits = 0
+                self.spawn_missing()
+                self.watchdog()
+                self.broker.tick(self.status(), self._worker_ids())
+        except Exception:
+            logger.exception("Pool %s: the master failed; stopping workers", self.pool_id)
+            self.exit_code = 1
+            self.stop_now("master failure")
+            while self.workers:
+                time.sleep(0.05)
+                self.reap()
+        self.broker.flush_resolutions()
+        self.broker.remove(self._worker_ids())
+        logger.info("Pool %s stopped", self.pool_id)
+        return self.exit_code

@@ -1,0 +1,153 @@
+"""The master's Redis duties: heartbeats, maintenance, resolving dead workers.
+
+Called from the master's loop (the master stays single-threaded so that forking is safe):
+
+* **heartbeat** every `heartbeat_interval`: marks the pool and its workers alive for
+  `heartbeat_ttl` and publishes what each thread runs (read from shared memory, so a task
+  holding the GIL cannot silence it); detects a Redis that lost its data (epoch changed);
+* **maintenance** every `broker_interval`: promote due deferred tasks, expire leases, reap
+  the workers of pools that stopped sending heartbeats, trim expired results. Several pools
+  may do this at once: every step is an idempotent script;
+* **resolution** of a dead worker's tasks, retried until Redis answers.
+
+After Redis was unreachable, reaping waits one `heartbeat_ttl`: every pool was cut off too,
+and must get the chance to heartbeat before anyone declares it dead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from threadmill.backends.base import ThreadmillBackend
+from threadmill.exceptions import BackendUnavailable
+
+logger = logging.getLogger("threadmill")
+
+
+class Broker:
+    def __init__(self, backend: ThreadmillBackend, pool_id: str, queues: Sequence[str]):
+        self.backend = backend
+        self.pool_id = pool_id
+        self.queues = list(queues)
+        self.config = backend.config
+        self.epoch = ""
+        self.skew_seconds = 0.0
+        self.pending: dict[str, str] = {}  # worker id -> reason, resolution not yet stored
+        self._last_contact = time.monotonic()
+        self._grace_until = 0.0
+        self._next_heartbeat = 0.0
+        self._next_maintenance = 0.0
+        self._unreachable_logged = False
+
+    def next_due(self) -> float:
+        """Monotonic time of the next duty, for the master's sleep."""
+        due = min(self._next_heartbeat, self._next_maintenance)
+        return min(due, time.monotonic() + 0.2) if self.pending else due
+
+    def _contact(self) -> None:
+        now = time.monotonic()
+        silent = now - self._last_contact
+        if silent > self.config.heartbeat_interval * 2 + self.config.socket_timeout:
+            self._grace_until = now + self.config.heartbeat_ttl
+            logger.warning(
+                "Redis answers again after %.1fs; not reaping other pools' workers for "
+                "%.1fs (heartbeat_ttl) so they can report in",
+                silent,
+                self.config.heartbeat_ttl,
+            )
+        if self._unreachable_logged:
+            logger.info("Redis is reachable again")
+            self._unreachable_logged = False
+        self._last_contact = now
+
+    def _unreachable(self, exc: Exception) -> None:
+        if not self._unreachable_logged:
+            logger.error("Pool %s: %s; retrying", self.pool_id, exc)
+            self._unreachable_logged = True
+
+    def resolve(self, worker_id: str, reason: str) -> None:
+        """Queue a dead worker's tasks for resolution (done at once if Redis answers)."""
+        self.pending[worker_id] = reason
+        self.flush_resolutions()
+
+    def flush_resolutions(self) -> None:
+        for worker_id, reason in list(self.pending.items()):
+            try:
+                outcomes = self.backend.resolve_worker(worker_id, reason)
+            except BackendUnavailable as exc:
+                self._unreachable(exc)
+                return
+            self._contact()
+            del self.pending[worker_id]
+            for task_id, outcome in outcomes.items():
+                if outcome == "requeued":
+                    logger.warning("Task %s requeued: %s", task_id, reason)
+                elif outcome == "failed":
+                    logger.error("Task %s FAILED with WorkerLost: %s", task_id, reason)
+
+    def tick(self, status: dict, worker_ids: Sequence[str], *, force: bool = False) -> None:
+        """Do whichever duties are due."""
+        now = time.monotonic()
+        if self.pending:
+            self.flush_resolutions()
+        if force or now >= self._next_heartbeat:
+            self._next_heartbeat = now + self.config.heartbeat_interval
+            self._heartbeat(status, worker_ids)
+        if now >= self._next_maintenance:
+            self._next_maintenance = now + self.config.broker_interval
+            self._maintain()
+
+    def _heartbeat(self, status: dict, worker_ids: Sequence[str]) -> None:
+        status = {**status, "skew_seconds": round(self.skew_seconds, 3)}
+        try:
+            sent = time.time()
+            reply = self.backend.heartbeat(self.pool_id, worker_ids, status)
+        except BackendUnavailable as exc:
+            self._unreachable(exc)
+            return
+        self._contact()
+        received = time.time()
+        self.skew_seconds = (sent + received) / 2 - reply.now.timestamp()
+        if self.epoch and reply.epoch != self.epoch:
+            detail = (
+                f"the data epoch changed from {self.epoch} to {reply.epoch}: Redis restarted "
+                "without persistence, was flushed or failed over to a replica that lacked "
+                "writes; tasks queued before may be lost"
+            )
+            logger.critical("Redis data loss detected: %s", detail)
+            try:
+                self.backend.record_data_loss(detail)
+            except BackendUnavailable as exc:
+                self._unreachable(exc)
+        self.epoch = reply.epoch
+
+    def _maintain(self) -> None:
+        reap = time.monotonic() >= self._grace_until
+        try:
+            report = self.backend.maintain(self.queues, reap=reap)
+        except BackendUnavailable as exc:
+            self._unreachable(exc)
+            return
+        self._contact()
+        for task_id in report.expired:
+            logger.error(
+                "Task %s FAILED with AcknowledgementTimeout: not acknowledged within "
+                "lease_ttl (%gs)",
+                task_id,
+                self.config.lease_ttl,
+            )
+        for worker_id, count in report.reaped_workers.items():
+            logger.warning(
+                "Worker %s stopped sending heartbeats; resolved its %d task(s)", worker_id, count
+            )
+        if report.promoted:
+            logger.debug("Promoted %d deferred task(s)", report.promoted)
+
+    def remove(self, worker_ids: Sequence[str]) -> None:
+        """Clean shutdown: forget this pool in Redis (best effort)."""
+        try:
+            self.backend.remove_pool(self.pool_id, worker_ids)
+        except BackendUnavailable as exc:
+            logger.warning("Pool %s could not unregister: %s", self.pool_id, exc)

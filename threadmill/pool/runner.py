@@ -1,0 +1,113 @@
+"""Runs one leased task the way Django's ImmediateBackend does, and never talks to Redis.
+
+Around the call: Django's database connection hygiene (`close_old_connections` before and
+after, as for a request), the `task_started` signal, a `TaskContext` for tasks that take
+one, async functions run to completion, and any exception (even `SystemExit`) turned into a
+recorded error with its full traceback. A task that cannot even be loaded (its module was
+removed, its record is unreadable) fails with `TaskNotFound` / `CorruptTaskData` and its
+arguments stay in Redis for a requeue after the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import close_old_connections
+from django.tasks import TaskContext, TaskResult, TaskResultStatus
+from django.tasks.base import TaskError
+from django.tasks.signals import task_finished, task_started
+
+from threadmill.backends.base import Lease
+from threadmill.backends.serialization import (
+    encode_result,
+    error_from_json,
+    error_json,
+    resolve_task,
+)
+from threadmill.exceptions import CorruptTaskData
+
+logger = logging.getLogger("threadmill")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What running a lease produced, ready to be acknowledged."""
+
+    succeeded: bool
+    value_json: str  # return value JSON, or the TaskError JSON when failed
+    result: TaskResult | None  # None when the task could not be loaded
+    error_summary: str = ""
+
+
+def _load(lease: Lease, alias: str) -> tuple[TaskResult, list, dict]:
+    task = resolve_task(lease.path, alias, lease.priority, lease.queue, lease.run_after)
+    try:
+        args = json.loads(lease.args_json)
+        kwargs = json.loads(lease.kwargs_json)
+        worker_ids = json.loads(lease.worker_ids_json)
+        errors = [TaskError(**e) for e in json.loads(lease.errors_json)]
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CorruptTaskData(
+            f"Task {lease.task_id} has unreadable data in Redis ({exc}); its raw fields are "
+            "kept in the record."
+        ) from exc
+    result = TaskResult(
+        task=task,
+        id=lease.task_id,
+        status=TaskResultStatus.RUNNING,
+        enqueued_at=lease.enqueued_at,
+        started_at=lease.started_at,
+        finished_at=None,
+        last_attempted_at=lease.acquired_at,
+        args=args,
+        kwargs=kwargs,
+        backend=alias,
+        errors=errors,
+        worker_ids=worker_ids,
+    )
+    return result, args, kwargs
+
+
+def run_lease(lease: Lease, alias: str, sender: type, max_result_size: int) -> Outcome:
+    """Run the leased task; never raises (except KeyboardInterrupt in a foreground run)."""
+    close_old_connections()
+    try:
+        try:
+            result, args, kwargs = _load(lease, alias)
+        except Exception as exc:
+            return Outcome(False, error_json(exc), None, f"{type(exc).__name__}: {exc}")
+        task = result.task
+        task_started.send(sender=sender, task_result=result)
+        try:
+            if task.takes_context:
+                value = task.call(TaskContext(task_result=result), *args, **kwargs)
+            else:
+                value = task.call(*args, **kwargs)
+            normalized, value_json = encode_result(value, max_result_size)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            encoded = error_json(exc)
+            result.errors.append(error_from_json(encoded))
+            return Outcome(False, encoded, result, f"{type(exc).__name__}: {exc}")
+        object.__setattr__(result, "_return_value", normalized)
+        return Outcome(True, value_json, result)
+    finally:
+        close_old_connections()
+
+
+def announce_finished(outcome: Outcome, sender: type, finished_at: datetime | None) -> None:
+    """Send `task_finished` once the outcome is stored (receivers can read it back)."""
+    result = outcome.result
+    if result is None:
+        return
+    object.__setattr__(result, "finished_at", finished_at)
+    status = TaskResultStatus.SUCCESSFUL if outcome.succeeded else TaskResultStatus.FAILED
+    object.__setattr__(result, "status", status)
+    try:
+        task_finished.send(sender=sender, task_result=result)
+    except Exception:  # a broken receiver must not take the worker thread down
+        logger.exception("A task_finished receiver raised for task %s", result.id)

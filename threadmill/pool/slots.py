@@ -1,0 +1,95 @@
+"""Shared memory between the master and one worker process: what each thread runs.
+
+The master maps an anonymous shared region before it forks a worker. The worker's threads
+write into it (a few bytes per task, no system call, no Redis round trip); the master reads
+it to publish the pool's heartbeat and to spot a task that has overrun its lease. Because
+the master reads memory instead of asking the worker, a task that holds the GIL for
+seconds cannot make its worker look idle or dead.
+
+Layout: a header (booted flag, processed and failed counters), then one record per thread
+guarded by a sequence number (odd while being written), so the reader never uses a
+half-written record.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+import threading
+import time
+from dataclasses import dataclass
+
+_HEADER = struct.Struct("<BQQd")  # booted, processed, failed, started (epoch seconds)
+_THREAD = struct.Struct("<Id64s192s")  # seq, since (epoch seconds, 0 = idle), id, path
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadView:
+    index: int
+    task_id: str
+    task_path: str
+    since: float  # epoch seconds, 0.0 when idle
+
+
+class WorkerSlots:
+    """The shared region of one worker process with `threads` task threads."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._mem = mmap.mmap(-1, _HEADER.size + _THREAD.size * threads)
+        self._counter_lock = threading.Lock()  # used by the worker's threads only
+        _HEADER.pack_into(self._mem, 0, 0, 0, 0, 0.0)
+
+    # ---- written by the worker ----------------------------------------------------------
+
+    def mark_booted(self) -> None:
+        _booted, processed, failed, _ = _HEADER.unpack_from(self._mem, 0)
+        _HEADER.pack_into(self._mem, 0, 1, processed, failed, time.time())
+
+    def task_started(self, thread: int, task_id: str, task_path: str) -> None:
+        offset = _HEADER.size + _THREAD.size * thread
+        seq = _THREAD.unpack_from(self._mem, offset)[0]
+        struct.pack_into("<I", self._mem, offset, seq + 1)
+        _THREAD.pack_into(
+            self._mem, offset, seq + 2, time.time(), task_id.encode()[:64], task_path.encode()[:192]
+        )
+
+    def task_finished(self, thread: int, failed: bool) -> None:
+        offset = _HEADER.size + _THREAD.size * thread
+        seq = _THREAD.unpack_from(self._mem, offset)[0]
+        struct.pack_into("<I", self._mem, offset, seq + 1)
+        _THREAD.pack_into(self._mem, offset, seq + 2, 0.0, b"", b"")
+        with self._counter_lock:
+            booted, processed, failures, started = _HEADER.unpack_from(self._mem, 0)
+            _HEADER.pack_into(self._mem, 0, booted, processed + 1, failures + int(failed), started)
+
+    # ---- read by the master -------------------------------------------------------------
+
+    @property
+    def booted(self) -> bool:
+        return bool(_HEADER.unpack_from(self._mem, 0)[0])
+
+    def counters(self) -> tuple[int, int]:
+        _, processed, failed, _ = _HEADER.unpack_from(self._mem, 0)
+        return processed, failed
+
+    def thread_views(self) -> list[ThreadView]:
+        views = []
+        for index in range(self.threads):
+            offset = _HEADER.size + _THREAD.size * index
+            for _ in range(100):
+                seq, since, task_id, path = _THREAD.unpack_from(self._mem, offset)
+                if seq % 2 == 0 and _THREAD.unpack_from(self._mem, offset)[0] == seq:
+                    break
+            views.append(
+                ThreadView(
+                    index=index,
+                    task_id=task_id.rstrip(b"\0").decode(errors="replace"),
+                    task_path=path.rstrip(b"\0").decode(errors="replace"),
+                    since=since,
+                )
+            )
+        return views
+
+    def close(self) -> None:
+        self._mem.close()

@@ -1,0 +1,262 @@
+"""A worker process: `--threads` task threads that acquire, run and acknowledge tasks.
+
+Created by the master with `os.fork()`; it receives parameters (`WorkerSpec`), never a
+socket, and opens its own Redis connections. Each task thread loops:
+
+    acquire -> run -> acknowledge + acquire the next (one round trip) -> run -> ...
+
+and, when the queues are empty, blocks on Redis (a wake-up list) instead of polling. The
+process's main thread only supervises: it turns SIGTERM / SIGINT into a graceful stop
+(threads finish and acknowledge what they hold; idle threads are simply abandoned), stops
+when the master is gone, and exits once every thread is idle or done.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.tasks import task_backends
+
+from threadmill.backends.base import AckOutcome, AckResult, Lease, ThreadmillBackend
+from threadmill.exceptions import BackendUnavailable
+from threadmill.signals import worker_started
+
+from .runner import Outcome, announce_finished, run_lease
+from .slots import WorkerSlots
+
+logger = logging.getLogger("threadmill")
+
+EXIT_OK = 0  # stopped, recycled: the master starts a replacement unless it is stopping
+EXIT_CRASH = 1  # the worker's own loop failed: restarted at once
+EXIT_BOOT_ERROR = 3  # could not start (a worker_started receiver raised): restarted w/ backoff
+EXIT_EMPTY = 4  # --exit-empty and every listened queue was empty
+
+T = TypeVar("T")
+
+IDLE, ACQUIRING, RUNNING, DONE = "idle", "acquiring", "running", "done"
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker process needs, handed over the fork as plain values."""
+
+    alias: str
+    queues: tuple[str, ...]
+    threads: int
+    max_tasks: int | None  # jitter already applied; None: never recycle
+    exit_empty: bool
+    worker_id: str
+    master_pid: int
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec, slots: WorkerSlots) -> None:
+        self.spec = spec
+        self.slots = slots
+        self.lock = threading.Lock()
+        self.states = [IDLE] * spec.threads
+        self.stopping = False
+        self.recycling = False
+        self.processed = 0
+        self.wakeup = threading.Event()  # set on stop: ends backoff sleeps, wakes main
+        self._tokens = itertools.count(1)
+        self.backend: ThreadmillBackend = task_backends[spec.alias]
+        self.config = self.backend.config
+
+    # ---- process ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run in the forked child; returns the exit code."""
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGQUIT, lambda *_: os._exit(EXIT_OK))
+        for ignored in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
+            signal.signal(ignored, signal.SIG_IGN)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        try:
+            worker_started.send(sender=Worker, worker_id=self.spec.worker_id)
+        except Exception:
+            logger.exception(
+                "Worker %s (pid %d) could not boot: a worker_started receiver raised",
+                self.spec.worker_id,
+                os.getpid(),
+            )
+            return EXIT_BOOT_ERROR
+        self.slots.mark_booted()
+        threads = [
+            threading.Thread(
+                target=self._thread_main, args=(i,), daemon=True, name=f"threadmill-task-{i}"
+            )
+            for i in range(self.spec.threads)
+        ]
+        for thread in threads:
+            thread.start()
+        return self._supervise(threads)
+
+    def _on_stop_signal(self, signum, frame) -> None:
+        self.request_stop()
+
+    def request_stop(self) -> None:
+        with self.lock:
+            self.stopping = True
+        self.wakeup.set()
+
+    def _supervise(self, threads: list[threading.Thread]) -> int:
+        while True:
+            self.wakeup.wait(1.0)
+            if os.getppid() != self.spec.master_pid and not self.stopping:
+                logger.warning("Worker %s: master is gone, stopping", self.spec.worker_id)
+                self.request_stop()
+            with self.lock:
+                live = [i for i, t in enumerate(threads) if t.is_alive()]
+                if not live:
+                    break
+                if self.stopping and all(self.states[i] in (IDLE, DONE) for i in live):
+                    break
+            if self.stopping or self.recycling:
+                self.wakeup.clear()
+        if self.spec.exit_empty and not self.stopping and not self.recycling:
+            return EXIT_EMPTY
+        return EXIT_OK
+
+    # ---- task threads -----------------------------------------------------------------
+
+    def _thread_main(self, index: int) -> None:
+        try:
+            lease, known_empty = None, False
+            while True:
+                if lease is None:
+                    lease = self._acquire(index, known_empty)
+                    if lease is None:
+                        return
+                lease, known_empty = self._process(index, lease)
+        except BaseException:
+            # A bug in the loop itself: crash the process so the master resolves what it
+            # held and starts a fresh worker, rather than running on with a thread short.
+            logger.critical(
+                "Worker %s thread %d crashed", self.spec.worker_id, index, exc_info=True
+            )
+            logging.shutdown()
+            os._exit(EXIT_CRASH)
+
+    def _token(self, index: int) -> str:
+        return f"{self.spec.worker_id}/{index}.{next(self._tokens)}"
+
+    def _may_take_more(self) -> bool:
+        return not (self.stopping or self.recycling)
+
+    def _acquire(self, index: int, known_empty: bool) -> Lease | None:
+        spec = self.spec
+        while True:
+            if not known_empty:
+                with self.lock:
+                    if not self._may_take_more():
+                        self.states[index] = DONE
+                        return None
+                    self.states[index] = ACQUIRING
+                token = self._token(index)
+                lease = self._retrying(
+                    lambda token=token: self.backend.acquire(spec.worker_id, spec.queues, token)
+                )
+                if lease is not None:
+                    self.states[index] = RUNNING
+                    return lease
+            if spec.exit_empty:
+                with self.lock:
+                    self.states[index] = DONE
+                return None
+            with self.lock:
+                if not self._may_take_more():
+                    self.states[index] = DONE
+                    return None
+                self.states[index] = IDLE
+            known_empty = False
+            try:
+                self.backend.wait_for_work(spec.queues, self.config.block_timeout)
+            except BackendUnavailable as exc:
+                logger.warning("Worker %s: %s; retrying", spec.worker_id, exc)
+                self.wakeup.wait(1.0)
+
+    def _retrying(self, call: Callable[[], T], *, until_done: bool = False) -> T | None:
+        """Call until Redis answers, with capped backoff. Safe: every call is idempotent.
+        Gives up (None) when the worker stops, unless until_done (acknowledgements)."""
+        delay = 0.05
+        while True:
+            try:
+                return call()
+            except BackendUnavailable as exc:
+                if self.stopping and not until_done:
+                    return None
+                logger.warning("Worker %s: %s; retrying in %.2fs", self.spec.worker_id, exc, delay)
+                threading.Event().wait(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _count(self) -> None:
+        with self.lock:
+            self.processed += 1
+            limit = self.spec.max_tasks
+            if limit is not None and self.processed >= limit and not self.recycling:
+                self.recycling = True
+                logger.info(
+                    "Worker %s recycling after %d tasks", self.spec.worker_id, self.processed
+                )
+
+    def _process(self, index: int, lease: Lease) -> tuple[Lease | None, bool]:
+        """Run a lease, acknowledge it and maybe acquire the next; returns (next, empty)."""
+        spec, backend = self.spec, self.backend
+        self.slots.task_started(index, lease.task_id, lease.path)
+        outcome = run_lease(lease, spec.alias, type(backend), self.config.max_result_size)
+        self._count()
+        with self.lock:
+            next_token = self._token(index) if self._may_take_more() else ""
+        ack = self._retrying(
+            lambda: backend.acknowledge(
+                lease,
+                spec.worker_id,
+                succeeded=outcome.succeeded,
+                value_json=outcome.value_json,
+                next_token=next_token,
+                queues=spec.queues,
+            ),
+            until_done=True,
+        )
+        self.slots.task_finished(index, failed=not outcome.succeeded)
+        self._log(lease, outcome, ack)
+        announce_finished(outcome, type(backend), ack.finished_at)
+        return ack.next_lease, bool(next_token) and ack.next_lease is None
+
+    def _log(self, lease: Lease, outcome: Outcome, ack: AckResult) -> None:
+        wid = self.spec.worker_id
+        if ack.outcome == AckOutcome.LEASE_LOST:
+            logger.warning(
+                "Task %s (%s): result discarded, LEASE_LOST: its lease expired (lease_ttl) "
+                "or it was handed to another worker",
+                lease.task_id,
+                lease.path,
+            )
+        elif ack.outcome == AckOutcome.GONE:
+            logger.error(
+                "Task %s (%s): result discarded, GONE: the record was purged or Redis lost it",
+                lease.task_id,
+                lease.path,
+            )
+        elif ack.outcome == AckOutcome.ALREADY_DONE:
+            logger.info("Task %s: acknowledgement retried, ALREADY_DONE", lease.task_id)
+        if not outcome.succeeded:
+            logger.warning(
+                "Task %s (%s) failed on %s attempt %d: %s",
+                lease.task_id,
+                lease.path,
+                wid,
+                lease.attempt,
+                outcome.error_summary,
+            )
+        else:
+            logger.debug("Task %s (%s) succeeded on %s", lease.task_id, lease.path, wid)
