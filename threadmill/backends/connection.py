@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -110,7 +110,7 @@ def translate_errors(url: str) -> Iterator[None]:
             "is REDIS_URL right?"
         ) from exc
     except ResponseError as exc:
-        if str(exc).startswith("OOM"):
+        if isinstance(exc, OutOfMemoryError) or str(exc).startswith("OOM"):
             raise RedisOutOfMemory(
                 f"Redis at {mask_url(url)} is full (maxmemory reached, policy noeviction): "
                 "nothing was written. Let workers drain the queue, purge old results, or "

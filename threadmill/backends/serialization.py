@@ -239,9 +239,10 @@ def result_from_record(record: TaskRecord, alias: str) -> TaskResult:
     task = resolve_task(
         record.path, alias, record.priority, record.queue or "default", record.run_after
     )
-    status = {
-        TaskState.DEFERRED: TaskResultStatus.READY,
-    }.get(record.state, TaskResultStatus(record.state.value))
+    if record.state == TaskState.DEFERRED:
+        status = TaskResultStatus.READY  # Django has no DEFERRED: a deferred task is ready
+    else:
+        status = TaskResultStatus(record.state.value)
     result = TaskResult(
         task=task,
         id=record.id,

@@ -1,0 +1,235 @@
+"""Property-based test: random sequences of transitions never break the state model.
+
+After every step each task id is in exactly one state, its record and its index agree, the
+counts match a model, and acquire returns the task the model expects (priority, then FIFO).
+Time is simulated by moving a deferred task's due time or a lease's deadline to 0.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import hypothesis.strategies as st
+import pytest
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from tests import tasks
+from threadmill.backends.base import AckOutcome, TaskState
+from threadmill.backends.keys import STATUS_INDEXES
+from threadmill.backends.redis import RedisTaskBackend
+
+QUEUES = ["default", "high"]
+MAX_ATTEMPTS = 2
+
+
+class TaskQueueMachine(RuleBasedStateMachine):
+    url = ""
+
+    @initialize()
+    def setup(self):
+        self.backend = RedisTaskBackend(
+            "default",
+            {"REDIS_URL": self.url, "QUEUES": QUEUES, "OPTIONS": {"max_attempts": MAX_ATTEMPTS}},
+        )
+        self.client = self.backend.client
+        self.client.flushall()
+        self.state: dict[str, TaskState] = {}
+        self.queue: dict[str, str] = {}
+        self.order: dict[str, tuple[int, int]] = {}  # READY: (-priority, group seq)
+        self.losses: dict[str, int] = {}
+        self.priority: dict[str, int] = {}
+        self.leases: dict[str, object] = {}  # id -> current lease
+        self.stale: list = []  # leases that lost their task
+        self.seq = 0
+        self.tokens = 0
+
+    # ---- model helpers ----------------------------------------------------------------
+
+    def _push_ready(self, ids):
+        self.seq += 1
+        for task_id in ids:
+            self.state[task_id] = TaskState.READY
+            self.order[task_id] = (-self.priority[task_id], self.seq)  # one group per call
+
+    def _promote_due(self):
+        # Promotion walks the queues in order, each by due time then id.
+        due = sorted(
+            (
+                i
+                for i, s in self.state.items()
+                if s == TaskState.DEFERRED
+                and self.client.zscore(self.backend.keys.index(self.queue[i], "deferred"), i) == 0
+            ),
+            key=lambda i: (QUEUES.index(self.queue[i]), i),
+        )
+        for task_id in due:
+            self._push_ready([task_id])
+
+    def _token(self):
+        self.tokens += 1
+        return f"tok-{self.tokens}"
+
+    def _ids(self, *states):
+        # Creation order, not sorted ids: ids are random, draws must replay identically.
+        return [i for i, s in self.state.items() if s in states]
+
+    # ---- rules ---------------------------------------------------------------------------
+
+    @rule(priority=st.integers(-2, 2), queue=st.sampled_from(QUEUES), deferred=st.booleans())
+    def enqueue(self, priority, queue, deferred):
+        run_after = timezone.now() + timedelta(hours=1) if deferred else None
+        task = tasks.noop.using(priority=priority, queue_name=queue, run_after=run_after)
+        result = self.backend.enqueue(task, (), {})
+        self.queue[result.id] = queue
+        self.priority[result.id] = priority
+        self.losses[result.id] = 0
+        if deferred:
+            self.state[result.id] = TaskState.DEFERRED
+        else:
+            self._push_ready([result.id])
+
+    @precondition(lambda self: self._ids(TaskState.DEFERRED))
+    @rule(data=st.data())
+    def time_passes_for_a_deferred_task(self, data):
+        task_id = data.draw(st.sampled_from(self._ids(TaskState.DEFERRED)))
+        self.client.zadd(self.backend.keys.index(self.queue[task_id], "deferred"), {task_id: 0})
+
+    @rule(worker=st.sampled_from(["w1", "w2"]))
+    def acquire(self, worker):
+        self._promote_due()
+        lease = self.backend.acquire(worker, QUEUES, self._token())
+        ready = self._ids(TaskState.READY)
+        if not ready:
+            assert lease is None
+            return
+        best = min(self.order[i] for i in ready)
+        assert lease is not None
+        assert self.order[lease.task_id] == best, "acquire broke priority / FIFO order"
+        self.state[lease.task_id] = TaskState.RUNNING
+        self.leases[lease.task_id] = (lease, worker)
+
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data(), succeeded=st.booleans())
+    def acknowledge(self, data, succeeded):
+        task_id = data.draw(st.sampled_from(list(self.leases)))
+        lease, worker = self.leases.pop(task_id)
+        value = "null" if succeeded else '{"exception_class_path":"x.Y","traceback":"t"}'
+        ack = self.backend.acknowledge(lease, worker, succeeded=succeeded, value_json=value)
+        assert ack.outcome == AckOutcome.OK
+        self.state[task_id] = TaskState.SUCCESSFUL if succeeded else TaskState.FAILED
+        self.stale.append((lease, worker))
+
+    @precondition(lambda self: self.stale)
+    @rule(data=st.data())
+    def late_acknowledge(self, data):
+        lease, worker = data.draw(st.sampled_from(self.stale))
+        ack = self.backend.acknowledge(lease, worker, succeeded=True, value_json='"late"')
+        assert ack.outcome in (AckOutcome.LEASE_LOST, AckOutcome.ALREADY_DONE, AckOutcome.GONE)
+
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data())
+    def lease_expires(self, data):
+        task_id = data.draw(st.sampled_from(list(self.leases)))
+        self.client.zadd(self.backend.keys.index(self.queue[task_id], "running"), {task_id: 0})
+        self._promote_due()
+        report = self.backend.maintain(QUEUES)
+        assert report.expired == [task_id]
+        self.stale.append(self.leases.pop(task_id))
+        self.state[task_id] = TaskState.FAILED
+
+    @rule(worker=st.sampled_from(["w1", "w2"]))
+    def worker_lost(self, worker):
+        held = [i for i, (_, w) in self.leases.items() if w == worker]
+        outcomes = self.backend.resolve_worker(worker, "test")
+        assert sorted(outcomes) == sorted(held)
+        requeued = []
+        for task_id in held:
+            self.stale.append(self.leases.pop(task_id))
+            self.losses[task_id] += 1
+            if self.losses[task_id] >= MAX_ATTEMPTS:
+                assert outcomes[task_id] == "failed"
+                self.state[task_id] = TaskState.FAILED
+            else:
+                assert outcomes[task_id] == "requeued"
+                requeued.append(task_id)
+        if requeued:
+            self._push_ready(requeued)
+
+    @precondition(lambda self: self._ids(TaskState.SUCCESSFUL, TaskState.FAILED))
+    @rule(data=st.data())
+    def requeue_finished(self, data):
+        finished = self._ids(TaskState.SUCCESSFUL, TaskState.FAILED)
+        self.requeue(data, st.lists(st.sampled_from(finished), min_size=1, max_size=3, unique=True))
+
+    @precondition(lambda self: self.state)
+    @rule(data=st.data())
+    def requeue_any(self, data):
+        self.requeue(
+            data, st.lists(st.sampled_from(list(self.state)), min_size=1, max_size=3, unique=True)
+        )
+
+    def requeue(self, data, strategy):
+        ids = data.draw(strategy)
+        outcomes = self.backend.requeue(ids)
+        for task_id in ids:
+            if self.state[task_id] in (TaskState.SUCCESSFUL, TaskState.FAILED):
+                assert outcomes[task_id] == "requeued"
+                self.losses[task_id] = 0
+                self._push_ready([task_id])
+            else:
+                assert outcomes[task_id] == self.state[task_id].value
+
+    @precondition(lambda self: self.state)
+    @rule(data=st.data())
+    def purge(self, data):
+        ids = data.draw(
+            st.lists(st.sampled_from(list(self.state)), min_size=1, max_size=3, unique=True)
+        )
+        outcomes = self.backend.purge(ids)
+        for task_id in ids:
+            if self.state[task_id] == TaskState.RUNNING:
+                assert outcomes[task_id] == "RUNNING"
+            else:
+                assert outcomes[task_id] == "purged"
+                del self.state[task_id]
+                self.order.pop(task_id, None)
+
+    # ---- invariants ----------------------------------------------------------------------
+
+    @invariant()
+    def every_task_is_in_exactly_one_state(self):
+        if not hasattr(self, "backend"):
+            return
+        keys = self.backend.keys
+        for task_id, state in self.state.items():
+            record = self.backend.get_task(task_id)
+            assert record is not None, f"{task_id} lost"
+            assert record.state == state
+            memberships = [
+                status
+                for status in STATUS_INDEXES
+                if self.client.zscore(keys.index(self.queue[task_id], status), task_id) is not None
+            ]
+            assert memberships == [state.index], (task_id, memberships, state)
+        stats = {s.queue: s for s in self.backend.queue_stats(QUEUES)}
+        for queue in QUEUES:
+            for state in TaskState:
+                expected = sum(
+                    1 for i, s in self.state.items() if s == state and self.queue[i] == queue
+                )
+                assert stats[queue].count(state) == expected, (queue, state)
+
+
+@pytest.mark.timeout(600)
+def test_state_machine(redis_server):
+    TaskQueueMachine.url = redis_server.url
+    run = TaskQueueMachine.TestCase
+    run.settings = settings(
+        max_examples=60,
+        stateful_step_count=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    run().runTest()

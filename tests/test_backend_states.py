@@ -1,0 +1,290 @@
+"""The worker API's state transitions: order, leases, fencing, expiry, resolution."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.tasks import TaskResultStatus
+from django.utils import timezone
+
+from tests import tasks
+from threadmill.backends.base import AckOutcome, TaskState
+
+ALL = ["default", "high", "low"]
+_tokens = iter(range(10**9))
+
+
+def token(worker="w1") -> str:
+    return f"{worker}/{next(_tokens)}"
+
+
+def run_one(backend, worker="w1", *, succeeded=True, value="null", queues=ALL):
+    lease = backend.acquire(worker, queues, token(worker))
+    assert lease is not None
+    if not succeeded:
+        value = json.dumps({"exception_class_path": "builtins.ValueError", "traceback": "tb"})
+    ack = backend.acknowledge(lease, worker, succeeded=succeeded, value_json=value)
+    assert ack.outcome == AckOutcome.OK
+    return lease
+
+
+def drain_order(backend, queues=ALL) -> list[str]:
+    order = []
+    while (lease := backend.acquire("w1", queues, token())) is not None:
+        order.append(lease.task_id)
+        backend.acknowledge(lease, "w1", succeeded=True, value_json="null")
+    return order
+
+
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_priority_first_then_fifo_across_queues(backend):
+    low1 = tasks.noop.using(priority=-5).enqueue()
+    mid1 = tasks.noop.enqueue()
+    high1 = tasks.noop.using(priority=50, queue_name="high").enqueue()
+    mid2 = tasks.noop.using(queue_name="low").enqueue()
+    high2 = tasks.noop.using(priority=50).enqueue()
+    mid3 = tasks.noop.enqueue()
+    assert drain_order(backend) == [r.id for r in (high1, high2, mid1, mid2, mid3, low1)]
+
+
+def test_acquire_only_listened_queues(backend):
+    tasks.noop.using(queue_name="low").enqueue()
+    assert backend.acquire("w1", ["default", "high"], token()) is None
+    assert backend.acquire("w1", ["low"], token()) is not None
+
+
+def test_lease_carries_everything_to_run(backend):
+    result = tasks.add.using(priority=7).enqueue(1, b=2)
+    lease = backend.acquire("w1", ALL, "tok-1")
+    assert lease.task_id == result.id
+    assert lease.token == "tok-1"
+    assert lease.path == "tests.tasks.add"
+    assert (lease.queue, lease.priority, lease.attempt) == ("default", 7, 1)
+    assert json.loads(lease.args_json) == [1]
+    assert json.loads(lease.kwargs_json) == {"b": 2}
+    assert json.loads(lease.worker_ids_json) == ["w1"]
+    assert lease.enqueued_at == result.enqueued_at
+    assert lease.started_at == lease.acquired_at
+    running = backend.get_result(result.id)
+    assert running.status == TaskResultStatus.RUNNING
+    assert running.worker_ids == ["w1"]
+
+
+def test_acquire_is_idempotent_for_a_retried_token(backend):
+    first = tasks.noop.enqueue()
+    tasks.noop.enqueue()
+    lease = backend.acquire("w1", ALL, "same")
+    retried = backend.acquire("w1", ALL, "same")
+    assert retried.task_id == lease.task_id == first.id
+    assert backend.queue_stats(["default"])[0].running == 1
+    assert backend.get_result(first.id).worker_ids == ["w1"]
+
+
+def test_acknowledge_stores_result_once_and_retry_says_already_done(backend):
+    result = tasks.add.enqueue(1, 2)
+    lease = backend.acquire("w1", ALL, token())
+    first = backend.acknowledge(lease, "w1", succeeded=True, value_json="3")
+    retry = backend.acknowledge(lease, "w1", succeeded=True, value_json="3")
+    assert (first.outcome, retry.outcome) == (AckOutcome.OK, AckOutcome.ALREADY_DONE)
+    done = backend.get_result(result.id)
+    assert done.status == TaskResultStatus.SUCCESSFUL
+    assert done.return_value == 3
+    assert done.finished_at == first.finished_at
+    stats = backend.queue_stats(["default"])[0]
+    assert (stats.running, stats.successful, stats.successful_total) == (0, 1, 1)
+
+
+def test_failed_acknowledge_records_the_error(backend):
+    result = tasks.fail.enqueue()
+    run_one(backend, succeeded=False)
+    done = backend.get_result(result.id)
+    assert done.status == TaskResultStatus.FAILED
+    assert [e.exception_class_path for e in done.errors] == ["builtins.ValueError"]
+    assert backend.queue_stats(["default"])[0].failed == 1
+
+
+def test_acknowledge_and_acquire_next_in_one_call(backend):
+    one, two = tasks.noop.enqueue(), tasks.noop.enqueue()
+    lease = backend.acquire("w1", ALL, token())
+    ack = backend.acknowledge(
+        lease, "w1", succeeded=True, value_json="null", next_token=token(), queues=ALL
+    )
+    assert ack.outcome == AckOutcome.OK
+    assert (lease.task_id, ack.next_lease.task_id) == (one.id, two.id)
+    last = backend.acknowledge(
+        ack.next_lease, "w1", succeeded=True, value_json="null", next_token=token(), queues=ALL
+    )
+    assert last.outcome == AckOutcome.OK
+    assert last.next_lease is None
+
+
+def test_expired_lease_fails_with_acknowledgement_timeout_and_late_ack_is_refused(
+    make_backend, redis_server
+):
+    backend = make_backend(redis_server.url, {"lease_ttl": 0.05})
+    result = tasks.noop.enqueue()
+    lease = backend.acquire("w1", ALL, token())
+    time.sleep(0.1)  # let the lease run out: that is the behaviour under test
+    report = backend.maintain(ALL)
+    assert report.expired == [result.id]
+    failed = backend.get_result(result.id)
+    assert failed.status == TaskResultStatus.FAILED
+    assert failed.errors[-1].exception_class_path == (
+        "threadmill.exceptions.AcknowledgementTimeout"
+    )
+    late = backend.acknowledge(lease, "w1", succeeded=True, value_json="1")
+    assert late.outcome == AckOutcome.LEASE_LOST
+    assert backend.get_result(result.id).status == TaskResultStatus.FAILED
+
+
+def test_zombie_ack_after_requeue_cannot_overwrite_the_new_holders_result(backend):
+    result = tasks.noop.enqueue()
+    old = backend.acquire("zombie", ALL, token("zombie"))
+    assert backend.resolve_worker("zombie", "test: host lost") == {result.id: "requeued"}
+    new = backend.acquire("w2", ALL, token("w2"))
+    assert new.task_id == result.id
+    assert new.attempt == 2
+    stale = backend.acknowledge(old, "zombie", succeeded=True, value_json='"zombie"')
+    assert stale.outcome == AckOutcome.LEASE_LOST
+    fresh = backend.acknowledge(new, "w2", succeeded=True, value_json='"w2"')
+    assert fresh.outcome == AckOutcome.OK
+    again = backend.acknowledge(old, "zombie", succeeded=True, value_json='"zombie"')
+    assert again.outcome == AckOutcome.LEASE_LOST
+    done = backend.get_result(result.id)
+    assert done.return_value == "w2"
+    assert done.worker_ids == ["zombie", "w2"]
+    assert done.errors[0].exception_class_path == "threadmill.exceptions.WorkerLost"
+
+
+def test_lost_worker_requeues_until_max_attempts_then_fails(make_backend, redis_server):
+    backend = make_backend(redis_server.url, {"max_attempts": 2})
+    result = tasks.noop.enqueue()
+    backend.acquire("w1", ALL, token("w1"))
+    assert backend.resolve_worker("w1", "killed by signal SIGKILL") == {result.id: "requeued"}
+    backend.acquire("w2", ALL, token("w2"))
+    assert backend.resolve_worker("w2", "killed by signal SIGKILL") == {result.id: "failed"}
+    failed = backend.get_result(result.id)
+    assert failed.status == TaskResultStatus.FAILED
+    assert [e.exception_class_path for e in failed.errors] == [
+        "threadmill.exceptions.WorkerLost"
+    ] * 2
+    assert "SIGKILL" in failed.errors[-1].traceback
+    assert backend.resolve_worker("w2", "again") == {}
+
+
+def test_dead_pool_workers_are_reaped_after_heartbeat_ttl(make_backend, redis_server):
+    backend = make_backend(redis_server.url, {"heartbeat_interval": 0.1, "heartbeat_ttl": 0.2})
+    result = tasks.noop.enqueue()
+    backend.heartbeat("pool-a", ["w1"], {"host": "a"})
+    backend.acquire("w1", ALL, token("w1"))
+    assert backend.maintain(ALL).reaped_workers == {}
+    wait_until(lambda: backend.maintain(ALL).reaped_workers == {"w1": 1})
+    assert backend.get_result(result.id).status == TaskResultStatus.READY
+    assert backend.maintain(ALL, reap=True).reaped_workers == {}
+
+
+def test_maintain_without_reap_leaves_dead_workers_alone(make_backend, redis_server):
+    backend = make_backend(redis_server.url, {"heartbeat_interval": 0.05, "heartbeat_ttl": 0.1})
+    tasks.noop.enqueue()
+    backend.acquire("w1", ALL, token("w1"))
+    time.sleep(0.15)  # the registry entry expires: the behaviour under test
+    assert backend.maintain(ALL, reap=False).reaped_workers == {}
+    assert backend.queue_stats(["default"])[0].running == 1
+
+
+def test_deferred_task_runs_when_due_never_before(backend):
+    result = tasks.noop.using(run_after=timezone.now() + timedelta(seconds=0.4)).enqueue()
+    assert backend.acquire("w1", ALL, token()) is None
+    lease = None
+
+    def acquired():
+        nonlocal lease
+        lease = backend.acquire("w1", ALL, token())
+        return lease is not None
+
+    wait_until(acquired)
+    assert lease.task_id == result.id
+    assert lease.acquired_at >= lease.run_after
+
+
+def test_broker_promotes_due_tasks_in_priority_order(backend):
+    soon = timezone.now() + timedelta(seconds=0.2)
+    low = tasks.noop.using(run_after=soon, priority=-1).enqueue()
+    high = tasks.noop.using(run_after=soon, priority=9).enqueue()
+    wait_until(lambda: backend.maintain(ALL).promoted == 2)
+    stats = backend.queue_stats(["default"])[0]
+    assert (stats.ready, stats.deferred) == (2, 0)
+    assert drain_order(backend) == [high.id, low.id]
+
+
+def test_results_expire_after_result_ttl(make_backend, redis_server):
+    backend = make_backend(redis_server.url, {"result_ttl": 0.2})
+    result = tasks.noop.enqueue()
+    run_one(backend)
+    assert backend.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
+    wait_until(
+        lambda: backend.queue_stats(["default"])[0].successful == 0 or backend.maintain(ALL).trimmed
+    )
+    from django.tasks.exceptions import TaskResultDoesNotExist
+
+    with pytest.raises(TaskResultDoesNotExist):
+        backend.get_result(result.id)
+    assert backend.queue_stats(["default"])[0].successful == 0
+
+
+def test_extend_lease_is_fenced(backend):
+    tasks.noop.enqueue()
+    lease = backend.acquire("w1", ALL, token())
+    assert backend.extend_lease(lease, 60) == AckOutcome.OK
+    record = backend.get_task(lease.task_id)
+    assert record.lease_deadline > timezone.now() + timedelta(seconds=50)
+    backend.resolve_worker("w1", "gone")
+    assert backend.extend_lease(lease, 60) == AckOutcome.LEASE_LOST
+
+
+def test_wait_for_work_wakes_within_milliseconds_of_an_enqueue(backend):
+    woke = []
+
+    def waiter():
+        start = time.monotonic()
+        woke.append((backend.wait_for_work(["default"], 5.0), time.monotonic() - start))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.2)  # let the waiter block before the enqueue: the case under test
+    tasks.noop.enqueue()
+    thread.join(5)
+    assert woke
+    assert woke[0][0] is True
+    assert woke[0][1] < 1.0
+    assert backend.wait_for_work(["default"], 0.1) is False  # one token per burst
+
+
+def test_wake_up_chains_to_the_next_idle_thread(backend):
+    backend.enqueue_many(tasks.noop, [((), {})] * 3)
+    assert backend.wait_for_work(["default"], 0.1) is True
+    backend.acquire("w1", ALL, token())
+    # Work is left, so the acquire left a token for the next idle thread.
+    assert backend.wait_for_work(["default"], 0.1) is True
+
+
+def test_state_of_a_task_through_its_life(backend):
+    result = tasks.noop.enqueue()
+    assert backend.get_task(result.id).state == TaskState.READY
+    lease = backend.acquire("w1", ALL, token())
+    assert backend.get_task(result.id).state == TaskState.RUNNING
+    backend.acknowledge(lease, "w1", succeeded=True, value_json="null")
+    record = backend.get_task(result.id)
+    assert record.state == TaskState.SUCCESSFUL
+    assert record.worker == "w1"
+    assert record.attempts == 1
