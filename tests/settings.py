@@ -21,7 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "threadmill",
-    "tests",
+    "tests.apps.TestsConfig",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

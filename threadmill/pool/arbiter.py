@@ -279,6 +279,9 @@ class Arbiter:
     def _worker_exited(self, handle: WorkerHandle, status: int) -> None:
         how, code = describe_exit(status)
         booted = handle.slots.booted
+        if code is not None and code != handle.slots.exit_reason:
+            # Not an exit the worker announced (a task called os._exit(code)): a crash.
+            code = EXIT_CRASH
         handle.slots.close()
         if booted:
             self.boot_failures = 0

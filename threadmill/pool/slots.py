@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-_HEADER = struct.Struct("<BQQd")  # booted, processed, failed, started (epoch seconds)
+_HEADER = struct.Struct("<BQQdB")  # booted, processed, failed, started, exit reason
 _THREAD = struct.Struct("<Id64s192s")  # seq, since (epoch seconds, 0 = idle), id, path
 
 
@@ -38,13 +38,19 @@ class WorkerSlots:
         self.threads = threads
         self._mem = mmap.mmap(-1, _HEADER.size + _THREAD.size * threads)
         self._counter_lock = threading.Lock()  # used by the worker's threads only
-        _HEADER.pack_into(self._mem, 0, 0, 0, 0, 0.0)
+        _HEADER.pack_into(self._mem, 0, 0, 0, 0, 0.0, 0)
 
     # ---- written by the worker ----------------------------------------------------------
 
     def mark_booted(self) -> None:
-        _booted, processed, failed, _ = _HEADER.unpack_from(self._mem, 0)
-        _HEADER.pack_into(self._mem, 0, 1, processed, failed, time.time())
+        _booted, processed, failed, _, reason = _HEADER.unpack_from(self._mem, 0)
+        _HEADER.pack_into(self._mem, 0, 1, processed, failed, time.time(), reason)
+
+    def set_exit_reason(self, code: int) -> None:
+        """Say why the worker exits, so the master can tell it from a task's os._exit(code)."""
+        with self._counter_lock:
+            booted, processed, failed, started, _ = _HEADER.unpack_from(self._mem, 0)
+            _HEADER.pack_into(self._mem, 0, booted, processed, failed, started, code + 1)
 
     def task_started(self, thread: int, task_id: str, task_path: str) -> None:
         offset = _HEADER.size + _THREAD.size * thread
@@ -60,8 +66,10 @@ class WorkerSlots:
         struct.pack_into("<I", self._mem, offset, seq + 1)
         _THREAD.pack_into(self._mem, offset, seq + 2, 0.0, b"", b"")
         with self._counter_lock:
-            booted, processed, failures, started = _HEADER.unpack_from(self._mem, 0)
-            _HEADER.pack_into(self._mem, 0, booted, processed + 1, failures + int(failed), started)
+            booted, processed, failures, started, reason = _HEADER.unpack_from(self._mem, 0)
+            _HEADER.pack_into(
+                self._mem, 0, booted, processed + 1, failures + int(failed), started, reason
+            )
 
     # ---- read by the master -------------------------------------------------------------
 
@@ -70,8 +78,14 @@ class WorkerSlots:
         return bool(_HEADER.unpack_from(self._mem, 0)[0])
 
     def counters(self) -> tuple[int, int]:
-        _, processed, failed, _ = _HEADER.unpack_from(self._mem, 0)
+        _, processed, failed, _, _ = _HEADER.unpack_from(self._mem, 0)
         return processed, failed
+
+    @property
+    def exit_reason(self) -> int | None:
+        """The exit code the worker announced before exiting, or None (it did not)."""
+        reason = _HEADER.unpack_from(self._mem, 0)[4]
+        return reason - 1 if reason else None
 
     def thread_views(self) -> list[ThreadView]:
         views = []

@@ -88,6 +88,7 @@ class Worker:
                 self.spec.worker_id,
                 os.getpid(),
             )
+            self.slots.set_exit_reason(EXIT_BOOT_ERROR)
             return EXIT_BOOT_ERROR
         self.slots.mark_booted()
         threads = [
@@ -122,9 +123,11 @@ class Worker:
                     break
             if self.stopping or self.recycling:
                 self.wakeup.clear()
+        code = EXIT_OK
         if self.spec.exit_empty and not self.stopping and not self.recycling:
-            return EXIT_EMPTY
-        return EXIT_OK
+            code = EXIT_EMPTY
+        self.slots.set_exit_reason(code)
+        return code
 
     # ---- task threads -----------------------------------------------------------------
 
