@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -67,6 +68,7 @@ class Worker:
         self.processed = 0
         self.wakeup = threading.Event()  # set on stop: ends backoff sleeps, wakes main
         self._tokens = itertools.count(1)
+        self._last_warning = -1e9
         self.backend: ThreadmillBackend = task_backends[spec.alias]
         self.config = self.backend.config
 
@@ -184,22 +186,34 @@ class Worker:
             try:
                 self.backend.wait_for_work(spec.queues, self.config.block_timeout)
             except BackendUnavailable as exc:
-                logger.warning("Worker %s: %s; retrying", spec.worker_id, exc)
+                self._warn_unavailable(exc)
                 self.wakeup.wait(1.0)
 
     def _retrying(self, call: Callable[[], T], *, until_done: bool = False) -> T | None:
         """Call until Redis answers, with capped backoff. Safe: every call is idempotent.
         Gives up (None) when the worker stops, unless until_done (acknowledgements)."""
-        delay = 0.05
+        delay, failed = 0.05, False
         while True:
             try:
-                return call()
+                result = call()
             except BackendUnavailable as exc:
                 if self.stopping and not until_done:
                     return None
-                logger.warning("Worker %s: %s; retrying in %.2fs", self.spec.worker_id, exc, delay)
+                self._warn_unavailable(exc)
+                failed = True
                 threading.Event().wait(delay)
                 delay = min(delay * 2, 1.0)
+            else:
+                if failed:
+                    logger.info("Worker %s: Redis answers again", self.spec.worker_id)
+                return result
+
+    def _warn_unavailable(self, exc: Exception) -> None:
+        """Log Redis being unreachable once, then at most every 30 s (threads retry)."""
+        now = time.monotonic()
+        if now - self._last_warning > 30:
+            self._last_warning = now
+            logger.warning("Worker %s: %s; retrying", self.spec.worker_id, exc)
 
     def _count(self) -> None:
         with self.lock:
