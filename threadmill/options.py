@@ -184,3 +184,10 @@ def _coerce(alias: str, name: str, spec: _Spec, value: Any) -> Any:
     if value < spec.minimum:
         raise ImproperlyConfigured(f"{where} must be at least {spec.minimum:g}, got {value!r}.")
     return value
+
+
+def options_table() -> str:
+    """The Markdown table of every option, as README.md and docs/backend.md show it."""
+    rows = ["| Option | Default | What it does |", "| --- | --- | --- |"]
+    rows += [f"| `{name}` | {default} | {doc} |" for name, (default, doc) in OPTION_DOCS.items()]
+    return "\n".join(rows)

@@ -1,0 +1,42 @@
+"""The documentation and the code agree."""
+
+from pathlib import Path
+
+from threadmill.options import OPTION_SPECS, options_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_options_tables_match_the_code():
+    table = options_table()
+    for doc in ("README.md", "docs/backend.md"):
+        assert table in (ROOT / doc).read_text(), f"{doc}: regenerate the options table"
+    assert len(OPTION_SPECS) == table.count("\n") - 1
+
+
+def test_every_cli_flag_is_documented():
+    from django.core.management import load_command_class
+
+    command = load_command_class("threadmill", "threadmill")
+    parser = command.create_parser("manage.py", "threadmill")
+    readme = (ROOT / "README.md").read_text()
+    flags = [
+        a.option_strings[0]
+        for a in parser._actions
+        if a.option_strings[0].startswith("--")
+        and a.dest
+        in {
+            "backend",
+            "queues",
+            "processes",
+            "threads",
+            "max_tasks",
+            "max_tasks_jitter",
+            "exit_empty",
+            "graceful_timeout",
+            "log_level",
+        }
+    ]
+    assert len(flags) == 9
+    for flag in flags:
+        assert f"`{flag}`" in readme, flag
