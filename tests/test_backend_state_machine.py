@@ -98,7 +98,8 @@ class TaskQueueMachine(RuleBasedStateMachine):
 
     @rule(worker=st.sampled_from(["w1", "w2"]))
     def acquire(self, worker):
-        self._promote_due()
+        if not self._ids(TaskState.READY):  # acquire promotes due tasks only when idle
+            self._promote_due()
         lease = self.backend.acquire(worker, QUEUES, self._token())
         ready = self._ids(TaskState.READY)
         if not ready:

@@ -70,7 +70,6 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         self.config = BackendOptions.from_settings(alias, params.get("OPTIONS"))
         self.keys = Keys(self.config.key_prefix, alias)
         self.scripts = load_scripts()
-        self._acquire_keys: dict[tuple[str, tuple[str, ...]], list[str]] = {}
 
     # ---- clients ----------------------------------------------------------------------
 
@@ -86,6 +85,11 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
     def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         with translate_errors(self.url):
             return self.scripts[name](self.client, keys, args)
+
+    def _run_hot(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """A script call made for every task, on this thread's own connection."""
+        with translate_errors(self.url):
+            return get_clients(self.url, self.config).hot.evalsha(self.scripts[name], keys, args)
 
     # ---- Django's task API --------------------------------------------------------------
 
@@ -147,10 +151,10 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
                     kwargs_json,
                 ]
             calls.append((self.scripts["enqueue"], head + task_keys, args))
-        with translate_errors(self.url):
-            if len(calls) == 1:
-                replies = [calls[0][0](self.client, calls[0][1], calls[0][2])]
-            else:
+        if len(calls) == 1:
+            replies = [self._run_hot("enqueue", calls[0][1], calls[0][2])]
+        else:
+            with translate_errors(self.url):
                 replies = run_pipeline(self.client, calls)
         return from_ms(replies[0][0])
 
@@ -193,28 +197,10 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
 
     # ---- worker API ---------------------------------------------------------------------
 
-    def _worker_keys(self, worker_id: str, queues: Sequence[str]) -> list[str]:
-        cache_key = (worker_id, tuple(queues))
-        found = self._acquire_keys.get(cache_key)
-        if found is None:
-            k = self.keys
-            found = [k.seq, k.leases(worker_id), k.workers, k.stats]
-            for queue in queues:
-                found += k.queue_keys(queue)
-            self._acquire_keys[cache_key] = found
-        return found
-
     def _lease_args(self, worker_id: str, token: str) -> list[Any]:
         c = self.config
-        return [
-            self.keys.base,
-            worker_id,
-            token,
-            c.ms("lease_ttl"),
-            c.ms("heartbeat_ttl"),
-            c.batch_size,
-            c.ms("result_ttl"),
-        ]
+        return [self.keys.base, worker_id, token, c.ms("lease_ttl"), c.batch_size,
+                c.ms("result_ttl")]  # fmt: skip
 
     def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
         wake_keys = [self.keys.wake(q) for q in queues]
@@ -222,9 +208,9 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
             return self.blocking_client.blpop(wake_keys, timeout=timeout) is not None
 
     def acquire(self, worker_id: str, queues: Sequence[str], token: str) -> Lease | None:
-        reply = self._run(
+        reply = self._run_hot(
             "acquire",
-            self._worker_keys(worker_id, queues),
+            [self.keys.leases(worker_id)],
             self._lease_args(worker_id, token) + list(queues),
         )
         return lease_from_reply(reply) if reply else None
@@ -239,20 +225,17 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         next_token: str = "",
         queues: Sequence[str] = (),
     ) -> AckResult:
-        keys = self._worker_keys(worker_id, queues)
-        keys = keys[:4] + [self.keys.task(lease.task_id)] + keys[4:]
-        args = self._lease_args(worker_id, next_token) + [
-            lease.task_id,
-            lease.token,
-            "SUCCESSFUL" if succeeded else "FAILED",
-            value_json,
-            *queues,
-        ]
-        reply = self._run("acknowledge", keys, args)
+        reply = self._run_hot(
+            "acknowledge",
+            [self.keys.leases(worker_id), self.keys.task(lease.task_id)],
+            self._lease_args(worker_id, next_token)
+            + [lease.task_id, lease.token, "SUCCESSFUL" if succeeded else "FAILED", value_json]
+            + list(queues),
+        )
         return AckResult(
             outcome=AckOutcome(reply[0]),
             finished_at=from_ms(reply[1]),
-            next_lease=lease_from_reply(reply[2:]) if len(reply) > 2 else None,
+            next_lease=lease_from_reply(reply[2]) if reply[2] else None,
         )
 
     def extend_lease(self, lease: Lease, seconds: float) -> AckOutcome:

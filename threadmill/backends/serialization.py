@@ -99,8 +99,8 @@ def error_from_json(encoded: str) -> TaskError:
     return TaskError(exception_class_path=data["exception_class_path"], traceback=data["traceback"])
 
 
-def lease_from_reply(reply: list[Any]) -> Lease:
-    """Decode the acquire reply `{id, token, now, RUN_FIELDS...}` (see acquire.lua)."""
+def lease_from_reply(reply: str) -> Lease:
+    """Decode the acquire reply, one JSON array `[id, token, now, RUN_FIELDS...]`."""
     (
         task_id,
         token,
@@ -117,7 +117,7 @@ def lease_from_reply(reply: list[Any]) -> Lease:
         worker_ids,
         errors,
         attempts,
-    ) = reply
+    ) = json.loads(reply)
     try:
         return Lease(
             task_id=task_id,
@@ -126,7 +126,7 @@ def lease_from_reply(reply: list[Any]) -> Lease:
             path=path,
             queue=queue,
             priority=int(priority or 0),
-            takes_context=takes_context == "1",
+            takes_context=str(takes_context) == "1",
             args_json=args or "[]",
             kwargs_json=kwargs or "{}",
             run_after=from_ms(run_after),

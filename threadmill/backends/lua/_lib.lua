@@ -56,32 +56,37 @@ local function trim_finished(index, now, ttl, limit)
   return #old
 end
 
--- Move a task to a finished state. `error` (encoded TaskError JSON) is appended for FAILED;
--- `result` (encoded JSON) is stored for SUCCESSFUL.
-local function finish(base, stats_key, id, queue, status, value, now, ttl, keep_token)
+-- Move a task to a finished state. `value` is the encoded TaskError JSON appended to the
+-- error list (FAILED) or the encoded return value (SUCCESSFUL). `errors` is the current
+-- error list if the caller already read it (saves a read).
+local function finish(base, id, queue, status, value, now, ttl, keep_token, errors)
   local key = task_key(base, id)
   redis.call('ZREM', qkey(base, queue, 'running'), id)
+  local fields = {'status', status, 'finished_at', now, 'deadline', ''}
   if status == 'SUCCESSFUL' then
-    redis.call('HSET', key, 'status', status, 'finished_at', now, 'result', value)
+    table.insert(fields, 'result')
+    table.insert(fields, value)
   else
-    local errors = redis.call('HGET', key, 'errors')
-    redis.call('HSET', key, 'status', status, 'finished_at', now,
-      'errors', json_append(errors, value))
+    if errors == nil then
+      errors = redis.call('HGET', key, 'errors')
+    end
+    table.insert(fields, 'errors')
+    table.insert(fields, json_append(errors, value))
   end
   if not keep_token then
-    redis.call('HSET', key, 'token', '')
+    table.insert(fields, 'token')
+    table.insert(fields, '')
   end
-  redis.call('HSET', key, 'deadline', '')
-  local index = qkey(base, queue, string.lower(status))
-  redis.call('ZADD', index, now, id)
+  redis.call('HSET', key, unpack(fields))
+  local lower = string.lower(status)
+  redis.call('ZADD', qkey(base, queue, lower), now, id)
   redis.call('PEXPIRE', key, ttl)
-  redis.call('HINCRBY', stats_key, queue .. ':' .. string.lower(status), 1)
-  trim_finished(index, now, ttl, 10)
+  redis.call('HINCRBY', base .. 'stats', queue .. ':' .. lower, 1)
 end
 
 -- A record that cannot be run (missing, wrong type, no task path): replace it by a FAILED
 -- record that keeps whatever raw data there was, so nothing disappears silently.
-local function quarantine(base, stats_key, id, queue, reason, now, ttl)
+local function quarantine(base, id, queue, reason, now, ttl)
   local key = task_key(base, id)
   local kind = redis.call('TYPE', key)['ok']
   local raw = ''
@@ -95,11 +100,12 @@ local function quarantine(base, stats_key, id, queue, reason, now, ttl)
   if kind ~= 'hash' then
     redis.call('DEL', key)
   end
+  reason = reason or ('task record is a ' .. kind)
   local err = error_json('threadmill.exceptions.CorruptTaskData',
     'threadmill.exceptions.CorruptTaskData: ' .. reason .. ' (task ' .. id .. ', queue '
     .. queue .. ')')
   redis.call('HSET', key, 'queue', queue, 'raw', raw)
-  finish(base, stats_key, id, queue, 'FAILED', err, now, ttl, false)
+  finish(base, id, queue, 'FAILED', err, now, ttl, false)
 end
 
 -- Promote up to `limit` deferred tasks of queue that are due.
@@ -116,8 +122,7 @@ end
 
 -- The worker holding a task is gone: requeue it while attempts remain, else FAILED.
 -- Returns 'requeued', 'failed' or 'skipped' (the task was no longer held with that token).
-local function resolve_lost(base, seq_key, stats_key, id, token, reason, max_attempts, now,
-                            ttl)
+local function resolve_lost(base, seq_key, id, token, reason, max_attempts, now, ttl)
   local key = task_key(base, id)
   if redis.call('TYPE', key)['ok'] ~= 'hash' then
     return 'skipped'
@@ -134,7 +139,7 @@ local function resolve_lost(base, seq_key, stats_key, id, token, reason, max_att
     .. ' (' .. losses .. ' of at most ' .. max_attempts .. ' attempts lost)')
   redis.call('HSET', key, 'losses', losses)
   if losses >= max_attempts then
-    finish(base, stats_key, id, queue, 'FAILED', err, now, ttl, false)
+    finish(base, id, queue, 'FAILED', err, now, ttl, false)
     return 'failed'
   end
   redis.call('ZREM', qkey(base, queue, 'running'), id)
@@ -144,14 +149,14 @@ local function resolve_lost(base, seq_key, stats_key, id, token, reason, max_att
 end
 
 -- Resolve every task a worker holds and forget the worker.
-local function resolve_worker(base, seq_key, stats_key, workers_key, worker_id, reason,
-                              max_attempts, now, ttl)
+local function resolve_worker(base, seq_key, workers_key, worker_id, reason, max_attempts,
+                              now, ttl)
   local leases_key = base .. 'leases:' .. worker_id
   local held = redis.call('HGETALL', leases_key)
   local out = {}
   for i = 1, #held, 2 do
-    local outcome = resolve_lost(base, seq_key, stats_key, held[i + 1], held[i], reason,
-      max_attempts, now, ttl)
+    local outcome = resolve_lost(base, seq_key, held[i + 1], held[i], reason, max_attempts,
+      now, ttl)
     table.insert(out, held[i + 1])
     table.insert(out, outcome)
   end
@@ -163,29 +168,22 @@ end
 local RUN_FIELDS = {'path', 'queue', 'priority', 'takes_context', 'args', 'kwargs',
   'run_after', 'enqueued_at', 'started_at', 'worker_ids', 'errors', 'attempts'}
 
--- Lease the next task of the given queues (highest priority, then oldest; ties between
--- queues go to the first listed) to worker_id under token. Idempotent: a retry with the
--- same token returns the task that the first call leased.
--- Returns {id, token, now, fields...} or {} when every queue is empty.
-local function acquire(base, seq_key, leases_key, workers_key, stats_key, queues,
-                       worker_id, token, lease_ms, hb_ttl, batch, result_ttl)
-  local now = now_ms()
-  local held = redis.call('HGET', leases_key, token)
-  if held then
-    local key = task_key(base, held)
-    local f = redis.call('HMGET', key, 'status', 'token')
-    if f[1] == 'RUNNING' and f[2] == token then
-      local out = {held, token, now}
-      local values = redis.call('HMGET', key, unpack(RUN_FIELDS))
-      for _, v in ipairs(values) do table.insert(out, v) end
-      return out
-    end
+-- The reply describing a lease (see lease_from_reply in serialization.py): one JSON array,
+-- which the client decodes in one pass instead of parsing fifteen replies.
+local function lease_reply(id, token, now, f)
+  local out = {id, token, now}
+  for i = 1, 12 do
+    out[i + 3] = f[i] or ''
   end
-  for _, queue in ipairs(queues) do
-    promote_due(base, seq_key, queue, now, batch)
-  end
-  -- Corrupt heads are quarantined and skipped, at most `batch` of them per call.
-  for _ = 1, batch do
+  return cjson.encode(out)
+end
+
+-- Take the best ready task of queues (highest priority, then oldest; ties between queues go
+-- to the first listed) and lease it. Corrupt heads are quarantined and skipped, at most
+-- `limit` of them. Returns the lease reply, or nil when every ready index is empty.
+local function lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl,
+                          limit)
+  for _ = 1, limit do
     local best_queue, best_id, best_score = nil, nil, nil
     for _, queue in ipairs(queues) do
       local head = redis.call('ZRANGE', qkey(base, queue, 'ready'), 0, 0, 'WITHSCORES')
@@ -194,60 +192,87 @@ local function acquire(base, seq_key, leases_key, workers_key, stats_key, queues
       end
     end
     if best_id == nil then
-      return {}
+      return nil
     end
-    local ready = qkey(base, best_queue, 'ready')
-    redis.call('ZREM', ready, best_id)
+    redis.call('ZREM', qkey(base, best_queue, 'ready'), best_id)
     local key = task_key(base, best_id)
-    local kind = redis.call('TYPE', key)['ok']
-    local path = kind == 'hash' and redis.call('HGET', key, 'path')
-    if kind ~= 'hash' then
-      quarantine(base, stats_key, best_id, best_queue,
-        kind == 'none' and 'task record is missing' or ('task record is a ' .. kind), now,
-        result_ttl)
-    elseif not path or path == '' then
-      quarantine(base, stats_key, best_id, best_queue, 'task record has no task path', now,
-        result_ttl)
+    local f = redis.pcall('HMGET', key, unpack(RUN_FIELDS))
+    if f['err'] then
+      quarantine(base, best_id, best_queue, nil, now, ttl)
+    elseif not f[1] or f[1] == '' then
+      local reason = 'task record has no task path'
+      if redis.call('EXISTS', key) == 0 then
+        reason = 'task record is missing'
+      end
+      quarantine(base, best_id, best_queue, reason, now, ttl)
     else
       local deadline = now + lease_ms
-      local worker_ids = redis.call('HGET', key, 'worker_ids')
-      local started = redis.call('HGET', key, 'started_at')
-      if not started or started == '' then
-        redis.call('HSET', key, 'started_at', now)
+      f[2] = best_queue
+      if not f[9] or f[9] == '' then
+        f[9] = now
       end
-      redis.call('HINCRBY', key, 'attempts', 1)
-      redis.call('HSET', key, 'status', 'RUNNING', 'last_attempted_at', now,
-        'token', token, 'worker', worker_id, 'deadline', deadline,
-        'worker_ids', json_append(worker_ids, cjson.encode(worker_id)))
+      f[10] = json_append(f[10], cjson.encode(worker_id))
+      f[12] = (tonumber(f[12]) or 0) + 1
+      redis.call('HSET', key, 'status', 'RUNNING', 'last_attempted_at', now, 'token', token,
+        'worker', worker_id, 'deadline', deadline, 'worker_ids', f[10], 'attempts', f[12],
+        'started_at', f[9])
       redis.call('ZADD', qkey(base, best_queue, 'running'), deadline, best_id)
       redis.call('HSET', leases_key, token, best_id)
-      redis.call('ZADD', workers_key, 'NX', now + hb_ttl, worker_id)
-      -- Chain the wake-up: work is left, so let one more idle thread come for it.
-      if redis.call('ZCARD', ready) > 0 then
-        local wake = qkey(base, best_queue, 'wake')
-        if redis.call('LLEN', wake) == 0 then
-          redis.call('RPUSH', wake, '1')
-        end
-      end
-      local out = {best_id, token, now}
-      local values = redis.call('HMGET', key, unpack(RUN_FIELDS))
-      for _, v in ipairs(values) do table.insert(out, v) end
-      return out
+      return lease_reply(best_id, token, now, f), best_queue
     end
   end
-  return {}
+  return nil
+end
+
+-- Lease the next task of queues to worker_id under token. Idempotent: a retry with the same
+-- token returns the task the first call leased. Due deferred tasks are promoted here when
+-- nothing is ready (otherwise the broker promotes them every broker_interval). `wake_next`:
+-- when work is left, leave a wake-up token so one more idle thread comes for it.
+-- Returns the lease reply or '' when there is nothing to run.
+local function acquire(base, leases_key, queues, worker_id, token, lease_ms, batch, ttl, now,
+                       wake_next)
+  local held = redis.call('HGET', leases_key, token)
+  if held then
+    local state = redis.call('HMGET', task_key(base, held), 'status', 'token')
+    if state[1] == 'RUNNING' and state[2] == token then
+      local f = redis.call('HMGET', task_key(base, held), unpack(RUN_FIELDS))
+      return lease_reply(held, token, now, f)
+    end
+  end
+  local out, queue = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now,
+    ttl, batch)
+  if out == nil then
+    local promoted = 0
+    for _, name in ipairs(queues) do
+      promoted = promoted + promote_due(base, base .. 'seq', name, now, batch)
+    end
+    if promoted == 0 then
+      return ''
+    end
+    out, queue = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl,
+      batch)
+    if out == nil then
+      return ''
+    end
+  end
+  if wake_next and redis.call('ZCARD', qkey(base, queue, 'ready')) > 0 then
+    local wake = qkey(base, queue, 'wake')
+    if redis.call('LLEN', wake) == 0 then
+      redis.call('RPUSH', wake, '1')
+    end
+  end
+  return out
 end
 
 -- Store the outcome of a leased task. Fenced by the lease token:
 -- 'OK' stored now; 'ALREADY_DONE' a retry of an acknowledgement that was stored;
 -- 'LEASE_LOST' the lease expired or the task was handed to another worker; 'GONE' no record.
-local function acknowledge(base, stats_key, leases_key, id, token, status, value, ttl)
-  local key = task_key(base, id)
+local function acknowledge(base, leases_key, id, token, status, value, ttl, now)
   redis.call('HDEL', leases_key, token)
-  if redis.call('TYPE', key)['ok'] ~= 'hash' then
+  local f = redis.pcall('HMGET', task_key(base, id), 'status', 'token', 'queue', 'errors')
+  if f['err'] or not f[1] then
     return 'GONE'
   end
-  local f = redis.call('HMGET', key, 'status', 'token', 'queue')
   if f[2] ~= token then
     return 'LEASE_LOST'
   end
@@ -257,6 +282,6 @@ local function acknowledge(base, stats_key, leases_key, id, token, status, value
   if f[1] ~= 'RUNNING' then
     return 'LEASE_LOST'
   end
-  finish(base, stats_key, id, f[3], status, value, now_ms(), ttl, true)
+  finish(base, id, f[3], status, value, now, ttl, true, f[4])
   return 'OK'
 end

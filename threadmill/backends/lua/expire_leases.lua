@@ -21,7 +21,7 @@ for i = 5, #ARGV do
       'threadmill.exceptions.AcknowledgementTimeout: attempt ' .. (f[3] or '?')
       .. ' was not acknowledged within lease_ttl (' .. (tonumber(ARGV[4]) / 1000)
       .. ' s) by worker ' .. (f[1] or '?'))
-    finish(base, KEYS[1], id, queue, 'FAILED', err, now, ttl, false)
+    finish(base, id, queue, 'FAILED', err, now, ttl, false)
     table.insert(expired, id)
   end
 end

@@ -10,7 +10,7 @@ local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0,
   tonumber(ARGV[2]))
 local out = {}
 for _, worker_id in ipairs(dead) do
-  local resolved = resolve_worker(base, KEYS[1], KEYS[2], KEYS[3], worker_id,
+  local resolved = resolve_worker(base, KEYS[1], KEYS[3], worker_id,
     'worker ' .. worker_id .. ' stopped sending heartbeats', tonumber(ARGV[3]), now,
     tonumber(ARGV[4]))
   table.insert(out, worker_id)
