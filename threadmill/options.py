@@ -37,7 +37,7 @@ class BackendOptions:
     max_attempts: int = 3
     heartbeat_interval: float = 2.0
     heartbeat_ttl: float = 10.0
-    block_timeout: float = 5.0
+    block_timeout: float = 10.0
     socket_timeout: float = 5.0
     socket_connect_timeout: float = 5.0
     retry_attempts: int = 3
@@ -86,8 +86,9 @@ OPTION_SPECS: dict[str, _Spec] = {
     "broker_interval": _Spec(
         _DURATION,
         0.01,
-        "How often the pool's broker promotes due deferred tasks, reaps expired leases and "
-        "resolves dead workers.",
+        "How often the pool's broker promotes due deferred tasks (they start at most this "
+        "late); leases, dead workers and expired results are handled every "
+        "`heartbeat_interval`.",
     ),
     "batch_size": _Spec(
         _INT,
@@ -111,7 +112,8 @@ OPTION_SPECS: dict[str, _Spec] = {
     "block_timeout": _Spec(
         _DURATION,
         0.1,
-        "Longest an idle worker thread blocks on Redis before it looks for work again.",
+        "Longest an idle worker thread blocks on Redis before it looks for work again (an "
+        "enqueue wakes it at once; this only bounds the delay after a lost wake-up).",
     ),
     "socket_timeout": _Spec(
         _DURATION,
@@ -191,3 +193,7 @@ def options_table() -> str:
     rows = ["| Option | Default | What it does |", "| --- | --- | --- |"]
     rows += [f"| `{name}` | {default} | {doc} |" for name, (default, doc) in OPTION_DOCS.items()]
     return "\n".join(rows)
+
+
+if __name__ == "__main__":  # `python -m threadmill.options` prints the table for the docs
+    print(options_table())

@@ -286,9 +286,12 @@ class ThreadmillBackend(BaseTaskBackend):
         """Remember that the server lost data, for checks, admin and dashboard."""
 
     @abstractmethod
-    def maintain(self, queues: Sequence[str], *, reap: bool = True) -> MaintenanceReport:
-        """One broker step: promote due deferred tasks, expire leases, reap dead workers,
-        trim expired results (`batch_size` of each). `reap=False` only promotes and trims."""
+    def maintain(
+        self, queues: Sequence[str], *, reap: bool = True, housekeeping: bool = True
+    ) -> MaintenanceReport:
+        """One broker step: promote due deferred tasks and, with housekeeping, trim expired
+        results, expire leases and reap dead workers (`batch_size` of each per call).
+        `reap=False` leaves leases and workers alone (the grace period after an outage)."""
 
     # ---- inspection API ---------------------------------------------------------------
 

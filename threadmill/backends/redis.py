@@ -290,21 +290,26 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
                 mapping={"lost_at": now[0] * 1000 + now[1] // 1000, "lost_detail": detail},
             )
 
-    def maintain(self, queues: Sequence[str], *, reap: bool = True) -> MaintenanceReport:
+    def maintain(
+        self, queues: Sequence[str], *, reap: bool = True, housekeeping: bool = True
+    ) -> MaintenanceReport:
         k, c, s = self.keys, self.config, self.scripts
         calls = [
             (
                 s["promote"],
                 [k.seq] + [k.index(q, "deferred") for q in queues],
                 [k.base, c.batch_size, *queues],
-            ),
-            (
-                s["trim_results"],
-                [k.index(q, st) for q in queues for st in ("successful", "failed")],
-                [c.ms("result_ttl"), c.batch_size],
-            ),
+            )
         ]
-        if reap:
+        if housekeeping:
+            calls.append(
+                (
+                    s["trim_results"],
+                    [k.index(q, st) for q in queues for st in ("successful", "failed")],
+                    [c.ms("result_ttl"), c.batch_size],
+                )
+            )
+        if housekeeping and reap:
             calls += [
                 (
                     s["expire_leases"],
@@ -319,13 +324,11 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
             ]
         with translate_errors(self.url):
             replies = run_pipeline(self.client, calls)
-        report = MaintenanceReport(promoted=replies[0], trimmed=replies[1])
-        if reap:
-            reaped = replies[3]
-            report = MaintenanceReport(
-                promoted=replies[0],
-                trimmed=replies[1],
-                expired=list(replies[2]),
-                reaped_workers=dict(zip(reaped[::2], reaped[1::2], strict=True)),
-            )
-        return report
+        replies += [0, [], []][len(replies) - 1 :]  # steps not run this time
+        reaped = replies[3]
+        return MaintenanceReport(
+            promoted=replies[0],
+            trimmed=replies[1],
+            expired=list(replies[2]),
+            reaped_workers=dict(zip(reaped[::2], reaped[1::2], strict=True)),
+        )

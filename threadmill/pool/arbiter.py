@@ -116,6 +116,7 @@ class Arbiter:
         self._signal_queue: list[int] = []
         self._pipe_r, self._pipe_w = -1, -1
         self.exit_code = 0
+        self._announce_workers = False  # a worker was spawned: heartbeat without waiting
 
     # ---- signals --------------------------------------------------------------------------
 
@@ -324,6 +325,7 @@ class Arbiter:
             if self.spawned >= self.config.processes:
                 self.restarts += 1
             self.spawn()
+            self._announce_workers = True
             active += 1
             if self.boot_failures:
                 return  # one at a time while workers fail to boot
@@ -432,7 +434,8 @@ class Arbiter:
                     self.empty_exits = 0
                 self.spawn_missing()
                 self.watchdog()
-                self.broker.tick(self.status(), self._worker_ids())
+                self.broker.tick(self.status(), self._worker_ids(), force=self._announce_workers)
+                self._announce_workers = False
         except Exception:
             logger.exception("Pool %s: the master failed; stopping workers", self.pool_id)
             self.exit_code = 1

@@ -5,9 +5,10 @@ Called from the master's loop (the master stays single-threaded so that forking 
 * **heartbeat** every `heartbeat_interval`: marks the pool and its workers alive for
   `heartbeat_ttl` and publishes what each thread runs (read from shared memory, so a task
   holding the GIL cannot silence it); detects a Redis that lost its data (epoch changed);
-* **maintenance** every `broker_interval`: promote due deferred tasks, expire leases, reap
-  the workers of pools that stopped sending heartbeats, trim expired results. Several pools
-  may do this at once: every step is an idempotent script;
+* **maintenance**: promote due deferred tasks every `broker_interval`; every
+  `heartbeat_interval` also expire leases, reap the workers of pools that stopped sending
+  heartbeats and trim expired results. Several pools may do this at once: every step is an
+  idempotent script;
 * **resolution** of a dead worker's tasks, retried until Redis answers.
 
 After Redis was unreachable, reaping waits one `heartbeat_ttl`: every pool was cut off too,
@@ -39,6 +40,7 @@ class Broker:
         self._grace_until = 0.0
         self._next_heartbeat = 0.0
         self._next_maintenance = 0.0
+        self._next_housekeeping = 0.0
         self._unreachable_logged = False
 
     def next_due(self) -> float:
@@ -97,7 +99,12 @@ class Broker:
             self._heartbeat(status, worker_ids)
         if now >= self._next_maintenance:
             self._next_maintenance = now + self.config.broker_interval
-            self._maintain()
+            housekeeping = now >= self._next_housekeeping
+            if housekeeping:
+                self._next_housekeeping = now + max(
+                    self.config.broker_interval, self.config.heartbeat_interval
+                )
+            self._maintain(housekeeping)
 
     def _heartbeat(self, status: dict, worker_ids: Sequence[str]) -> None:
         status = {**status, "skew_seconds": round(self.skew_seconds, 3)}
@@ -123,10 +130,10 @@ class Broker:
                 self._unreachable(exc)
         self.epoch = reply.epoch
 
-    def _maintain(self) -> None:
+    def _maintain(self, housekeeping: bool) -> None:
         reap = time.monotonic() >= self._grace_until
         try:
-            report = self.backend.maintain(self.queues, reap=reap)
+            report = self.backend.maintain(self.queues, reap=reap, housekeeping=housekeeping)
         except BackendUnavailable as exc:
             self._unreachable(exc)
             return

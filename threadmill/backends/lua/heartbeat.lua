@@ -7,8 +7,13 @@
 -- missing); a pool that sees it change knows Redis lost its data.
 local now = now_ms()
 local ttl = tonumber(ARGV[2])
-for i = 5, #ARGV do
-  redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
+if #ARGV >= 5 then
+  local members = {}
+  for i = 5, #ARGV do
+    table.insert(members, now + ttl)
+    table.insert(members, ARGV[i])
+  end
+  redis.call('ZADD', KEYS[1], unpack(members))
 end
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
 redis.call('HSET', KEYS[3], 'status', ARGV[3], 'seen_at', now)
