@@ -35,8 +35,9 @@ def test_every_cli_flag_is_documented():
             "exit_empty",
             "graceful_timeout",
             "log_level",
+            "max_memory",
         }
     ]
-    assert len(flags) == 9
+    assert len(flags) == 10
     for flag in flags:
         assert f"`{flag}`" in readme, flag

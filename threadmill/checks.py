@@ -2,11 +2,12 @@
 
 threadmill.W001  Redis unreachable             threadmill.E001  eviction policy may drop tasks
 threadmill.W002  persistence off               threadmill.W003  Redis lost data (detected)
-threadmill.W010  no TASKS alias uses a Threadmill backend
+threadmill.W004  a pool's host clock is off    threadmill.W010  no TASKS alias uses Threadmill
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from django.core import checks
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
 
 #: Longest a system check waits for Redis, so `manage.py migrate` is never held up long.
 CHECK_TIMEOUT = 1.0
+#: Clock skew (host minus Redis) above which W004 warns. Threadmill itself uses Redis time
+#: for leases and due times; skew only makes the run times pools publish misleading.
+SKEW_WARNING_SECONDS = 60.0
 
 
 def check_backend(backend: RedisTaskBackend) -> list[checks.CheckMessage]:
@@ -36,6 +40,8 @@ def check_backend(backend: RedisTaskBackend) -> list[checks.CheckMessage]:
     try:
         info = client.info()
         lost = client.hmget(backend.keys.meta, "lost_at", "lost_detail")
+        pools = client.zrange(backend.keys.pools, 0, 49)
+        statuses = [client.hget(backend.keys.pool(p), "status") for p in pools]
     except redis.RedisError as exc:
         return [
             checks.Warning(
@@ -69,6 +75,20 @@ def check_backend(backend: RedisTaskBackend) -> list[checks.CheckMessage]:
                 id="threadmill.E001",
             )
         )
+    for pool_id, status in zip(pools, statuses, strict=True):
+        try:
+            skew = float(json.loads(status or "{}").get("skew_seconds", 0.0))
+        except (ValueError, TypeError, AttributeError):
+            continue
+        if abs(skew) > SKEW_WARNING_SECONDS:
+            messages.append(
+                checks.Warning(
+                    f"{where}: the clock of pool {pool_id}'s host is {skew:+.0f}s off Redis's.",
+                    hint="Leases and due times use Redis time and are not affected, but run "
+                    "times shown for that pool are off. Run NTP (chrony, systemd-timesyncd).",
+                    id="threadmill.W004",
+                )
+            )
     if lost[0]:
         from threadmill.backends.serialization import from_ms
 

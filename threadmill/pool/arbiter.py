@@ -20,7 +20,6 @@ import random
 import secrets
 import select
 import signal
-import socket
 import time
 from dataclasses import dataclass
 
@@ -30,8 +29,9 @@ from threadmill.backends.base import ThreadmillBackend
 from threadmill.exceptions import BackendUnavailable
 
 from .broker import Broker
+from .children import WorkerHandle, describe_exit, fork_worker, hostname, rss_bytes
 from .slots import WorkerSlots
-from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, EXIT_EMPTY, EXIT_OK, Worker, WorkerSpec
+from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, EXIT_EMPTY, EXIT_OK, WorkerSpec
 
 logger = logging.getLogger("threadmill")
 
@@ -56,41 +56,7 @@ class PoolConfig:
     max_tasks_jitter: int = 0
     exit_empty: bool = False
     graceful_timeout: float = 30.0
-
-
-@dataclass
-class WorkerHandle:
-    pid: int
-    worker_id: str
-    slots: WorkerSlots
-    started_wall: float
-    retiring: bool = False  # asked to stop (TTOU, HUP): do not replace
-    killed_for: str = ""  # why the master killed it, if it did
-
-
-def hostname() -> str:
-    return os.environ.get("THREADMILL_HOSTNAME") or socket.gethostname()
-
-
-def rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def describe_exit(status: int) -> tuple[str, int | None]:
-    """('killed by signal SIGKILL' / 'exited with code 3', exit code or None)."""
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = str(number)
-        return f"killed by signal {name}", None
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
-    return f"exited with code {code}", code
+    max_memory: int | None = None  # bytes of RSS per worker process; None: no limit
 
 
 class Arbiter:
@@ -175,7 +141,7 @@ class Arbiter:
         for handle in self.workers.values():
             if not handle.retiring:
                 handle.retiring = True
-                self._signal_worker(handle, signal.SIGTERM)
+                handle.signal(signal.SIGTERM)
 
     def handle_ttin(self) -> None:
         self.processes += 1
@@ -191,7 +157,7 @@ class Arbiter:
         if len(active) > self.processes:
             newest = max(active, key=lambda h: h.started_wall)
             newest.retiring = True
-            self._signal_worker(newest, signal.SIGTERM)
+            newest.signal(signal.SIGTERM)
 
     # ---- stopping -------------------------------------------------------------------------
 
@@ -203,7 +169,7 @@ class Arbiter:
             self.config.graceful_timeout,
         )
         for handle in self.workers.values():
-            self._signal_worker(handle, signal.SIGTERM)
+            handle.signal(signal.SIGTERM)
 
     def stop_now(self, why: str) -> None:
         if self.stopping_since is None:
@@ -215,11 +181,7 @@ class Arbiter:
         )
         for handle in self.workers.values():
             handle.killed_for = handle.killed_for or why
-            self._signal_worker(handle, signal.SIGKILL)
-
-    def _signal_worker(self, handle: WorkerHandle, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(handle.pid, sig)
+            handle.signal(signal.SIGKILL)
 
     # ---- workers --------------------------------------------------------------------------
 
@@ -239,31 +201,9 @@ class Arbiter:
             worker_id=worker_id,
             master_pid=self.pid,
         )
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, [*HANDLED_SIGNALS, signal.SIGCHLD])
-        pid = os.fork()
-        if pid == 0:
-            self._become_worker(spec, slots, previous)
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        pid = fork_worker(spec, slots, HANDLED_SIGNALS, [self._pipe_r, self._pipe_w])
         self.workers[pid] = WorkerHandle(pid, worker_id, slots, time.time())
         logger.info("Worker %s started (pid %d)", worker_id, pid)
-
-    def _become_worker(self, spec: WorkerSpec, slots: WorkerSlots, mask) -> None:
-        code = EXIT_CRASH
-        try:
-            os.close(self._pipe_r)
-            os.close(self._pipe_w)
-            for sig in [*HANDLED_SIGNALS, signal.SIGCHLD]:
-                signal.signal(sig, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            code = EXIT_BOOT_ERROR
-            worker = Worker(spec, slots)
-            code = EXIT_CRASH
-            code = worker.run()
-        except BaseException:
-            logger.exception("Worker %s failed", spec.worker_id)
-        finally:
-            logging.shutdown()
-            os._exit(code)
 
     def reap(self) -> None:
         while True:
@@ -278,6 +218,7 @@ class Arbiter:
                 self._worker_exited(handle, status)
 
     def _worker_exited(self, handle: WorkerHandle, status: int) -> None:
+        handle.kill_group()  # no orphans: whatever its tasks started goes with it
         how, code = describe_exit(status)
         booted = handle.slots.booted
         if code is not None and code != handle.slots.exit_reason:
@@ -341,47 +282,22 @@ class Arbiter:
         )
 
     def watchdog(self) -> None:
-        """Kill a worker whose task has overrun its lease: the lease is already FAILED with
-        AcknowledgementTimeout, and only a new process frees the stuck thread."""
-        limit = self.backend.config.lease_ttl + self.backend.config.heartbeat_ttl
-        now = time.time()
+        """Kill a worker whose task overran its lease (the lease is already FAILED with
+        AcknowledgementTimeout, and only a new process frees the stuck thread) or whose
+        memory passed --max-memory."""
+        lease_limit = self.backend.config.lease_ttl + self.backend.config.heartbeat_ttl
         for handle in self.workers.values():
             if handle.killed_for:
                 continue
-            for view in handle.slots.thread_views():
-                if view.since and now - view.since > limit:
-                    handle.killed_for = (
-                        f"task {view.task_id} ran {now - view.since:.0f}s, past lease_ttl"
-                    )
-                    logger.error("Killing worker %s: %s", handle.worker_id, handle.killed_for)
-                    self._signal_worker(handle, signal.SIGKILL)
-                    break
+            reason = handle.overrun(lease_limit, self.config.max_memory)
+            if reason:
+                handle.killed_for = reason
+                logger.error("Killing worker %s: %s", handle.worker_id, reason)
+                handle.signal(signal.SIGKILL)
 
     # ---- status ---------------------------------------------------------------------------
 
     def status(self) -> dict:
-        workers = []
-        for handle in self.workers.values():
-            processed, failed = handle.slots.counters()
-            workers.append(
-                {
-                    "worker_id": handle.worker_id,
-                    "pid": handle.pid,
-                    "started_ms": int(handle.started_wall * 1000),
-                    "processed": processed,
-                    "failed": failed,
-                    "rss_bytes": rss_bytes(handle.pid),
-                    "threads": [
-                        {
-                            "index": v.index,
-                            "task_id": v.task_id,
-                            "task_path": v.task_path,
-                            "since_ms": int(v.since * 1000) if v.since else 0,
-                        }
-                        for v in handle.slots.thread_views()
-                    ],
-                }
-            )
         return {
             "host": self.host,
             "pid": self.pid,
@@ -393,7 +309,7 @@ class Arbiter:
             "crashes": self.crashes,
             "rss_bytes": rss_bytes(self.pid),
             "stopping": self.stopping_since is not None,
-            "workers": workers,
+            "workers": [handle.status() for handle in self.workers.values()],
         }
 
     def _worker_ids(self) -> list[str]:

@@ -48,10 +48,14 @@ class Broker:
         due = min(self._next_heartbeat, self._next_maintenance)
         return min(due, time.monotonic() + 0.2) if self.pending else due
 
+    def _was_silent(self) -> bool:
+        silent = time.monotonic() - self._last_contact
+        return silent > self.config.heartbeat_interval * 2 + self.config.socket_timeout
+
     def _contact(self) -> None:
         now = time.monotonic()
         silent = now - self._last_contact
-        if silent > self.config.heartbeat_interval * 2 + self.config.socket_timeout:
+        if self._was_silent():
             self._grace_until = now + self.config.heartbeat_ttl
             logger.warning(
                 "Redis answers again after %.1fs; not reaping other pools' workers for "
@@ -131,7 +135,8 @@ class Broker:
         self.epoch = reply.epoch
 
     def _maintain(self, housekeeping: bool) -> None:
-        reap = time.monotonic() >= self._grace_until
+        # Just back from an outage (not yet noticed by _contact) counts as the grace period.
+        reap = time.monotonic() >= self._grace_until and not self._was_silent()
         try:
             report = self.backend.maintain(self.queues, reap=reap, housekeeping=housekeeping)
         except BackendUnavailable as exc:

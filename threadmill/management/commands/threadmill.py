@@ -127,6 +127,14 @@ class Command(BaseCommand):
             "before they are killed (default: %(default)s).",
         )
         parser.add_argument(
+            "--max-memory",
+            type=positive_int,
+            default=None,
+            metavar="MB",
+            help="Kill and replace a worker process whose memory (RSS) passes this many MiB; "
+            "its running tasks are requeued or FAILED as for a crash (default: no limit).",
+        )
+        parser.add_argument(
             "--log-level",
             default="INFO",
             choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -159,6 +167,7 @@ class Command(BaseCommand):
             max_tasks_jitter=options["max_tasks_jitter"],
             exit_empty=options["exit_empty"],
             graceful_timeout=options["graceful_timeout"],
+            max_memory=options["max_memory"] * 2**20 if options["max_memory"] else None,
         )
         code = Arbiter(config, backend).run()
         if code:

@@ -1,0 +1,137 @@
+"""The master's view of its worker processes: fork one, describe how one ended, watch one.
+
+Each worker runs in its own process group, so that when it ends the master can kill the
+group and leave no orphan behind (a task that started `sleep 1000` and ignored SIGTERM).
+The watchdog reads the memory a worker shares with the master (`slots`), never asks the
+worker: a task holding the GIL cannot hide from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+
+from .slots import WorkerSlots
+from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, Worker, WorkerSpec
+
+logger = logging.getLogger("threadmill")
+
+
+@dataclass
+class WorkerHandle:
+    pid: int
+    worker_id: str
+    slots: WorkerSlots
+    started_wall: float
+    retiring: bool = False  # asked to stop (TTOU, HUP): do not replace
+    killed_for: str = ""  # why the master killed it, if it did
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+
+    def kill_group(self) -> None:
+        """SIGKILL whatever is left in the worker's process group (its tasks' children)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def status(self) -> dict:
+        """What the heartbeat publishes about this worker."""
+        processed, failed = self.slots.counters()
+        return {
+            "worker_id": self.worker_id,
+            "pid": self.pid,
+            "started_ms": int(self.started_wall * 1000),
+            "processed": processed,
+            "failed": failed,
+            "rss_bytes": rss_bytes(self.pid),
+            "threads": [
+                {
+                    "index": v.index,
+                    "task_id": v.task_id,
+                    "task_path": v.task_path,
+                    "since_ms": int(v.since * 1000) if v.since else 0,
+                }
+                for v in self.slots.thread_views()
+            ],
+        }
+
+    def overrun(self, lease_limit: float, memory_limit: int | None) -> str:
+        """Why this worker must be killed now ('' if it need not)."""
+        now = time.time()
+        for view in self.slots.thread_views():
+            if view.since and now - view.since > lease_limit:
+                return f"task {view.task_id} ran {now - view.since:.0f}s, past lease_ttl"
+        if memory_limit is not None:
+            rss = rss_bytes(self.pid)
+            if rss > memory_limit:
+                return (
+                    f"memory limit exceeded: RSS {rss // 2**20} MiB > "
+                    f"{memory_limit // 2**20} MiB (--max-memory)"
+                )
+        return ""
+
+
+def hostname() -> str:
+    return os.environ.get("THREADMILL_HOSTNAME") or socket.gethostname()
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def describe_exit(status: int) -> tuple[str, int | None]:
+    """('killed by signal SIGKILL' / 'exited with code 3', exit code or None)."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = str(number)
+        return f"killed by signal {name}", None
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+    return f"exited with code {code}", code
+
+
+def fork_worker(
+    spec: WorkerSpec, slots: WorkerSlots, handled: list[int], close_fds: list[int]
+) -> int:
+    """Fork a worker process; returns its pid in the master, never returns in the child."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, [*handled, signal.SIGCHLD])
+    pid = os.fork()
+    if pid == 0:
+        _become_worker(spec, slots, handled, close_fds, previous)
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    with contextlib.suppress(OSError):  # also done in the child; whichever runs first
+        os.setpgid(pid, pid)
+    return pid
+
+
+def _become_worker(spec, slots, handled, close_fds, mask) -> None:
+    code = EXIT_CRASH
+    try:
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+        for fd in close_fds:
+            os.close(fd)
+        for sig in [*handled, signal.SIGCHLD]:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        code = EXIT_BOOT_ERROR
+        worker = Worker(spec, slots)
+        code = EXIT_CRASH
+        code = worker.run()
+    except BaseException:
+        logger.exception("Worker %s failed", spec.worker_id)
+    finally:
+        logging.shutdown()
+        os._exit(code)
