@@ -84,6 +84,30 @@ def disposable_redis():
 
 
 @pytest.fixture
+def pool(redis_server, tmp_path):
+    """Start `manage.py threadmill` processes (own session); all are killed at teardown."""
+    from tests.pool_helpers import Pool
+
+    started: list[Pool] = []
+
+    def start(*args, options=None, env=None, url=None, prefix=None):
+        p = Pool(
+            url or redis_server.url,
+            *args,
+            options=options,
+            env=env,
+            log_dir=tmp_path,
+            prefix=prefix,
+        )
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.close()
+
+
+@pytest.fixture
 def rclient(redis_server):
     with redis_server.client() as c:
         yield c

@@ -65,6 +65,7 @@ class Pool:
         options: dict | None = None,
         env: dict | None = None,
         log_dir: Path | None = None,
+        prefix: list[str] | None = None,
     ) -> None:
         self.args = list(args)
         self.log_path = (log_dir or Path("/tmp")) / f"threadmill-pool-{os.getpid()}-{id(self)}.log"
@@ -78,7 +79,7 @@ class Pool:
         }
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "django", "threadmill", *self.args],
+            [*(prefix or []), sys.executable, "-m", "django", "threadmill", *self.args],
             cwd=ROOT,
             env=environment,
             stdout=self._log,

@@ -82,3 +82,45 @@ def record(path, value):
     with open(path, "a") as f:
         f.write(f"{value} {os.getpid()}\n")
     return value
+
+
+@task(takes_context=True)
+def ledger_nap(context, path, seconds=0.0):
+    """Record this execution in an append-only ledger file (a side channel no fault touches),
+    then sleep. One write() of a short line with O_APPEND is atomic."""
+    line = f"{context.task_result.id} {context.attempt} {os.getpid()}\n".encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+    if seconds:
+        time.sleep(seconds)
+    return None
+
+
+@task
+def hog(chunk_mb=20):
+    """Allocate memory until something stops it."""
+    chunks = []
+    while True:
+        chunks.append(bytearray(chunk_mb * 2**20))
+        time.sleep(0.01)
+
+
+@task
+def stubborn_child(seconds=1000):
+    """Start a child process that ignores SIGTERM, and leave it running."""
+    import subprocess
+
+    subprocess.Popen(["sh", "-c", f"trap '' TERM; exec sleep {seconds}"])
+    return "spawned"
+
+
+@task
+def pause(seconds):
+    """Like nap, but waits on an Event: time.sleep fails under libfaketime with an unfaked
+    monotonic clock (the clock-skew test runs pools under faketime)."""
+    import threading
+
+    threading.Event().wait(seconds)

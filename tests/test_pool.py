@@ -13,23 +13,9 @@ from django.test import override_settings
 
 from tests import tasks
 from tests.conftest import tasks_setting
-from tests.pool_helpers import Pool, wait_until
+from tests.pool_helpers import wait_until
 
 SUCCESSFUL, FAILED = TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED
-
-
-@pytest.fixture
-def pool(redis_server, tmp_path):
-    started: list[Pool] = []
-
-    def start(*args, options=None, env=None, url=None):
-        p = Pool(url or redis_server.url, *args, options=options, env=env, log_dir=tmp_path)
-        started.append(p)
-        return p
-
-    yield start
-    for p in started:
-        p.close()
 
 
 def status(backend, result):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import random
 import threading
-import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,7 +103,8 @@ class HotPath:
                 failures += 1
                 if failures > self._retries:
                     raise
-                time.sleep(min(1.0, 0.05 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0))
+                delay = min(1.0, 0.05 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+                threading.Event().wait(delay)
 
     def close(self) -> None:
         """Disconnect the connections of every thread (they reconnect on next use)."""

@@ -273,14 +273,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
 
     def remove_pool(self, pool_id: str, worker_ids: Iterable[str]) -> None:
         k = self.keys
-        ids = list(worker_ids)
-        with translate_errors(self.url):
-            pipe = self.client.pipeline(transaction=True)
-            if ids:
-                pipe.zrem(k.workers, *ids)
-            pipe.zrem(k.pools, pool_id)
-            pipe.delete(k.pool(pool_id))
-            pipe.execute()
+        self._run("remove_pool", [k.workers, k.pools, k.pool(pool_id)], [pool_id, *worker_ids])
 
     def record_data_loss(self, detail: str) -> None:
         with translate_errors(self.url):

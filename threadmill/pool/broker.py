@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.exceptions import BackendUnavailable
+from threadmill.exceptions import BackendUnavailable, ThreadmillError
 
 logger = logging.getLogger("threadmill")
 
@@ -85,6 +85,9 @@ class Broker:
             except BackendUnavailable as exc:
                 self._unreachable(exc)
                 return
+            except Exception:  # never let a resolution take the master down
+                logger.exception("Pool %s: resolving %s failed; retrying", self.pool_id, worker_id)
+                return
             self._contact()
             del self.pending[worker_id]
             for task_id, outcome in outcomes.items():
@@ -118,6 +121,9 @@ class Broker:
         except BackendUnavailable as exc:
             self._unreachable(exc)
             return
+        except Exception:  # never let a maintenance step take the master down
+            logger.exception("Pool %s: a Redis duty failed; it is retried", self.pool_id)
+            return
         self._contact()
         received = time.time()
         self.skew_seconds = (sent + received) / 2 - reply.now.timestamp()
@@ -130,7 +136,7 @@ class Broker:
             logger.critical("Redis data loss detected: %s", detail)
             try:
                 self.backend.record_data_loss(detail)
-            except BackendUnavailable as exc:
+            except ThreadmillError as exc:
                 self._unreachable(exc)
         self.epoch = reply.epoch
 
@@ -141,6 +147,9 @@ class Broker:
             report = self.backend.maintain(self.queues, reap=reap, housekeeping=housekeeping)
         except BackendUnavailable as exc:
             self._unreachable(exc)
+            return
+        except Exception:  # never let a maintenance step take the master down
+            logger.exception("Pool %s: a Redis duty failed; it is retried", self.pool_id)
             return
         self._contact()
         for task_id in report.expired:
@@ -161,5 +170,5 @@ class Broker:
         """Clean shutdown: forget this pool in Redis (best effort)."""
         try:
             self.backend.remove_pool(self.pool_id, worker_ids)
-        except BackendUnavailable as exc:
+        except ThreadmillError as exc:
             logger.warning("Pool %s could not unregister: %s", self.pool_id, exc)

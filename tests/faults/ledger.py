@@ -1,0 +1,65 @@
+"""The oracle of the fault tests: every enqueued task id accounted for exactly once.
+
+Tasks append `id attempt pid` to a ledger file when they start (a side channel that no fault
+touches). At the end each acknowledged id (its `enqueue()` returned) must be SUCCESSFUL,
+FAILED with a reason, or still queued; never lost. An id may have run more than once only
+when its record explains every extra run with a recorded loss (WorkerLost).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.tasks import TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
+
+LOSSES = ("threadmill.exceptions.WorkerLost",)
+
+
+@dataclass
+class LedgerReport:
+    statuses: Counter = field(default_factory=Counter)
+    lost: list[str] = field(default_factory=list)
+    unexplained_duplicates: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    failed_without_reason: list[str] = field(default_factory=list)
+    executions: Counter = field(default_factory=Counter)
+    explained_duplicates: int = 0
+
+    def assert_consistent(self) -> None:
+        assert not self.lost, f"lost tasks: {self.lost[:10]}"
+        assert not self.unexplained_duplicates, f"ran twice: {self.unexplained_duplicates[:10]}"
+        assert not self.unexpected, f"never enqueued, yet ran: {self.unexpected[:10]}"
+        assert not self.failed_without_reason, self.failed_without_reason[:10]
+
+
+def executions(path: Path) -> Counter:
+    if not path.exists():
+        return Counter()
+    return Counter(line.split()[0] for line in path.read_text().splitlines() if line.strip())
+
+
+def check(backend, acknowledged: list[str], ledger: Path, unknown: int = 0) -> LedgerReport:
+    report = LedgerReport(executions=executions(ledger))
+    known = set(acknowledged)
+    for task_id in acknowledged:
+        try:
+            result = backend.get_result(task_id)
+        except TaskResultDoesNotExist:
+            report.lost.append(task_id)
+            continue
+        report.statuses[result.status] += 1
+        if result.status == TaskResultStatus.FAILED and not result.errors:
+            report.failed_without_reason.append(task_id)
+        runs = report.executions.get(task_id, 0)
+        losses = sum(1 for e in result.errors if e.exception_class_path in LOSSES)
+        if runs > 1 + losses:
+            report.unexplained_duplicates.append(task_id)
+        report.explained_duplicates += max(0, runs - 1)
+    strangers = [i for i in report.executions if i not in known]
+    # An enqueue whose outcome is unknown (it raised) may have been stored: it may run once.
+    if len(strangers) > unknown or any(report.executions[i] > 1 for i in strangers):
+        report.unexpected = strangers
+    return report

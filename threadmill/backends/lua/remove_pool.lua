@@ -1,0 +1,11 @@
+-- remove_pool: a pool stopped cleanly; forget it and its workers.
+-- flags: allow-oom (a pool must be able to stop cleanly when Redis is full)
+-- KEYS[1] worker registry, KEYS[2] pool registry, KEYS[3] pool status hash
+-- ARGV[1] pool id, ARGV[2..] worker ids
+-- Returns 1.
+if #ARGV >= 2 then
+  redis.call('ZREM', KEYS[1], unpack(ARGV, 2))
+end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3])
+return 1
