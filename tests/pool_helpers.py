@@ -25,34 +25,25 @@ def wait_until(predicate, timeout=10.0, interval=0.02, message="condition not re
         time.sleep(interval)
 
 
-def children(pid: int) -> list[int]:
-    found = []
+def _processes():
+    """(pid, state, ppid, session id) of every process, from /proc."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may contain spaces, so split after the ')'
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return sorted(found)
-
-
-def session_members(sid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
+            # pid (comm) state ppid pgrp session ...: comm may contain spaces
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
+        yield int(entry.name), fields[0], int(fields[1]), int(fields[3])
+
+
+def children(pid: int) -> list[int]:
+    return sorted(p for p, state, ppid, _ in _processes() if ppid == pid and state != "Z")
+
+
+def session_members(sid: int) -> list[int]:
+    return [p for p, state, _, session in _processes() if session == sid and state != "Z"]
 
 
 class Pool:

@@ -68,6 +68,20 @@ class Broker:
             self._unreachable_logged = False
         self._last_contact = now
 
+    def _attempt(self, duty, *args, **kwargs):
+        """Run one Redis duty; None when it failed (it is retried at its next turn). Never
+        lets a failure take the master down."""
+        try:
+            result = duty(*args, **kwargs)
+        except BackendUnavailable as exc:
+            self._unreachable(exc)
+            return None
+        except Exception:
+            logger.exception("Pool %s: a Redis duty failed; it is retried", self.pool_id)
+            return None
+        self._contact()
+        return result
+
     def _unreachable(self, exc: Exception) -> None:
         if not self._unreachable_logged:
             logger.error("Pool %s: %s; retrying", self.pool_id, exc)
@@ -115,16 +129,10 @@ class Broker:
 
     def _heartbeat(self, status: dict, worker_ids: Sequence[str]) -> None:
         status = {**status, "skew_seconds": round(self.skew_seconds, 3)}
-        try:
-            sent = time.time()
-            reply = self.backend.heartbeat(self.pool_id, worker_ids, status)
-        except BackendUnavailable as exc:
-            self._unreachable(exc)
+        sent = time.time()
+        reply = self._attempt(self.backend.heartbeat, self.pool_id, worker_ids, status)
+        if reply is None:
             return
-        except Exception:  # never let a maintenance step take the master down
-            logger.exception("Pool %s: a Redis duty failed; it is retried", self.pool_id)
-            return
-        self._contact()
         received = time.time()
         self.skew_seconds = (sent + received) / 2 - reply.now.timestamp()
         if self.epoch and reply.epoch != self.epoch:
@@ -143,15 +151,11 @@ class Broker:
     def _maintain(self, housekeeping: bool) -> None:
         # Just back from an outage (not yet noticed by _contact) counts as the grace period.
         reap = time.monotonic() >= self._grace_until and not self._was_silent()
-        try:
-            report = self.backend.maintain(self.queues, reap=reap, housekeeping=housekeeping)
-        except BackendUnavailable as exc:
-            self._unreachable(exc)
+        report = self._attempt(
+            self.backend.maintain, self.queues, reap=reap, housekeeping=housekeeping
+        )
+        if report is None:
             return
-        except Exception:  # never let a maintenance step take the master down
-            logger.exception("Pool %s: a Redis duty failed; it is retried", self.pool_id)
-            return
-        self._contact()
         for task_id in report.expired:
             logger.error(
                 "Task %s FAILED with AcknowledgementTimeout: not acknowledged within "

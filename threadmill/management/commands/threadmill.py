@@ -23,34 +23,25 @@ from threadmill.pool.arbiter import Arbiter, PoolConfig
 logger = logging.getLogger("threadmill")
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
-    return value
+def _number(kind: type, minimum: float, above: bool, what: str):
+    """An argparse type: a number of `kind` at least (or above) minimum."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (above and value == minimum):
+            bound = "above" if above else "at least"
+            raise argparse.ArgumentTypeError(f"must be {what} {bound} {minimum:g}, got {text!r}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
-    return value
+positive_int = _number(int, 1, False, "a whole number of")
+non_negative_int = _number(int, 0, False, "a whole number of")
+positive_float = _number(float, 0, True, "a number of seconds")
 
 
 def resolve_backend(alias: str) -> ThreadmillBackend:
