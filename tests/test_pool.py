@@ -248,3 +248,15 @@ def test_startup_errors_exit_non_zero(pool):
     p = pool("--backend", "nope")
     assert p.wait(30) != 0
     assert "Unknown backend alias 'nope'" in p.log()
+
+
+def test_recycling_a_multi_thread_worker_does_not_wait_for_idle_threads(pool, backend, tmp_path):
+    book = tmp_path / "ledger"
+    p = pool("--processes", "1", "--threads", "3", "--max-tasks", "4")
+    [first] = p.wait_for_workers(1)
+    results = [tasks.record.enqueue(str(book), i) for i in range(4)]
+    wait_until(lambda: all(status(backend, r) == SUCCESSFUL for r in results), 15)
+    # Its idle threads are blocked on Redis (block_timeout 10 s); the worker still goes now.
+    wait_until(lambda: p.workers() and p.workers() != [first], 5)
+    p.send(signal.SIGTERM)
+    assert p.wait(30) == 0

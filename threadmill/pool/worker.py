@@ -114,6 +114,7 @@ class Worker:
     def _supervise(self, threads: list[threading.Thread]) -> int:
         while True:
             self.wakeup.wait(1.0)
+            self.wakeup.clear()
             if os.getppid() != self.spec.master_pid and not self.stopping:
                 logger.warning("Worker %s: master is gone, stopping", self.spec.worker_id)
                 self.request_stop()
@@ -121,10 +122,10 @@ class Worker:
                 live = [i for i, t in enumerate(threads) if t.is_alive()]
                 if not live:
                     break
-                if self.stopping and all(self.states[i] in (IDLE, DONE) for i in live):
+                # Idle threads hold nothing: once no thread has a task, the worker may go.
+                winding_down = self.stopping or self.recycling
+                if winding_down and all(self.states[i] in (IDLE, DONE) for i in live):
                     break
-            if self.stopping or self.recycling:
-                self.wakeup.clear()
         code = EXIT_OK
         if self.spec.exit_empty and not self.stopping and not self.recycling:
             code = EXIT_EMPTY
@@ -150,6 +151,8 @@ class Worker:
             )
             logging.shutdown()
             os._exit(EXIT_CRASH)
+        finally:
+            self.wakeup.set()  # let the main thread see that this thread is done
 
     def _token(self, index: int) -> str:
         return f"{self.spec.worker_id}/{index}.{next(self._tokens)}"
@@ -221,6 +224,7 @@ class Worker:
             limit = self.spec.max_tasks
             if limit is not None and self.processed >= limit and not self.recycling:
                 self.recycling = True
+                self.wakeup.set()
                 logger.info(
                     "Worker %s recycling after %d tasks", self.spec.worker_id, self.processed
                 )
