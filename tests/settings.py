@@ -75,3 +75,6 @@ LOGGING = {
     "handlers": {"stderr": {"class": "logging.StreamHandler"}},
     "loggers": {"threadmill": {"handlers": ["stderr"], "level": "INFO"}},
 }
+
+# Fast password hashing: the admin tests log users in constantly.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
