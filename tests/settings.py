@@ -75,3 +75,18 @@ LOGGING = {
     "handlers": {"stderr": {"class": "logging.StreamHandler"}},
     "loggers": {"threadmill": {"handlers": ["stderr"], "level": "INFO"}},
 }
+
+# Fast password hashing: the admin tests log users in constantly.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A strict Content-Security-Policy (Django's own middleware): the admin pages must work
+# without inline scripts, inline handlers or eval; the browser test reports violations.
+from django.utils.csp import CSP  # noqa: E402
+
+MIDDLEWARE.append("django.middleware.csp.ContentSecurityPolicyMiddleware")
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+}

@@ -13,6 +13,11 @@ from threadmill.backends.base import AckOutcome, TaskState
 from threadmill.exceptions import CorruptTaskData, RedisOutOfMemory
 from threadmill.pool.runner import run_lease
 
+# run_lease calls close_old_connections() around a task, as a worker does: once an earlier
+# test has opened the test database connection, that touches it, so these tests need the
+# database enabled (pytest-django blocks it otherwise).
+runs_tasks = pytest.mark.django_db
+
 
 def test_corrupt_entries_are_quarantined_and_the_queue_keeps_flowing(backend, rclient):
     keys = backend.keys
@@ -34,6 +39,7 @@ def test_corrupt_entries_are_quarantined_and_the_queue_keeps_flowing(backend, rc
         backend.get_result("ghost")
 
 
+@runs_tasks
 def test_garbage_fields_fail_the_task_with_a_clear_error(backend, rclient):
     result = tasks.add.enqueue(1, 2)
     rclient.hset(backend.keys.task(result.id), "args", "not-json")
@@ -49,6 +55,7 @@ def test_garbage_fields_fail_the_task_with_a_clear_error(backend, rclient):
     assert record.args == "not-json"  # the raw data is kept
 
 
+@runs_tasks
 def test_task_module_removed_between_deploys(backend, rclient):
     result = tasks.add.enqueue(1, 2)
     rclient.hset(backend.keys.task(result.id), "path", "tests.gone_module.add")
@@ -62,6 +69,7 @@ def test_task_module_removed_between_deploys(backend, rclient):
     assert backend.get_task(result.id).args == [1, 2]  # payload preserved for a requeue
 
 
+@runs_tasks
 @pytest.mark.parametrize(
     ("task", "args", "error"),
     [
@@ -82,6 +90,7 @@ def test_bad_return_values_and_exceptions_fail_the_task(backend, task, args, err
     assert "Traceback" in failed.errors[-1].traceback
 
 
+@runs_tasks
 def test_async_and_context_tasks_run(backend):
     a = tasks.async_add.enqueue(2, 3)
     c = tasks.with_context.enqueue(7)

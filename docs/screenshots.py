@@ -1,0 +1,128 @@
+"""Regenerate the admin screenshots of docs/admin.md (PNG files in docs/images/).
+
+    uv run python docs/screenshots.py [--out docs/images] [--all]
+
+Starts a private redis-server and a Django test server (tests.settings, a temporary SQLite
+database), fills Redis with sample tasks and a pool heartbeat, then drives the headless
+Debian chromium (/usr/bin/chromium) with Playwright. `--all` also writes the list, workers,
+dark-mode and phone-width pages (to check the looks; the docs use only two).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.redis_server import RedisServer  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def populate(backend) -> str:
+    """Sample tasks in every state; returns the id of a failed task."""
+    from django.utils import timezone
+
+    from tests import tasks
+    from tests.admin_helpers import fail_next, lease_next, succeed_next
+
+    backend.enqueue_many(tasks.add, [((i, i), {}) for i in range(5)])
+    for _ in range(5):
+        succeed_next(backend, value=42)
+    tasks.fail.enqueue("card declined for order 1234")
+    failed = fail_next(backend, message="card declined for order 1234")
+    tasks.fail.using(priority=5).enqueue("timeout talking to smtp.example.com")
+    fail_next(backend, message="timeout talking to smtp.example.com")
+    backend.enqueue_many(tasks.add, [((i, 1), {"note": "<b>bold</b>"}) for i in range(120)])
+    tasks.urgent.enqueue(7)
+    later = timezone.now() + timedelta(hours=2)
+    backend.enqueue_many(tasks.noop.using(run_after=later), [((), {}) for _ in range(3)])
+    lease_next(backend, "w1", ["high"])
+    return failed.task_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "images"))
+    parser.add_argument("--all", action="store_true", help="also lists, workers, dark, phone")
+    options = parser.parse_args()
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    with RedisServer() as server, tempfile.TemporaryDirectory() as tmp:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+        os.environ["THREADMILL_TEST_REDIS_URL"] = server.url
+        os.environ["THREADMILL_TEST_DB"] = str(Path(tmp) / "db.sqlite3")
+        import django
+
+        django.setup()
+        from django.contrib.auth.models import User
+        from django.contrib.staticfiles.handlers import StaticFilesHandler
+        from django.core.management import call_command
+        from django.tasks import task_backends
+        from django.test.testcases import LiveServerThread
+        from playwright.sync_api import sync_playwright
+
+        call_command("migrate", verbosity=0)
+        User.objects.create_superuser("admin", "admin@example.com", "admin")
+        failed_id = populate(task_backends["default"])
+
+        thread = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
+        thread.daemon = True
+        thread.start()
+        thread.is_ready.wait()
+        if thread.error:
+            raise thread.error
+        base = f"http://127.0.0.1:{thread.port}/admin"
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1200, "height": 800})
+                page.goto(f"{base}/login/?next=/admin/")
+                page.fill("#id_username", "admin")
+                page.fill("#id_password", "admin")
+                page.click("input[type=submit]")
+                page.wait_for_url(f"{base}/")
+
+                def shot(path: str, name: str, **kwargs) -> None:
+                    page.goto(f"{base}{path}{'&' if '?' in path else '?'}refresh=0")
+                    page.screenshot(path=str(out / name), full_page=True, **kwargs)
+                    print(out / name)
+
+                shot("/threadmill/task/", "admin-overview.png")
+                shot(f"/threadmill/task/default/tasks/{failed_id}/", "admin-failed-task.png")
+                if options.all:
+                    shot("/threadmill/task/default/queues/default/ready/", "admin-ready.png")
+                    shot("/threadmill/task/default/queues/default/failed/", "admin-failed.png")
+                    from tests.admin_helpers import fake_heartbeat
+
+                    fake_heartbeat(task_backends["default"])
+                    shot("/threadmill/task/default/workers/", "admin-workers.png")
+                    page.emulate_media(color_scheme="dark")
+                    shot("/threadmill/task/", "admin-overview-dark.png")
+                    shot(f"/threadmill/task/default/tasks/{failed_id}/", "admin-failed-dark.png")
+                    page.emulate_media(color_scheme="light")
+                    page.set_viewport_size({"width": 390, "height": 800})
+                    shot("/threadmill/task/", "admin-overview-phone.png")
+                    shot("/threadmill/task/default/queues/default/ready/", "admin-ready-phone.png")
+                browser.close()
+        finally:
+            thread.terminate()
+
+
+if __name__ == "__main__":
+    main()

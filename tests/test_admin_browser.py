@@ -1,0 +1,147 @@
+"""A real browser (Playwright driving Debian's headless chromium) on the live admin:
+log in, watch a count change through the htmx refresh while tasks are enqueued, keep a
+checked box across refreshes, pause while the tab is hidden, requeue a failed task through
+the confirmation page, all under a strict Content-Security-Policy."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests import tasks
+from tests.admin_helpers import fail_next
+from threadmill.backends.base import TaskState
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 15_000  # generous: the machine is shared; nothing here measures speed
+
+
+@pytest.fixture
+def page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        page.csp_violations = []
+        page.on(
+            "console",
+            lambda m: "Content Security Policy" in m.text and page.csp_violations.append(m.text),
+        )
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path) -> Path:
+    folder = Path(os.environ.get("THREADMILL_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def refreshes(page) -> int:
+    return page.evaluate("window.__tmRefreshes || 0")
+
+
+def wait_for_refreshes(page, at_least: int) -> None:
+    """Poll from Python: page.wait_for_function would need eval, which the CSP forbids."""
+    for _ in range(TIMEOUT_MS // 50):
+        if refreshes(page) >= at_least:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"fewer than {at_least} refreshes within {TIMEOUT_MS} ms")
+
+
+def set_visibility(page, state: str) -> None:
+    """What the browser does when the tab is hidden or shown again."""
+    page.evaluate(
+        "state => { Object.defineProperty(document, 'visibilityState', "
+        "{value: state, configurable: true}); "
+        "document.dispatchEvent(new Event('visibilitychange')); }",
+        state,
+    )
+
+
+def count_refreshes(page) -> None:
+    page.evaluate(
+        "window.__tmRefreshes = 0;"
+        "document.addEventListener('htmx:beforeRequest', () => window.__tmRefreshes++);"
+    )
+
+
+def test_live_admin_in_a_browser(
+    live_server, transactional_db, admin_user, backend, artifacts, page
+):
+    # `page` comes last: Playwright's sync API runs an event loop in this thread, and
+    # Django refuses database work (creating admin_user) while one runs.
+    tasks.fail.enqueue("first")
+    failed = fail_next(backend, message="first").task_id
+    base = live_server.url + "/admin"
+
+    page.goto(f"{base}/login/?next=/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/")
+    page.click("a[href='/admin/threadmill/task/']")
+    assert "/admin/threadmill/task/" in page.url
+
+    # 1. A count changes in place while tasks are enqueued.
+    page.goto(f"{base}/threadmill/task/?refresh=0.3")
+    ready = page.locator("#alias-default tbody tr").first.locator("a[data-state=ready]")
+    expect(ready).to_have_text("0")
+    page.evaluate("window.__sameDocument = true")
+    backend.enqueue_many(tasks.noop, [((), {}) for _ in range(3)])
+    expect(ready).to_have_text("3")
+    backend.enqueue_many(tasks.noop, [((), {}) for _ in range(4)])
+    expect(ready).to_have_text("7")
+    assert page.evaluate("window.__sameDocument") is True  # refreshed in place, no reload
+
+    # 2. Refresh pauses while the tab is hidden and resumes at once when visible.
+    count_refreshes(page)
+    set_visibility(page, "hidden")
+    page.wait_for_timeout(1500)  # five intervals: none may fire
+    assert refreshes(page) == 0
+    set_visibility(page, "visible")
+    wait_for_refreshes(page, 1)
+
+    # 3. A checked box survives refreshes that change the list.
+    page.goto(f"{base}/threadmill/task/default/queues/default/failed/?refresh=0.3")
+    box = page.locator(f"input[name=ids][value='{failed}']")
+    box.check()
+    expect(page.locator(".tm-selected-count")).to_have_text("1 of 1 selected")
+    tasks.fail.enqueue("second")
+    while backend.queue_stats(["default"])[0].failed < 2:
+        fail_next(backend, message="second")
+    expect(page.locator("input[name=ids]")).to_have_count(2)  # the list refreshed
+    count_refreshes(page)
+    wait_for_refreshes(page, 2)
+    expect(box).to_be_checked()
+    expect(page.locator(".tm-selected-count")).to_have_text("1 of 2 selected")
+
+    # 4. Requeue it through the confirmation page.
+    page.click("text=Requeue selected…")
+    expect(page.locator(".tm-announce")).to_contain_text("requeue 1 task")
+    assert backend.get_task(failed).state == TaskState.FAILED
+    page.click("input[type=submit][value='Yes, requeue 1 task']")
+    expect(page.locator(".messagelist .success")).to_contain_text("Requeued 1 task")
+    assert backend.get_task(failed).state == TaskState.READY
+    page.screenshot(path=str(artifacts / "admin-after-requeue.png"), full_page=True)
+
+    page.goto(f"{base}/threadmill/task/default/tasks/{failed}/")
+    expect(page.locator(".tm-state")).to_have_text("READY")
+    page.screenshot(path=str(artifacts / "admin-requeued-task.png"), full_page=True)
+    assert (artifacts / "admin-after-requeue.png").stat().st_size > 0
+    assert page.csp_violations == []

@@ -1,0 +1,70 @@
+"""Registers the Threadmill pages in the Django admin, under "Threadmill" on its index.
+
+`TaskAdmin` is the admin of the unmanaged `Task` model; it replaces the model admin's URLs
+with the Threadmill views (overview, task lists, task detail, workers, actions), each
+wrapped in `admin_site.admin_view` (login, staff, CSRF, no caching).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import URLPattern, path
+
+from threadmill.models import Task
+from threadmill.views import actions, overview, tasks, workers
+from threadmill.views.common import PERM_VIEW
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    """Read-only pages over Redis, with requeue and purge actions."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(PERM_VIEW)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+
+        def view(func: Callable) -> Callable:
+            wrapped = self.admin_site.admin_view(func)
+            return lambda request, **kwargs: wrapped(request, model_admin=self, **kwargs)
+
+        return [
+            path("", view(overview.overview), name=f"{name}_changelist"),
+            path("<str:alias>/workers/", view(workers.workers), name=f"{name}_workers"),
+            path("<str:alias>/jump/", view(tasks.jump), name=f"{name}_jump"),
+            path(
+                "<str:alias>/tasks/<path:task_id>/",
+                view(tasks.task_detail),
+                name=f"{name}_detail",
+            ),
+            path(
+                "<str:alias>/selected/<str:action>/",
+                view(actions.selection_action),
+                name=f"{name}_selection",
+            ),
+            path(
+                "<str:alias>/queues/<path:queue>/<str:state>/all/<str:action>/",
+                view(actions.batch_action),
+                name=f"{name}_batch",
+            ),
+            path(
+                "<str:alias>/queues/<path:queue>/<str:state>/",
+                view(tasks.task_list),
+                name=f"{name}_list",
+            ),
+            path("<path:object_id>/change/", view(tasks.change_redirect), name=f"{name}_change"),
+        ]

@@ -1,0 +1,51 @@
+"""Recording admin actions in the admin's history (`LogEntry`): who did what to how many.
+
+A requeue is logged as a change and a purge as a deletion, one entry per task the action
+actually touched (like Django's "delete selected"), so each task's entry links to its page.
+A whole-set action logs one entry per request (a slice of chunks), saying how many tasks it
+moved and how many remained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.http import HttpRequest
+
+from threadmill.models import Task
+
+FLAGS = {"requeue": CHANGE, "purge": DELETION}
+VERBS = {"requeue": "Requeued", "purge": "Purged"}
+
+
+def log_tasks(request: HttpRequest, action: str, alias: str, task_ids: Iterable[str]) -> int:
+    """One entry per task id; returns how many were written."""
+    refs = [Task.ref(alias, task_id, f"{task_id} (backend {alias})") for task_id in task_ids]
+    if not refs:
+        return 0
+    LogEntry.objects.log_actions(
+        request.user.pk, refs, FLAGS[action], f"{VERBS[action]} through the Threadmill admin."
+    )
+    return len(refs)
+
+
+def log_batch(
+    request: HttpRequest,
+    action: str,
+    alias: str,
+    queue: str,
+    state: str,
+    done: int,
+    remaining: int,
+) -> None:
+    """One entry for a slice of a whole-set action (it has no single task to link to)."""
+    ref = Task(id=None)
+    ref.label = f"all {state.lower()} tasks of queue {queue} (backend {alias})"
+    LogEntry.objects.log_actions(
+        request.user.pk,
+        [ref],
+        FLAGS[action],
+        f"{VERBS[action]} {done} {state.lower()} tasks of queue {queue!r} "
+        f"(backend {alias!r}); {remaining} remained.",
+    )

@@ -1,0 +1,87 @@
+"""Template filters of the Threadmill admin pages: durations, ages, sizes, counts, JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+def format_duration(seconds: float | None) -> str:
+    """A short human duration: `850 ms`, `4.2 s`, `3 min 5 s`, `2 h 7 min`, `3 d 4 h`."""
+    if seconds is None:
+        return "—"
+    sign = "-" if seconds < 0 else ""
+    s = abs(seconds)
+    if s < 1:
+        text = f"{s * 1000:.0f} ms"
+    elif s < 60:
+        text = f"{s:.1f} s"
+    elif s < 3600:
+        text = f"{int(s // 60)} min {int(s % 60)} s"
+    elif s < 86400:
+        text = f"{int(s // 3600)} h {int(s % 3600 // 60)} min"
+    else:
+        text = f"{int(s // 86400)} d {int(s % 86400 // 3600)} h"
+    return sign + text
+
+
+@register.filter
+def tm_duration(value: float | timedelta | None) -> str:
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    return format_duration(value)
+
+
+@register.filter
+def tm_since(moment: datetime | None, now: datetime | None) -> str:
+    """How long ago moment was, measured against now (Redis time, not the web host's)."""
+    if moment is None or now is None:
+        return "—"
+    return format_duration((now - moment).total_seconds())
+
+
+@register.filter
+def tm_bytes(value: int | None) -> str:
+    if not value:
+        return "0 B"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"  # pragma: no cover
+
+
+@register.filter
+def tm_count(value: int | None) -> str:
+    """An integer with thousands separators (1,000,000)."""
+    return f"{int(value or 0):,}"
+
+
+@register.filter
+def tm_json(value: Any) -> str:
+    """Pretty JSON of a decoded value. The result is plain text: autoescaping still applies
+    in the template, so `<script>` in an argument is shown, never run."""
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+@register.filter
+def tm_stat(stats: Any, state: Any) -> int:
+    """The count of a state in a QueueStats (`stats|tm_stat:state`)."""
+    return stats.count(state) if stats is not None else 0
+
+
+@register.filter
+def tm_last(values: Any) -> Any:
+    """The last item of a list, or '' (worker_ids -> the latest worker)."""
+    if isinstance(values, (list, tuple)) and values:
+        return values[-1]
+    return values if isinstance(values, str) else ""

@@ -1,0 +1,1 @@
+"""The Threadmill admin views; `threadmill.admin` wires them into the admin site."""

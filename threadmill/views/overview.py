@@ -1,0 +1,52 @@
+"""The overview page: per backend alias, the counts of every queue and the health of Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib.admin import ModelAdmin
+from django.http import HttpRequest
+from django.tasks import task_backends
+from django.template.response import TemplateResponse
+
+from threadmill.backends.base import QueueStats, ServerInfo
+from threadmill.exceptions import ThreadmillError
+
+from .common import PERM_VIEW, page_context, render_live, require, threadmill_aliases
+
+
+@dataclass
+class AliasOverview:
+    """What the overview shows of one alias; `error` is set when Redis did not answer."""
+
+    alias: str
+    stats: list[QueueStats] = field(default_factory=list)
+    server: ServerInfo | None = None
+    error: str = ""
+
+    @property
+    def measured_at(self):
+        return self.stats[0].measured_at if self.stats else None
+
+
+def alias_overview(alias: str) -> AliasOverview:
+    """Counts (one script call) and server health of one alias; never raises on a dead
+    Redis."""
+    backend = task_backends[alias]
+    found = AliasOverview(alias=alias)
+    try:
+        found.stats = backend.queue_stats()
+    except ThreadmillError as exc:
+        found.error = str(exc)
+        return found  # server_info would only wait for the same dead server again
+    found.server = backend.server_info()
+    if not found.server.reachable:
+        found.error = found.server.error
+    return found
+
+
+def overview(request: HttpRequest, model_admin: ModelAdmin) -> TemplateResponse:
+    require(request, PERM_VIEW)
+    sections = [alias_overview(alias) for alias in threadmill_aliases()]
+    context = page_context(request, model_admin, "Threadmill", sections=sections)
+    return render_live(request, "threadmill/overview.html", context)

@@ -1,0 +1,178 @@
+"""Task pages: a page of one queue's tasks of one state, one task's detail, jump to an id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin import ModelAdmin
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+
+from threadmill.backends.base import TaskRecord, TaskState, ThreadmillBackend
+from threadmill.exceptions import ThreadmillError
+
+from .common import (
+    BATCH_REQUEUEABLE,
+    MAX_PAGE_SIZE,
+    PERM_PURGE,
+    PERM_REQUEUE,
+    PERM_VIEW,
+    PURGEABLE,
+    REQUEUEABLE,
+    admin_setting,
+    get_backend,
+    int_param,
+    list_url,
+    page_context,
+    parse_state,
+    render_live,
+    require,
+    safe_next,
+    task_url,
+    url,
+)
+
+
+def _page_links(request: HttpRequest, offset: int, limit: int, total: int) -> dict[str, str]:
+    """Query strings of the first / previous / next / last pages (keeping other params)."""
+
+    def at(new_offset: int) -> str:
+        params = request.GET.copy()
+        params["offset"], params["limit"] = str(new_offset), str(limit)
+        return "?" + params.urlencode()
+
+    links = {}
+    if offset > 0:
+        links["first"] = at(0)
+        links["previous"] = at(max(0, offset - limit))
+    if offset + limit < total:
+        links["next"] = at(offset + limit)
+        links["last"] = at(max(0, (total - 1) // limit * limit))
+    return links
+
+
+def task_list(
+    request: HttpRequest, model_admin: ModelAdmin, alias: str, queue: str, state: str
+) -> TemplateResponse:
+    require(request, PERM_VIEW)
+    backend = get_backend(alias)
+    task_state = parse_state(state)
+    offset = int_param(request, "offset", 0, 0, 10**12)
+    limit = int_param(request, "limit", int(admin_setting("PAGE_SIZE")), 1, MAX_PAGE_SIZE)
+    context: dict[str, Any] = {
+        "alias": alias,
+        "queue": queue,
+        "state": task_state,
+        "offset": offset,
+        "limit": limit,
+        "page": None,
+        "stats": None,
+        "error": "",
+        "list_url": list_url(alias, queue, task_state),
+        "offers_requeue": task_state in REQUEUEABLE,
+        "offers_purge": task_state in PURGEABLE,
+        "offers_requeue_all": task_state in BATCH_REQUEUEABLE,
+    }
+    try:
+        if queue not in backend.queue_names():
+            raise Http404(f"No queue {queue!r} in backend {alias!r}.")
+        context["stats"] = backend.queue_stats([queue])[0]
+        page = backend.list_tasks(queue, task_state, offset, limit)
+        context["page"] = page
+        context["links"] = _page_links(request, offset, limit, page.total)
+        context["first_row"] = offset + 1 if page.items else 0
+        context["last_row"] = offset + len(page.items)
+        user = request.user
+        context["selectable"] = bool(page.items) and (
+            (task_state in REQUEUEABLE and user.has_perm(PERM_REQUEUE))
+            or (task_state in PURGEABLE and user.has_perm(PERM_PURGE))
+        )
+    except ThreadmillError as exc:
+        context["error"] = str(exc)
+    title = f"{task_state.value.capitalize()} tasks of queue “{queue}”"
+    return render_live(
+        request,
+        "threadmill/task_list.html",
+        page_context(request, model_admin, title, **context),
+    )
+
+
+def _pretty_fields(record: TaskRecord) -> list[tuple[str, Any, bool]]:
+    """(label, value, is_raw) of args, kwargs and result; raw when it was not JSON."""
+    fields = []
+    for name, label in (("args", "Arguments"), ("kwargs", "Keyword arguments")):
+        fields.append(
+            (label, getattr(record, name), f"{name} is not valid JSON" in record.problems)
+        )
+    if record.state == TaskState.SUCCESSFUL or record.result is not None:
+        raw = "result is not valid JSON" in record.problems
+        fields.append(("Return value", record.result, raw))
+    return fields
+
+
+def task_detail(
+    request: HttpRequest, model_admin: ModelAdmin, alias: str, task_id: str
+) -> TemplateResponse:
+    require(request, PERM_VIEW)
+    backend: ThreadmillBackend = get_backend(alias)
+    context: dict[str, Any] = {"alias": alias, "task_id": task_id, "task": None, "error": ""}
+    status = 200
+    try:
+        record = backend.get_task(task_id)
+    except ThreadmillError as exc:
+        context["error"] = str(exc)
+    else:
+        if record is None:
+            status = 404
+        else:
+            context["task"] = record
+            context["fields"] = _pretty_fields(record)
+            context["state"] = record.state
+            context["can_be_requeued"] = record.state in REQUEUEABLE
+            context["can_be_purged"] = record.state != TaskState.RUNNING
+            if record.state is not None and record.queue:
+                context["list_url"] = list_url(alias, record.queue, record.state)
+    return TemplateResponse(
+        request,
+        "threadmill/task_detail.html",
+        page_context(request, model_admin, f"Task {task_id}", **context),
+        status=status,
+    )
+
+
+def jump(request: HttpRequest, model_admin: ModelAdmin, alias: str) -> HttpResponseRedirect:
+    """The "go to task" box: the task's page, or back with a message when there is none."""
+    require(request, PERM_VIEW)
+    backend = get_backend(alias)
+    task_id = request.GET.get("id", "").strip()
+    back = safe_next(request, request.GET.get("next"), url("changelist"))
+    if not task_id:
+        return HttpResponseRedirect(back)
+    try:
+        found = backend.get_task(task_id) is not None
+    except ThreadmillError as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(back)
+    if not found:
+        messages.warning(
+            request, f"No task {task_id!r} in backend “{alias}” (purged, expired or mistyped)."
+        )
+        return HttpResponseRedirect(back)
+    return HttpResponseRedirect(task_url(alias, task_id))
+
+
+def change_redirect(
+    request: HttpRequest, model_admin: ModelAdmin, object_id: str
+) -> HttpResponseRedirect:
+    """The admin's "change" URL of a Task (history links): the task's detail page."""
+    from django.contrib.admin.utils import unquote
+
+    from threadmill.models import Task
+
+    require(request, PERM_VIEW)
+    alias, task_id = Task.split_pk(unquote(object_id))
+    if not task_id:
+        raise Http404("Not a task reference.")
+    get_backend(alias)
+    return HttpResponseRedirect(task_url(alias, task_id))
