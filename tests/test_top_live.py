@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import re
+import signal
 import sys
 import termios
 import time
@@ -15,7 +16,7 @@ import pexpect
 import pytest
 
 from tests import tasks
-from tests.pool_helpers import ROOT
+from tests.pool_helpers import ROOT, children
 from threadmill.top.live import cbreak
 
 ANSI = re.compile(
@@ -135,10 +136,15 @@ def test_live_screen_refreshes_resizes_and_q_restores_the_terminal(redis_server,
     assert "Traceback" not in ANSI.sub("", term.raw)
 
 
-def test_ctrl_c_quits_cleanly_too(redis_server, terminal):
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_quit_cleanly_too(redis_server, terminal, how):
     term = terminal(redis_server.url, "--interval", "0.3")
     term.wait_frame(queue_row("default", 0))
-    term.child.sendintr()
+    if how == "ctrl-c":
+        term.child.sendintr()
+    else:
+        [dashboard] = children(term.child.pid)  # the shell's child
+        os.kill(dashboard, signal.SIGTERM)
     code, tty_after = term.finish()
     assert code == 0
     assert tty_after == term.tty_before
