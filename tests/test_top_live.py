@@ -24,6 +24,11 @@ ANSI = re.compile(
 )
 HOME = "\x1b[H"  # rich's Live starts each frame of a full-screen display here
 ENTER_ALT_SCREEN, LEAVE_ALT_SCREEN, SHOW_CURSOR = "\x1b[?1049h", "\x1b[?1049l", "\x1b[?25h"
+# pexpect forks a pty and execs bash at once; an idle executor thread that an earlier
+# in-process test left behind (asgiref) makes Python warn about forking with threads.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded, use of forkpty:DeprecationWarning"
+)
 # Redis options of the dashboard process: fail fast when the server is gone.
 FAST_FAIL = {"retry_attempts": 0, "socket_timeout": 1, "socket_connect_timeout": 1}
 

@@ -65,7 +65,7 @@ def test_a_wide_screen_shows_every_panel():
         "└─ pid 102",
         "   └─ thread 1",
         "idle",
-        "restarts 1 · crashes 1",
+        "crashes 1 · restarts 1",
         "web2:200 STALE master",
         "STALE 14s",
         "33m20s",

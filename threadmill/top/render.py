@@ -183,7 +183,7 @@ def render_header(
     glyphs: Glyphs,
     retry_interval: float | None = None,
 ) -> RenderableType:
-    top = Table.grid(expand=True)
+    top = Table.grid(expand=True, padding=(0, 1))
     top.add_column(ratio=1, no_wrap=True, overflow=glyphs.overflow)  # type: ignore[arg-type]
     top.add_column(justify="right", no_wrap=True)
     title = Text.assemble(
@@ -357,12 +357,12 @@ def worker_rows(
         name.append(" master", style="dim")
         if pool.stopping:
             name.append(" stopping", style="yellow")
-        counters = Text.assemble(
-            ("restarts ", "dim"),
-            (str(pool.restarts), "yellow" if pool.restarts else ""),
-            glyphs.sep,
+        counters = Text.assemble(  # crashes first: what survives a narrow column
             ("crashes ", "dim"),
             (str(pool.crashes), "bold red" if pool.crashes else ""),
+            glyphs.sep,
+            ("restarts ", "dim"),
+            (str(pool.restarts), "yellow" if pool.restarts else ""),
         )
         failed = sum(w.failed for w in pool.workers)
         row: list[Cell] = [
@@ -539,7 +539,7 @@ def render_throughput(snapshot: Snapshot, width: int, glyphs: Glyphs) -> Rendera
             line.append(" ")
         line.append(f"now {fmt_rate(now)}")
         if known:
-            line.append(f"{glyphs.sep}peak {fmt_rate(max(known))}", style="dim")
+            line.append(f"{glyphs.sep}highest bar {fmt_rate(max(known))}", style="dim")
         lines.append(line)
     return Group(*lines)
 

@@ -8,7 +8,9 @@ skew each pool publishes).
 
 Rates are deltas of the counters the backend keeps (`enqueued_total`, `successful_total`,
 `failed_total`) between this frame and the previous one: the first frame has none. The
-throughput history is those deltas, kept in memory in a bounded deque. A failed read never
+throughput history is those deltas, kept in memory in a bounded deque, each spread over the
+time buckets its window covers (so a long `--interval` or a gap still draws an even line,
+not a spike). A failed read never
 raises: the snapshot says Redis is down, keeps the last figures, and the next sample retries.
 """
 
@@ -117,12 +119,13 @@ class ServerView:
 
 @dataclass(frozen=True, slots=True)
 class ThroughputBucket:
-    """Tasks counted in one BUCKET_SECONDS slot; None where the dashboard was not sampling."""
+    """Tasks counted in one BUCKET_SECONDS slot (a frame whose window spans several slots is
+    shared between them in proportion); None where the dashboard was not sampling."""
 
     start: datetime
-    enqueued: int | None
-    finished: int | None
-    failed: int | None
+    enqueued: float | None
+    finished: float | None
+    failed: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +264,9 @@ class Sampler:
         self.recent_failures = recent_failures
         self.history_seconds = history_seconds
         self.bucket_seconds = bucket_seconds
-        # (Redis time, enqueued, finished, failed) per frame; bounded by time and length.
-        self.history: deque[tuple[float, int, int, int]] = deque(maxlen=4096)
+        # (window start, window end (Redis time), enqueued, finished, failed) per frame;
+        # bounded by time and by length.
+        self.history: deque[tuple[float, float, int, int, int]] = deque(maxlen=4096)
         self._previous: _Frame | None = None
         self._last: Snapshot | None = None
 
@@ -336,7 +340,7 @@ class Sampler:
                 )
             )
         if counted:
-            self.history.append((at, *frame))
+            self.history.append((at - window, at, *frame))
         server = overview.server
         return Snapshot(
             alias=self.alias,
@@ -370,14 +374,19 @@ class Sampler:
         count = max(1, self.history_seconds // size)
         last = int(now // size)
         first = last - count + 1
-        while self.history and self.history[0][0] // size < first:
+        while self.history and self.history[0][1] < first * size:
             self.history.popleft()
-        sums: dict[int, list[int]] = {}
-        for at, enqueued, finished, failed in self.history:
-            slot = sums.setdefault(int(at // size), [0, 0, 0])
-            slot[0] += enqueued
-            slot[1] += finished
-            slot[2] += failed
+        sums: dict[int, list[float]] = {}
+        for start, end, *deltas in self.history:
+            span = max(end - start, 1e-9)
+            for n in range(max(first, int(start // size)), min(last, int(end // size)) + 1):
+                overlap = min(end, (n + 1) * size) - max(start, n * size)
+                if overlap <= 0 and end > start:
+                    continue  # touches the bucket's edge only
+                share = overlap / span if end > start else 1.0
+                slot = sums.setdefault(n, [0.0, 0.0, 0.0])
+                for i, delta in enumerate(deltas):
+                    slot[i] += delta * share
         buckets = []
         for n in range(first, last + 1):
             found = sums.get(n)
@@ -385,7 +394,7 @@ class Sampler:
             if found is None:
                 buckets.append(ThroughputBucket(start, None, None, None))
             else:
-                buckets.append(ThroughputBucket(start, *found))
+                buckets.append(ThroughputBucket(start, *(round(v, 2) for v in found)))
         return buckets
 
 
