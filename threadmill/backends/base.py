@@ -194,6 +194,8 @@ class PoolStatus:
     skew_seconds: float  # host clock minus Redis clock
     workers: list[WorkerStatus]
     stale: bool
+    rss_bytes: int = 0  # of the master process
+    stopping: bool = False  # stopping gracefully: workers finish what they hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +215,16 @@ class ServerInfo:
     now: datetime | None = None
     data_lost_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """Everything the dashboard shows, read in one bounded batch (see `overview()`)."""
+
+    server: ServerInfo
+    queues: list[QueueStats]
+    pools: list[PoolStatus]
+    failures: list[TaskRecord]  # the most recent FAILED tasks across queues, newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,3 +341,9 @@ class ThreadmillBackend(BaseTaskBackend):
 
     @abstractmethod
     def server_info(self) -> ServerInfo: ...
+
+    @abstractmethod
+    def overview(self, recent_failures: int = 5) -> Overview:
+        """Server health, every queue's stats, the live pools and the newest failures, in a
+        fixed number of round trips whatever the queue lengths. Raises BackendUnavailable
+        when the server does not answer (unlike server_info, which reports it)."""

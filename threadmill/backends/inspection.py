@@ -3,20 +3,23 @@
 Every call costs Redis work proportional to what it returns (a page, the counts, one task),
 never to the length of a queue: no KEYS, no SCAN, no full ranges on a request path.
 Requeue and purge are state transitions like any other: Lua scripts that check the state
-of each task, in chunks of `batch_size`.
+of each task, in chunks of `batch_size`. `overview()` (the dashboard's frame) reads the same
+things as queue_stats, pools, server_info and a page of failures per queue, pipelined into
+two round trips.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from .base import (
+    Overview,
     PoolStatus,
     QueueStats,
     ServerInfo,
@@ -56,59 +59,34 @@ class RedisInspectionMixin:
 
     def queue_stats(self, queues: Sequence[str] | None = None) -> list[QueueStats]:
         names = list(queues) if queues is not None else self.queue_names()
+        return _queue_stats(names, self._run("queue_stats", *self._queue_stats_call(names)))
+
+    def _queue_stats_call(self, names: Sequence[str]) -> tuple[list[str], list[Any]]:
         keys = [self.keys.stats]
         for queue in names:
             keys += [self.keys.index(queue, status) for status in STATUS_INDEXES]
-        reply = self._run("queue_stats", keys, [self.keys.base, RECENT_WINDOW_MS, *names])
-        measured_at = from_ms(reply[0])
-        stats = []
-        for n, queue in enumerate(names):
-            v = reply[1 + n * 12 : 13 + n * 12]
-            stats.append(
-                QueueStats(
-                    queue=queue,
-                    ready=v[0],
-                    deferred=v[1],
-                    running=v[2],
-                    successful=v[3],
-                    failed=v[4],
-                    oldest_ready_at=from_ms(v[5]),
-                    next_deferred_at=from_ms(v[6]),
-                    successful_last_minute=v[7],
-                    failed_last_minute=v[8],
-                    enqueued_total=int(v[9] or 0),
-                    successful_total=int(v[10] or 0),
-                    failed_total=int(v[11] or 0),
-                    measured_at=measured_at,
-                )
-            )
-        return stats
+        return keys, [self.keys.base, RECENT_WINDOW_MS, *names]
 
     def list_tasks(self, queue: str, state: TaskState, offset: int, limit: int) -> TaskPage:
         state = TaskState(state)
         offset, limit = max(0, int(offset)), max(1, int(limit))
-        reply = self._run(
-            "page",
+        reply = self._run("page", *self._page_call(queue, state, offset, limit))
+        return TaskPage(
+            queue=queue,
+            state=state,
+            items=_page_items(reply, queue, state),
+            total=reply[0],
+            offset=offset,
+            limit=limit,
+        )
+
+    def _page_call(
+        self, queue: str, state: TaskState, offset: int, limit: int
+    ) -> tuple[list[str], list[Any]]:
+        return (
             [self.keys.index(queue, state.index)],
             [self.keys.base, offset, limit, "1" if state.newest_first else "0"],
         )
-        items = []
-        for i in range(1, len(reply), 3):
-            task_id, flat = reply[i], reply[i + 2]
-            fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            items.append(self._record_or_ghost(task_id, fields, queue, state))
-        return TaskPage(
-            queue=queue, state=state, items=items, total=reply[0], offset=offset, limit=limit
-        )
-
-    def _record_or_ghost(
-        self, task_id: str, fields: dict[str, str], queue: str, state: TaskState
-    ) -> TaskRecord:
-        if fields:
-            return record_from_hash(task_id, fields)
-        # An index entry whose record has gone (expired result not yet trimmed, or lost).
-        ghost = record_from_hash(task_id, {"queue": queue, "status": state.value})
-        return replace(ghost, problems=["the task record is missing (expired or lost)"])
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         with translate_errors(self.url):
@@ -171,7 +149,9 @@ class RedisInspectionMixin:
             for pool_id, _deadline in entries:
                 pipe.hgetall(self.keys.pool(pool_id))
             hashes = pipe.execute()
-        now_ms = now_s * 1000 + now_us // 1000
+        return self._pools(entries, hashes, now_s * 1000 + now_us // 1000)
+
+    def _pools(self, entries: list, hashes: list[dict], now_ms: int) -> list[PoolStatus]:
         stale_after = self.config.ms("heartbeat_interval") * 2 + 1000
         pools = []
         for (pool_id, deadline), fields in zip(entries, hashes, strict=True):
@@ -199,33 +179,151 @@ class RedisInspectionMixin:
                 error=str(exc),
                 warnings=[f"Redis at {url} is unreachable: {exc}"],
             )
-        policy = info.get("maxmemory_policy", "")
-        aof = bool(info.get("aof_enabled"))
-        warnings = []
-        if not aof:
-            warnings.append(
-                "Persistence is off (appendonly no): a Redis restart loses every queued task."
+        return _server_info(url, info, lost, now_s * 1000 + now_us // 1000, config)
+
+    def overview(self, recent_failures: int = 5) -> Overview:
+        """Two pipelined round trips (plus one to reload scripts after a Redis restart):
+        what to read, then the reads. Cost: O(queues x log n + pools + queues x
+        recent_failures), never O(queue length)."""
+        k = self.keys
+        with translate_errors(self.url):
+            first = self.client.pipeline(transaction=False)
+            first.smembers(k.queues)
+            first.zrange(k.pools, 0, 199, withscores=True)
+            first.time()
+            first.info()
+            first.hmget(k.meta, "lost_at", "lost_detail")
+            first.config_get("appendfsync")
+            first.config_get("save")
+            used, entries, (now_s, now_us), info, lost, *config_replies = _results(
+                first.execute(raise_on_error=False), tolerate={5, 6}
             )
-        if policy and policy != "noeviction":
-            warnings.append(
-                f"maxmemory-policy is {policy}: Redis may evict task data. Use noeviction."
-            )
-        if lost[0]:
-            warnings.append(f"Redis lost data at {from_ms(lost[0])}: {lost[1] or ''}")
-        return ServerInfo(
-            url=url,
-            reachable=True,
-            version=str(info.get("redis_version", "")),
-            used_memory=int(info.get("used_memory", 0)),
-            maxmemory=int(info.get("maxmemory", 0)),
-            maxmemory_policy=policy,
-            aof_enabled=aof,
-            appendfsync=config.get("appendfsync", ""),
-            rdb_save=config.get("save", ""),
-            now=from_ms(now_s * 1000 + now_us // 1000),
-            data_lost_at=from_ms(lost[0]),
-            warnings=warnings,
+            declared = sorted(self.queues)
+            names = declared + sorted(set(used) - set(declared))
+            failures = max(0, int(recent_failures))
+            calls = [(self.scripts["queue_stats"], *self._queue_stats_call(names))]
+            if failures:
+                calls += [
+                    (self.scripts["page"], *self._page_call(q, TaskState.FAILED, 0, failures))
+                    for q in names
+                ]
+            replies = self._pipeline(calls, [k.pool(pool_id) for pool_id, _ in entries])
+        config: dict[str, str] = {}
+        for reply in config_replies:
+            if isinstance(reply, dict):
+                config.update(reply)
+        now_ms = now_s * 1000 + now_us // 1000
+        pages, hashes = replies[1 : len(calls)], replies[len(calls) :]
+        recent = [
+            record
+            for queue, reply in zip(names if failures else [], pages, strict=True)
+            for record in _page_items(reply, queue, TaskState.FAILED)
+        ]
+        recent.sort(key=lambda r: r.finished_at.timestamp() if r.finished_at else 0, reverse=True)
+        return Overview(
+            server=_server_info(mask_url(self.url), info, lost, now_ms, config),
+            queues=_queue_stats(names, replies[0]),
+            pools=self._pools(entries, hashes, now_ms),
+            failures=recent[:failures],
         )
+
+    def _pipeline(self, calls: list[tuple], hgetall_keys: list[str]) -> list[Any]:
+        """Script calls, then HGETALL of each key, in one round trip; a server that lost
+        its script cache (restarted) gets the scripts loaded and the batch sent again."""
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for script, keys, args in calls:
+                script.queue_in(pipe, keys, args)
+            for key in hgetall_keys:
+                pipe.hgetall(key)
+            replies = pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(r, NoScriptError) for r in replies):
+                for script in {script.name: script for script, _, _ in calls}.values():
+                    self.client.script_load(script.source)
+                continue
+            return _results(replies)
+        raise AssertionError("unreachable")
+
+
+def _results(replies: list[Any], tolerate: Collection[int] = ()) -> list[Any]:
+    """Pipeline replies; the first error raises unless its position is tolerated."""
+    for n, reply in enumerate(replies):
+        if isinstance(reply, Exception) and n not in tolerate:
+            raise reply
+    return replies
+
+
+def _queue_stats(names: Sequence[str], reply: list[Any]) -> list[QueueStats]:
+    """Decode the queue_stats script's reply (see lua/queue_stats.lua)."""
+    measured_at = from_ms(reply[0])
+    stats = []
+    for n, queue in enumerate(names):
+        v = reply[1 + n * 12 : 13 + n * 12]
+        stats.append(
+            QueueStats(
+                queue=queue,
+                ready=v[0],
+                deferred=v[1],
+                running=v[2],
+                successful=v[3],
+                failed=v[4],
+                oldest_ready_at=from_ms(v[5]),
+                next_deferred_at=from_ms(v[6]),
+                successful_last_minute=v[7],
+                failed_last_minute=v[8],
+                enqueued_total=int(v[9] or 0),
+                successful_total=int(v[10] or 0),
+                failed_total=int(v[11] or 0),
+                measured_at=measured_at,
+            )
+        )
+    return stats
+
+
+def _page_items(reply: list[Any], queue: str, state: TaskState) -> list[TaskRecord]:
+    """Decode the page script's reply `{total, id, score, fields, ...}` into records."""
+    items = []
+    for i in range(1, len(reply), 3):
+        task_id, flat = reply[i], reply[i + 2]
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        if fields:
+            items.append(record_from_hash(task_id, fields))
+            continue
+        # An index entry whose record has gone (expired result not yet trimmed, or lost).
+        ghost = record_from_hash(task_id, {"queue": queue, "status": state.value})
+        items.append(replace(ghost, problems=["the task record is missing (expired or lost)"]))
+    return items
+
+
+def _server_info(
+    url: str, info: dict, lost: list, now_ms: int, config: dict[str, str]
+) -> ServerInfo:
+    """ServerInfo from INFO, the meta hash's data-loss fields, TIME and CONFIG values."""
+    policy = info.get("maxmemory_policy", "")
+    aof = bool(info.get("aof_enabled"))
+    warnings = []
+    if not aof:
+        warnings.append(
+            "Persistence is off (appendonly no): a Redis restart loses every queued task."
+        )
+    if policy and policy != "noeviction":
+        warnings.append(f"maxmemory-policy is {policy}: Redis may evict task data. Use noeviction.")
+    if lost[0]:
+        warnings.append(f"Redis lost data at {from_ms(lost[0])}: {lost[1] or ''}")
+    return ServerInfo(
+        url=url,
+        reachable=True,
+        version=str(info.get("redis_version", "")),
+        used_memory=int(info.get("used_memory", 0)),
+        maxmemory=int(info.get("maxmemory", 0)),
+        maxmemory_policy=policy,
+        aof_enabled=aof,
+        appendfsync=config.get("appendfsync", ""),
+        rdb_save=config.get("save", ""),
+        now=from_ms(now_ms),
+        data_lost_at=from_ms(lost[0]),
+        warnings=warnings,
+    )
 
 
 def _config_get(client: Any, *names: str) -> dict[str, str]:
@@ -274,4 +372,6 @@ def _pool_from_status(pool_id: str, status: dict, seen_ms: int, stale: bool) -> 
         skew_seconds=float(status.get("skew_seconds", 0.0)),
         workers=workers,
         stale=stale,
+        rss_bytes=int(status.get("rss_bytes", 0)),
+        stopping=bool(status.get("stopping", False)),
     )

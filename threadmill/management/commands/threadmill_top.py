@@ -1,0 +1,106 @@
+"""`manage.py threadmill_top`: the command line of the terminal dashboard, nothing else.
+
+Chooses the output: the live screen on a terminal (`threadmill.top.live`), one frame of
+text (`--once`; plain, without escape codes, when stdout is not a terminal) or one snapshot
+as JSON (`--json`). Exit code 0; 1 when `--once` / `--json` could not read Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from rich.console import Console
+
+from threadmill.management.commands.threadmill import positive_float, resolve_backend
+from threadmill.top.live import run_live
+from threadmill.top.render import render_screen
+from threadmill.top.snapshot import Sampler
+
+#: Width of a `--once` frame written to a file or a pipe (COLUMNS overrides it).
+PLAIN_WIDTH = 120
+
+
+class Command(BaseCommand):
+    help = (
+        "Live terminal dashboard of a Threadmill backend: queues, worker pools (master, "
+        "processes, threads, running tasks), recent failures, throughput. Press q to quit."
+    )
+    requires_system_checks: list[str] = []  # it must start (and say so) when Redis is down
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--backend", default="default", help="TASKS alias to show (default: %(default)s)."
+        )
+        parser.add_argument(
+            "--interval",
+            type=positive_float,
+            default=1.0,
+            help="Seconds between refreshes of the live screen (default: %(default)s).",
+        )
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="Print one frame and exit (plain text when stdout is not a terminal).",
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Print one snapshot as JSON and exit (for monitoring scripts).",
+        )
+
+    def handle(self, *args, **options):
+        backend = resolve_backend(options["backend"])
+        sampler = Sampler(backend)
+        out = self.stdout
+        if options["json"]:
+            snapshot = sampler.sample()
+            out.write(json.dumps(snapshot.to_dict(), indent=2))
+            if not snapshot.reachable:
+                sys.exit(1)
+            return
+        is_tty = out.isatty()
+        if options["once"]:
+            width = None if is_tty else _plain_width()
+            console = Console(
+                file=_StreamOf(out), force_terminal=is_tty, width=width, highlight=False
+            )
+            snapshot = sampler.sample()
+            console.print(
+                render_screen(snapshot, console.width, ascii_only=console.options.ascii_only)
+            )
+            if not snapshot.reachable:
+                sys.exit(1)
+            return
+        if not is_tty or not sys.stdout.isatty():
+            raise CommandError(
+                "stdout is not a terminal, so there is no screen to draw on: use --once for "
+                "one frame of plain text, or --json for a snapshot as JSON."
+            )
+        run_live(sampler, interval=options["interval"], console=Console(highlight=False))
+
+
+def _plain_width() -> int:
+    try:
+        return max(20, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return PLAIN_WIDTH
+
+
+class _StreamOf:
+    """Django's OutputWrapper adds a newline to every write; rich writes pieces."""
+
+    def __init__(self, wrapper) -> None:
+        self.wrapper = wrapper
+
+    def write(self, text: str) -> int:
+        self.wrapper.write(text, ending="")
+        return len(text)
+
+    def flush(self) -> None:
+        self.wrapper.flush()
+
+    def isatty(self) -> bool:
+        return self.wrapper.isatty()

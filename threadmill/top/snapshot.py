@@ -1,0 +1,414 @@
+"""The dashboard's data: one bounded backend read per frame, as a plain snapshot.
+
+`Sampler.sample()` makes one `backend.overview()` call (two pipelined Redis round trips,
+whatever the queue lengths) and returns a `Snapshot`: frozen dataclasses of numbers and
+strings, JSON-ready through `to_dict()`. Ages and runtimes are measured against Redis time,
+so a host with a wrong clock does not distort them (pool timestamps are corrected by the
+skew each pool publishes).
+
+Rates are deltas of the counters the backend keeps (`enqueued_total`, `successful_total`,
+`failed_total`) between this frame and the previous one: the first frame has none. The
+throughput history is those deltas, kept in memory in a bounded deque, each spread over the
+time buckets its window covers (so a long `--interval` or a gap still draws an even line,
+not a spike). A failed read never
+raises: the snapshot says Redis is down, keeps the last figures, and the next sample retries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from threadmill.backends.base import (
+    Overview,
+    PoolStatus,
+    QueueStats,
+    ServerInfo,
+    TaskRecord,
+    ThreadmillBackend,
+)
+from threadmill.backends.connection import mask_url
+from threadmill.exceptions import BackendUnavailable
+
+#: Failures shown in the "recent failures" panel (and read per queue, newest first).
+RECENT_FAILURES = 5
+#: The throughput history: this many seconds, in buckets of BUCKET_SECONDS.
+HISTORY_SECONDS = 600
+BUCKET_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    name: str
+    ready: int
+    deferred: int
+    running: int
+    successful: int  # results kept (result_ttl)
+    failed: int
+    successful_last_minute: int
+    failed_last_minute: int
+    in_per_second: float | None  # enqueued per second since the previous frame
+    out_per_second: float | None  # finished (successful + failed) per second, same window
+    oldest_ready_seconds: float | None  # age of the task that has waited longest
+    enqueued_total: int
+    successful_total: int
+    failed_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadView:
+    index: int
+    task_id: str  # "" when idle
+    task_path: str
+    running_seconds: float | None  # None when idle
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    worker_id: str
+    pid: int
+    uptime_seconds: float | None
+    busy: int
+    threads: list[ThreadView]
+    processed: int
+    failed: int
+    rss_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolView:
+    pool_id: str
+    host: str
+    pid: int
+    uptime_seconds: float | None
+    heartbeat_age_seconds: float | None
+    stale: bool  # no heartbeat for longer than expected: dead, frozen or cut off
+    stopping: bool
+    restarts: int
+    crashes: int
+    rss_bytes: int  # the master's
+    skew_seconds: float
+    queues: list[str]
+    processes: int
+    threads_per_process: int
+    workers: list[WorkerView]
+
+
+@dataclass(frozen=True, slots=True)
+class FailureView:
+    task_id: str
+    queue: str
+    task_path: str
+    error_class: str  # full import path of the exception class
+    finished_at: datetime | None
+    ago_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerView:
+    version: str
+    used_memory: int
+    maxmemory: int
+    maxmemory_policy: str
+    persistence: str  # "AOF everysec", "RDB" or "off"
+    warnings: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputBucket:
+    """Tasks counted in one BUCKET_SECONDS slot (a frame whose window spans several slots is
+    shared between them in proportion); None where the dashboard was not sampling."""
+
+    start: datetime
+    enqueued: float | None
+    finished: float | None
+    failed: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    alias: str
+    url: str  # password masked
+    taken_at: datetime  # local clock, for the header
+    reachable: bool
+    error: str = ""  # why the last read failed
+    down_since: datetime | None = None
+    redis_time: datetime | None = None  # of the last good read
+    server: ServerView | None = None  # None until a first read succeeds
+    queues: list[QueueView] = field(default_factory=list)
+    pools: list[PoolView] = field(default_factory=list)
+    failures: list[FailureView] = field(default_factory=list)
+    throughput: list[ThroughputBucket] = field(default_factory=list)
+    bucket_seconds: int = BUCKET_SECONDS
+    rate_window_seconds: float | None = None  # what the per-second rates were measured over
+    lease_ttl_seconds: float = 3600.0
+    heartbeat_interval_seconds: float = 2.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only (datetimes as ISO 8601 text)."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return max(0.0, round((later - earlier).total_seconds(), 3))
+
+
+def _host_time(moment: datetime | None, skew_seconds: float) -> datetime | None:
+    """A pool host's timestamp on the Redis clock (skew = host clock minus Redis clock)."""
+    if moment is None:
+        return None
+    return moment - timedelta(seconds=skew_seconds)
+
+
+def persistence_label(server: ServerInfo) -> str:
+    if server.aof_enabled:
+        return f"AOF {server.appendfsync}".strip()
+    if server.rdb_save:
+        return "RDB"
+    return "off"
+
+
+def _pool_view(pool: PoolStatus, now: datetime) -> PoolView:
+    skew = pool.skew_seconds
+    workers = []
+    for w in pool.workers:
+        threads = [
+            ThreadView(
+                index=t.index,
+                task_id=t.task_id,
+                task_path=t.task_path,
+                running_seconds=_seconds(now, _host_time(t.since, skew)) if t.task_id else None,
+            )
+            for t in w.threads
+        ]
+        workers.append(
+            WorkerView(
+                worker_id=w.worker_id,
+                pid=w.pid,
+                uptime_seconds=_seconds(now, _host_time(w.started_at, skew)),
+                busy=w.busy,
+                threads=threads,
+                processed=w.processed,
+                failed=w.failed,
+                rss_bytes=w.rss_bytes,
+            )
+        )
+    return PoolView(
+        pool_id=pool.pool_id,
+        host=pool.host,
+        pid=pool.pid,
+        uptime_seconds=_seconds(now, _host_time(pool.started_at, skew)),
+        heartbeat_age_seconds=_seconds(now, pool.seen_at),
+        stale=pool.stale,
+        stopping=pool.stopping,
+        restarts=pool.restarts,
+        crashes=pool.crashes,
+        rss_bytes=pool.rss_bytes,
+        skew_seconds=skew,
+        queues=list(pool.queues),
+        processes=pool.processes,
+        threads_per_process=pool.threads,
+        workers=sorted(workers, key=lambda w: w.pid),
+    )
+
+
+def _failure_view(record: TaskRecord, now: datetime) -> FailureView:
+    error = record.last_error
+    return FailureView(
+        task_id=record.id,
+        queue=record.queue,
+        task_path=record.path or "?",
+        error_class=error.exception_class_path if error else "?",
+        finished_at=record.finished_at,
+        ago_seconds=_seconds(now, record.finished_at),
+    )
+
+
+@dataclass
+class _Frame:
+    """What the next frame needs from this one to compute rates."""
+
+    at: float  # Redis time, epoch seconds
+    totals: dict[str, tuple[int, int, int]]  # queue -> enqueued, successful, failed
+
+
+class Sampler:
+    """Reads snapshots of one backend, remembering what rates and history need."""
+
+    def __init__(
+        self,
+        backend: ThreadmillBackend,
+        *,
+        recent_failures: int = RECENT_FAILURES,
+        history_seconds: int = HISTORY_SECONDS,
+        bucket_seconds: int = BUCKET_SECONDS,
+    ) -> None:
+        self.backend = backend
+        self.alias = backend.alias
+        self.url = mask_url(getattr(backend, "url", ""))
+        self.recent_failures = recent_failures
+        self.history_seconds = history_seconds
+        self.bucket_seconds = bucket_seconds
+        # (window start, window end (Redis time), enqueued, finished, failed) per frame;
+        # bounded by time and by length.
+        self.history: deque[tuple[float, float, int, int, int]] = deque(maxlen=4096)
+        self._previous: _Frame | None = None
+        self._last: Snapshot | None = None
+
+    def placeholder(self) -> Snapshot:
+        """The snapshot to show before the first read has returned."""
+        return Snapshot(alias=self.alias, url=self.url, taken_at=_local_now(), reachable=True)
+
+    def sample(self) -> Snapshot:
+        """One frame; never raises for an unreachable or misbehaving server."""
+        taken_at = _local_now()
+        try:
+            overview = self.backend.overview(self.recent_failures)
+        except BackendUnavailable as exc:
+            return self._down(taken_at, str(exc))
+        except Exception as exc:  # a bad reply must not kill the screen; show it instead
+            return self._down(taken_at, f"{type(exc).__name__}: {exc}")
+        snapshot = self._build(overview, taken_at)
+        self._last = snapshot
+        return snapshot
+
+    def _down(self, taken_at: datetime, error: str) -> Snapshot:
+        last = self._last or self.placeholder()
+        down_since = (last.down_since if not last.reachable else None) or taken_at
+        self._last = replace(
+            last, taken_at=taken_at, reachable=False, error=error, down_since=down_since
+        )
+        return self._last
+
+    def _build(self, overview: Overview, taken_at: datetime) -> Snapshot:
+        config = self.backend.config
+        now = overview.server.now or _local_now()
+        at = now.timestamp()
+        previous, self._previous = (
+            self._previous,
+            _Frame(at, {q.queue: _totals(q) for q in overview.queues}),
+        )
+        window = at - previous.at if previous and at > previous.at else None
+        queues = []
+        frame = [0, 0, 0]  # enqueued, finished, failed across queues in this frame
+        counted = window is not None  # a counter reset leaves the frame out of the history
+        for q in overview.queues:
+            deltas = None
+            if window and previous:
+                # A queue first used since the previous frame counted from zero.
+                deltas = _deltas(previous.totals.get(q.queue, (0, 0, 0)), _totals(q))
+                counted = counted and deltas is not None
+            in_rate = out_rate = None
+            if window and deltas:
+                enqueued, successful, failed = deltas
+                frame[0] += enqueued
+                frame[1] += successful + failed
+                frame[2] += failed
+                in_rate = round(enqueued / window, 3)
+                out_rate = round((successful + failed) / window, 3)
+            queues.append(
+                QueueView(
+                    name=q.queue,
+                    ready=q.ready,
+                    deferred=q.deferred,
+                    running=q.running,
+                    successful=q.successful,
+                    failed=q.failed,
+                    successful_last_minute=q.successful_last_minute,
+                    failed_last_minute=q.failed_last_minute,
+                    in_per_second=in_rate,
+                    out_per_second=out_rate,
+                    oldest_ready_seconds=_seconds(now, q.oldest_ready_at),
+                    enqueued_total=q.enqueued_total,
+                    successful_total=q.successful_total,
+                    failed_total=q.failed_total,
+                )
+            )
+        if counted:
+            self.history.append((at - window, at, *frame))
+        server = overview.server
+        return Snapshot(
+            alias=self.alias,
+            url=server.url or self.url,
+            taken_at=taken_at,
+            reachable=True,
+            redis_time=now,
+            server=ServerView(
+                version=server.version,
+                used_memory=server.used_memory,
+                maxmemory=server.maxmemory,
+                maxmemory_policy=server.maxmemory_policy,
+                persistence=persistence_label(server),
+                warnings=list(server.warnings),
+            ),
+            queues=queues,
+            pools=sorted(
+                (_pool_view(p, now) for p in overview.pools), key=lambda p: (p.host, p.pid)
+            ),
+            failures=[_failure_view(r, now) for r in overview.failures],
+            throughput=self._buckets(at),
+            bucket_seconds=self.bucket_seconds,
+            rate_window_seconds=round(window, 3) if window else None,
+            lease_ttl_seconds=config.lease_ttl,
+            heartbeat_interval_seconds=config.heartbeat_interval,
+        )
+
+    def _buckets(self, now: float) -> list[ThroughputBucket]:
+        """The history as BUCKET_SECONDS slots, oldest first, ending with the current one."""
+        size = self.bucket_seconds
+        count = max(1, self.history_seconds // size)
+        last = int(now // size)
+        first = last - count + 1
+        while self.history and self.history[0][1] < first * size:
+            self.history.popleft()
+        sums: dict[int, list[float]] = {}
+        for start, end, *deltas in self.history:
+            span = max(end - start, 1e-9)
+            for n in range(max(first, int(start // size)), min(last, int(end // size)) + 1):
+                overlap = min(end, (n + 1) * size) - max(start, n * size)
+                if overlap <= 0 and end > start:
+                    continue  # touches the bucket's edge only
+                share = overlap / span if end > start else 1.0
+                slot = sums.setdefault(n, [0.0, 0.0, 0.0])
+                for i, delta in enumerate(deltas):
+                    slot[i] += delta * share
+        buckets = []
+        for n in range(first, last + 1):
+            found = sums.get(n)
+            start = datetime.fromtimestamp(n * size).astimezone()
+            if found is None:
+                buckets.append(ThroughputBucket(start, None, None, None))
+            else:
+                buckets.append(ThroughputBucket(start, *(round(v, 2) for v in found)))
+        return buckets
+
+
+def _totals(q: QueueStats) -> tuple[int, int, int]:
+    return (q.enqueued_total, q.successful_total, q.failed_total)
+
+
+def _deltas(before: tuple[int, int, int], after: tuple[int, int, int]) -> tuple[int, ...] | None:
+    """Counter increases, or None after a reset (Redis lost or flushed its data)."""
+    deltas = tuple(a - b for a, b in zip(after, before, strict=True))
+    if any(d < 0 for d in deltas):
+        return None
+    return deltas
+
+
+def _local_now() -> datetime:
+    return datetime.fromtimestamp(time.time()).astimezone()
