@@ -185,22 +185,28 @@ class RedisInspectionMixin:
         return pools
 
     def server_info(self) -> ServerInfo:
+        """Health of the server that holds this alias's keys: on a cluster, the master of
+        the alias's slot (INFO, TIME and CONFIG GET go there, not to a random node)."""
         url = mask_url(self.url)
+        topology = self.target.kind
         try:
             with translate_errors(self.url):
                 info = self.client.info()
                 lost = self.client.hmget(self.keys.meta, "lost_at", "lost_detail")
                 now_s, now_us = self.client.time()
                 config = _config_get(self.client, "appendfsync", "save")
+                node = self.clients().master_address()
         except Exception as exc:
             return ServerInfo(
                 url=url,
                 reachable=False,
                 error=str(exc),
                 warnings=[f"Redis at {url} is unreachable: {exc}"],
+                topology=topology,
             )
         policy = info.get("maxmemory_policy", "")
         aof = bool(info.get("aof_enabled"))
+        replicas = int(info.get("connected_slaves", 0))
         warnings = []
         if not aof:
             warnings.append(
@@ -209,6 +215,11 @@ class RedisInspectionMixin:
         if policy and policy != "noeviction":
             warnings.append(
                 f"maxmemory-policy is {policy}: Redis may evict task data. Use noeviction."
+            )
+        if replicas < self.config.replica_acks:
+            warnings.append(
+                f"replica_acks is {self.config.replica_acks} but {node} has {replicas} "
+                "connected replica(s): enqueues and acknowledgements raise ReplicationTimeout."
             )
         if lost[0]:
             warnings.append(f"Redis lost data at {from_ms(lost[0])}: {lost[1] or ''}")
@@ -225,6 +236,9 @@ class RedisInspectionMixin:
             now=from_ms(now_s * 1000 + now_us // 1000),
             data_lost_at=from_ms(lost[0]),
             warnings=warnings,
+            node=node,
+            topology=topology,
+            connected_replicas=replicas,
         )
 
 
