@@ -13,6 +13,8 @@ from threadmill.backends.base import AckOutcome, TaskState
 from threadmill.exceptions import CorruptTaskData, RedisOutOfMemory
 from threadmill.pool.runner import run_lease
 
+pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
+
 
 def test_corrupt_entries_are_quarantined_and_the_queue_keeps_flowing(backend, rclient):
     keys = backend.keys

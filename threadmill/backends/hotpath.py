@@ -26,10 +26,11 @@ from threadmill.exceptions import ReplicationTimeout
 
 from .cluster import MAX_REDIRECTS, MIGRATING, TRANSIENT, SlotOwner, backoff
 
-#: Written before WAIT when a call was retried on another connection: WAIT covers the
-#: writes of its own connection only, and a retried script that finds its work done
-#: writes nothing. This write moves the connection's replication offset to the master's
-#: current one, so WAIT covers whatever the first attempt wrote. allow-oom: an
+#: Written before WAIT when a call was retried on another connection: WAIT waits for the
+#: replication offset of its connection's last write, and a retried script that finds its
+#: work done writes nothing. This write moves the connection's offset to the master's
+#: current one, so WAIT covers whatever the first attempt wrote. (Redis 7.0 already starts
+#: a new connection at the current offset; the fence does not rely on it.) allow-oom: an
 #: acknowledgement must work at maxmemory.
 FENCE_SCRIPT = "#!lua flags=allow-oom\nreturn redis.call('SET', KEYS[1], ARGV[1])"
 
