@@ -92,9 +92,10 @@ def make_client(
     if target.kind == SENTINEL:
         sentinels = Sentinel(
             list(target.nodes),
-            sentinel_kwargs={
-                "socket_timeout": socket_timeout,
+            sentinel_kwargs={  # a sentinel that does not answer: ask the next one at once
+                "socket_timeout": options.socket_timeout,
                 "socket_connect_timeout": common["socket_connect_timeout"],
+                "retry": _retry(0),
             },
         )
         return sentinels.master_for(

@@ -18,9 +18,11 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MovedError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from threadmill.exceptions import ReplicationTimeout
 
@@ -87,22 +89,25 @@ class ReplicaAcks:
 
 class DirectRoute:
     """One server, or the primary a Sentinel names: new connections use the client's
-    pool settings (a Sentinel-managed connection asks the sentinels when it connects)."""
+    pool settings. Connections are opened explicitly: a Sentinel-managed connection asks
+    the sentinels for the primary in connect() only (a lazy connect on first send would
+    go to redis-py's default address, localhost:6379)."""
 
     def __init__(self, client) -> None:
-        self._kwargs = client.connection_pool.connection_kwargs
+        # HotPath's loop is the retry policy: a connection attempt is made once per turn.
+        self._kwargs = {**client.connection_pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
         self._connection_class = client.connection_pool.connection_class
 
     def connect(self):
-        return self._connection_class(**self._kwargs)
-
-    def after_failure(self, conn, exc: Exception):
-        """The connection to use after a failure (it reconnects on its next send)."""
-        if isinstance(exc, ResponseError):  # CLUSTERDOWN & co. from a non-cluster server
-            raise exc
+        conn = self._connection_class(**self._kwargs)
+        conn.connect()
         return conn
 
-    def moved(self, conn, exc: MovedError):
+    def failed(self, exc: Exception, node: str | None = None) -> None:
+        if isinstance(exc, ResponseError):  # CLUSTERDOWN & co. from a non-cluster server
+            raise exc
+
+    def moved(self, exc: MovedError) -> None:
         raise exc  # a single server never redirects: REDIS_URL points at a cluster node
 
 
@@ -113,17 +118,17 @@ class SlotRoute:
         self.owner = owner
 
     def connect(self):
-        pool = self.owner.master().connection_pool
-        return pool.connection_class(**pool.connection_kwargs)
+        pool = self.owner.master().connection_pool  # its connections never retry by themselves
+        conn = pool.connection_class(**pool.connection_kwargs)
+        conn.connect()
+        return conn
 
-    def after_failure(self, conn, exc: Exception):
-        if conn is not None and not isinstance(exc, MIGRATING):
-            self.owner.refresh(f"{conn.host}:{conn.port}")
-        return self.connect()
+    def failed(self, exc: Exception, node: str | None = None) -> None:
+        if not isinstance(exc, MIGRATING):  # TRYAGAIN / ASK: same owner, ask again later
+            self.owner.refresh(node)
 
-    def moved(self, conn, exc: MovedError):
+    def moved(self, exc: MovedError) -> None:
         self.owner.moved(exc)
-        return self.connect()
 
 
 class HotPath:
@@ -138,13 +143,17 @@ class HotPath:
     def _connection(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._adopt(self._route.connect())
+            conn = self._local.conn = self._route.connect()
+            self._all.add(conn)
         return conn
 
-    def _adopt(self, conn):
-        self._local.conn = conn
-        self._all.add(conn)
-        return conn
+    def _drop(self, conn) -> None:
+        """A failed connection is never reused: the next one is found through the route
+        (the slot's master may have moved, Sentinel may name another primary)."""
+        if conn is not None:
+            conn.disconnect()
+            if getattr(self._local, "conn", None) is conn:
+                self._local.conn = None
 
     def evalsha(self, script, keys: list[str], args: list, acks: ReplicaAcks | None = None):
         packed = pack_command(["EVALSHA", script.sha, len(keys), *keys, *args])
@@ -165,19 +174,18 @@ class HotPath:
                 redirects += 1
                 if redirects > MAX_REDIRECTS:
                     raise
-                conn.disconnect()
-                conn = self._adopt(self._route.moved(conn, exc))
+                self._drop(conn)
+                conn = None
+                self._route.moved(exc)
             except (RedisConnectionError, RedisTimeoutError, *TRANSIENT) as exc:
-                if conn is not None:
-                    conn.disconnect()
+                node = f"{conn.host}:{conn.port}" if conn is not None else None
+                self._drop(conn)
+                conn = None
                 failures += 1
                 if failures > self._retries:
                     raise
+                self._route.failed(exc, node)  # a cluster re-reads its topology
                 threading.Event().wait(backoff(failures))
-                try:
-                    conn = self._adopt(self._route.after_failure(conn, exc))
-                except (RedisConnectionError, *TRANSIENT):
-                    conn = None  # the topology is unknown for now: try again next turn
 
     def _call_and_wait(self, conn, packed: bytes, acks: ReplicaAcks, fence: bool):
         """The script, (the fence,) then WAIT, in one round trip on one connection."""
