@@ -146,3 +146,39 @@ def test_failover_to_a_lagging_replica_with_replica_acks_loses_nothing(
     assert all(report.executions[i] == 1 for i in report.executions if i in report.statuses)
     assert run["producer_back_after"] < 30
     assert "Traceback" not in run["pool"].log()
+
+
+@pytest.mark.cluster
+def test_a_planned_failover_is_followed_without_a_crash_or_a_loss(
+    cluster, make_backend, pool, tmp_path
+):
+    """`CLUSTER FAILOVER` (maintenance): the old master becomes a replica and stays up, so
+    live connections get MOVED and blocked waits get UNBLOCKED. Nothing crashes, no worker
+    is replaced, and (the replica caught up first) nothing is lost."""
+    backend = make_backend(cluster.url, OPTIONS)
+    book = tmp_path / "ledger"
+    p = pool("--processes", "1", "--threads", "3", url=cluster.url, options=OPTIONS)
+    [worker] = p.wait_for_workers(1)
+    producer = Producer(book, pause=0.02)  # slower than the pool: some threads wait idle
+    producer.start()
+    wait_until(lambda: len(producer.acknowledged) > 50, 20)
+    master = cluster.node(cluster.master_of(backend.keys.base))
+    with master.client() as c:
+        replica = cluster.node(int(c.info("replication")["slave0"]["port"]))
+    with replica.client() as c:
+        c.execute_command("CLUSTER", "FAILOVER")
+    wait_until(lambda: cluster.master_of(backend.keys.base) == replica.port, 20)
+    count = len(producer.acknowledged)
+    wait_until(lambda: len(producer.acknowledged) > count + 50, 20)
+    producer.finish()
+    wait_until(lambda: statuses_all(backend, producer.acknowledged, SUCCESSFUL), 60)
+    report = ledger.check(backend, producer.acknowledged, book, unknown=producer.unknown)
+    report.assert_consistent()
+    assert all(report.executions[i] == 1 for i in producer.acknowledged)
+    assert p.workers() == [worker], p.tail()  # no worker crashed and was replaced
+    assert "crashed" not in p.log()
+    assert backend.server_info().node == f"127.0.0.1:{replica.port}"
+
+
+def statuses_all(backend, ids, status) -> bool:
+    return all(s == status for s in statuses(backend, ids).values())

@@ -35,6 +35,7 @@ from redis.exceptions import (
     ClusterDownError,
     MovedError,
     RedisClusterException,
+    ResponseError,
     SlotNotCoveredError,
     TryAgainError,
 )
@@ -51,6 +52,12 @@ MIGRATING = (TryAgainError, AskError)
 #: Replies that mean "ask again shortly": a failover or a slot migration in progress.
 TRANSIENT = (ClusterDownError, *MIGRATING)
 LOST = (RedisConnectionError, RedisTimeoutError)
+
+
+def unblocked(exc: Exception) -> bool:
+    """A blocking wait ended because its server stopped being a master (a failover):
+    `-UNBLOCKED force unblock from blocking operation, instance state changed`."""
+    return isinstance(exc, ResponseError) and str(exc).startswith("UNBLOCKED")
 
 
 def backoff(failures: int) -> float:
@@ -134,7 +141,11 @@ class SlotClient:
                     raise
                 self.owner.moved(exc)
                 continue
-            except (*LOST, *TRANSIENT) as exc:
+            except (*LOST, *TRANSIENT, ResponseError) as exc:
+                if isinstance(exc, ResponseError) and not (
+                    isinstance(exc, TRANSIENT) or unblocked(exc)
+                ):
+                    raise
                 failures += 1
                 if not isinstance(exc, MIGRATING):
                     self.owner.refresh(node)

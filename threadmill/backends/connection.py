@@ -229,6 +229,11 @@ def translate_errors(url: str) -> Iterator[None]:
                 "nothing was written. Let workers drain the queue, purge old results, or "
                 "raise maxmemory."
             ) from exc
+        if str(exc).startswith("UNBLOCKED"):
+            raise BackendUnavailable(
+                f"Redis at {mask_url(url)} stopped being the primary during a blocking wait "
+                "(a failover): the wait is retried."
+            ) from exc
         if str(exc).startswith("NOREPLICAS"):
             raise BackendUnavailable(
                 f"Redis at {mask_url(url)} refuses writes: fewer replicas than its "
