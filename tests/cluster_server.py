@@ -28,17 +28,25 @@ from tests.redis_server import redis_server_binary
 NODE_TIMEOUT_MS = 2000
 
 
-def free_cluster_port() -> int:
-    """A free port p whose bus port p + 10000 is free too (so p <= 55535)."""
+def free_cluster_port(taken: set[int]) -> int:
+    """A free port p whose bus port p + 10000 is free too (so p <= 55535), clear of the
+    ports (and bus ports) in taken; adds both to taken."""
     while True:
         port = random.randint(20000, 45000)
+        if {port, port + 10000} & taken:
+            continue
         try:
             with socket.socket() as a, socket.socket() as b:
                 a.bind(("127.0.0.1", port))
                 b.bind(("127.0.0.1", port + 10000))
         except OSError:
             continue
+        taken.update((port, port + 10000))
         return port
+
+
+class PortTaken(RuntimeError):
+    pass
 
 
 class ClusterNodeProcess:
@@ -66,6 +74,8 @@ class ClusterNodeProcess:
         ]  # fmt: skip
 
     def start(self) -> None:
+        """Start on self.port; RuntimeError if it exits (PortTaken if its ports were
+        taken meanwhile by another process)."""
         self.process = subprocess.Popen(
             self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -73,6 +83,8 @@ class ClusterNodeProcess:
         while True:
             if self.process.poll() is not None:
                 log = (self.dir / "redis.log").read_text(errors="replace")[-2000:]
+                if "Address already in use" in log:
+                    raise PortTaken(self.port)
                 raise RuntimeError(f"cluster node {self.port} exited:\n{log}")
             try:
                 with self.client(socket_timeout=0.5) as c:
@@ -109,13 +121,21 @@ class RedisClusterServer:
 
     def __init__(self, masters: int = 3, replicas: int = 0, appendfsync: str = "everysec"):
         self.root = Path(tempfile.mkdtemp(prefix="threadmill-cluster-"))
-        self.nodes = [
-            ClusterNodeProcess(free_cluster_port(), self.root, appendfsync)
-            for _ in range(masters * (1 + replicas))
-        ]
+        taken: set[int] = set()
+        self.nodes = []
         try:
-            for node in self.nodes:
-                node.start()
+            for _ in range(masters * (1 + replicas)):
+                for attempt in range(10):  # another process may take a port we picked
+                    node = ClusterNodeProcess(free_cluster_port(taken), self.root, appendfsync)
+                    try:
+                        node.start()
+                    except PortTaken:
+                        node.kill()
+                        if attempt == 9:
+                            raise
+                        continue
+                    self.nodes.append(node)
+                    break
             create = ["redis-cli", "--cluster", "create"]
             create += [f"127.0.0.1:{n.port}" for n in self.nodes]
             create += ["--cluster-replicas", str(replicas), "--cluster-yes"]
