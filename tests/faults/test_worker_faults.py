@@ -32,8 +32,11 @@ def test_worker_sigkilled_mid_task_loses_nothing(pool, backend, tmp_path):
     book = tmp_path / "ledger"
     ids = [tasks.ledger_nap.enqueue(str(book), 0.3).id for _ in range(30)]
     p = pool("--processes", "2", "--threads", "2", "--exit-empty")
-    wait_until(lambda: running_count(backend) >= 2, 20)
-    victim = p.workers()[0]
+    wait_until(lambda: running_count(backend) >= 2 and len(ledger.executions(book)) >= 2, 20)
+    # The worker that started a (0.3 s) task last is running it now; workers()[0] may be
+    # idle while the other worker runs both tasks, and then nothing would run again.
+    victim = int(book.read_text().splitlines()[-1].split()[2])
+    assert victim in p.workers()
     held = {
         t.task_id
         for pl in backend.pools()
