@@ -19,7 +19,7 @@ from threadmill.backends.base import TaskState
 from threadmill.backends.redis import RedisTaskBackend
 from threadmill.backends.topology import CLUSTER, SENTINEL, STANDALONE, mask_url, parse_url
 from threadmill.checks import check_backend
-from threadmill.exceptions import ReplicationTimeout
+from threadmill.exceptions import BackendUnavailable, ReplicationTimeout
 
 SUCCESSFUL = TaskResultStatus.SUCCESSFUL
 #: Aliases whose hash tags fall in the three slot ranges `redis-cli --cluster create`
@@ -191,3 +191,18 @@ def confirmed(call) -> bool:
     except ReplicationTimeout:
         return False
     return True
+
+
+@pytest.mark.cluster
+def test_a_url_of_the_wrong_kind_fails_with_a_message_that_says_so(
+    redis_cluster, standalone_server, make_backend
+):
+    backend = make_backend(f"redis+cluster://127.0.0.1:{standalone_server.port}/")
+    with pytest.raises(BackendUnavailable, match="Cluster mode is not enabled"):
+        tasks.noop.enqueue()
+    # redis:// at a cluster node that does not own the alias's slot: it answers MOVED.
+    owner = redis_cluster.master_of(backend.keys.base)
+    other = next(port for port in redis_cluster.masters() if port != owner)
+    make_backend(f"redis://127.0.0.1:{other}/0")
+    with pytest.raises(BackendUnavailable, match="is a Redis Cluster node"):
+        tasks.noop.enqueue()
