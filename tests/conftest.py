@@ -1,5 +1,9 @@
 """Shared fixtures: a real redis-server for the session, a clean database 0 per test,
-disposable servers for fault tests, and the TASKS setting pointing at them."""
+disposable servers for fault tests, and the TASKS setting pointing at them.
+
+Modules marked `both_topologies` run each test twice: against the standalone server and
+against a real 3-master Redis Cluster (started once per session, on first use).
+`redis_server` is then whichever of the two the test runs against."""
 
 from __future__ import annotations
 
@@ -9,30 +13,66 @@ import pytest
 from django.tasks import task_backends
 from django.test.utils import override_settings
 
+from tests.cluster_server import RedisClusterServer
 from tests.redis_server import RedisServer
 from threadmill.backends import connection
 
 
-def tasks_setting(url: str, options: dict | None = None, **extra) -> dict:
+def tasks_setting(
+    url: str, options: dict | None = None, aliases: tuple[str, ...] = (), **extra
+) -> dict:
+    """TASKS with a "default" alias on url, and the same settings under each of aliases."""
     return {
-        "default": {
+        alias: {
             "BACKEND": "threadmill.backends.redis.RedisTaskBackend",
             "REDIS_URL": url,
             "QUEUES": ["default", "high", "low"],
             "OPTIONS": options or {},
             **extra,
         }
+        for alias in ("default", *aliases)
     }
 
 
+def pytest_generate_tests(metafunc):
+    """Tests of modules marked both_topologies run on one server and on a cluster (not
+    those that build their own disposable servers)."""
+    if metafunc.definition.get_closest_marker("both_topologies") and (
+        "disposable_redis" not in metafunc.fixturenames
+    ):
+        metafunc.parametrize("topology", ["standalone", "cluster"], indirect=True)
+
+
+@pytest.fixture
+def topology(request) -> str:
+    return getattr(request, "param", "standalone")
+
+
 @pytest.fixture(scope="session")
-def redis_server():
+def standalone_server():
     """The session's redis-server (AOF on); tests flush it, never the shared 6379."""
     server = RedisServer()
     os.environ["THREADMILL_TEST_REDIS_URL"] = server.url
     yield server
     connection.close_all()
     server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """The session's Redis Cluster: 3 masters, one replica each (started on first use)."""
+    cluster = RedisClusterServer(masters=3, replicas=1)
+    yield cluster
+    connection.close_all()
+    cluster.close()
+
+
+@pytest.fixture
+def redis_server(request, topology, standalone_server):
+    """The Redis this test runs against: the standalone server, or the session cluster."""
+    if topology == "cluster":
+        return request.getfixturevalue("redis_cluster")
+    return standalone_server
 
 
 @pytest.fixture(autouse=True)

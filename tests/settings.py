@@ -4,6 +4,7 @@ The Redis URL comes from THREADMILL_TEST_REDIS_URL: the test session starts its 
 redis-server and exports it (subprocesses such as worker pools inherit it, or get their own).
 """
 
+import json
 import os
 
 SECRET_KEY = "threadmill-tests-only"
@@ -57,18 +58,17 @@ STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 REDIS_URL = os.environ.get("THREADMILL_TEST_REDIS_URL", "redis://127.0.0.1:1/0")
-TASK_OPTIONS = {}
-if os.environ.get("THREADMILL_TEST_OPTIONS"):
-    import json
-
-    TASK_OPTIONS = json.loads(os.environ["THREADMILL_TEST_OPTIONS"])
+TASK_OPTIONS = json.loads(os.environ.get("THREADMILL_TEST_OPTIONS") or "{}")
+# More aliases with the same settings (pools serving several aliases of one cluster).
+TASK_ALIASES = json.loads(os.environ.get("THREADMILL_TEST_ALIASES") or "[]")
 TASKS = {
-    "default": {
+    alias: {
         "BACKEND": "threadmill.backends.redis.RedisTaskBackend",
         "REDIS_URL": REDIS_URL,
         "QUEUES": ["default", "high", "low"],
         "OPTIONS": TASK_OPTIONS,
     }
+    for alias in ["default", *TASK_ALIASES]
 }
 LOGGING = {
     "version": 1,

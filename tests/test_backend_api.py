@@ -18,6 +18,8 @@ from tests.conftest import tasks_setting
 from threadmill.backends.redis import RedisTaskBackend
 from threadmill.exceptions import BackendUnavailable, InvalidTaskArguments
 
+pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
+
 
 def test_capabilities(backend):
     assert isinstance(backend, RedisTaskBackend)

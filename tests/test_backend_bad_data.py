@@ -17,6 +17,7 @@ from threadmill.pool.runner import run_lease
 # test has opened the test database connection, that touches it, so these tests need the
 # database enabled (pytest-django blocks it otherwise).
 runs_tasks = pytest.mark.django_db
+pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
 
 
 def test_corrupt_entries_are_quarantined_and_the_queue_keeps_flowing(backend, rclient):

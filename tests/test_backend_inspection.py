@@ -12,6 +12,8 @@ from tests import tasks
 from tests.test_backend_states import ALL, drain_order, run_one, token
 from threadmill.backends.base import AckOutcome, TaskState
 
+pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
+
 
 def test_queue_stats_count_every_state(backend):
     for _ in range(3):

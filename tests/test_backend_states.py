@@ -14,6 +14,8 @@ from django.utils import timezone
 from tests import tasks
 from threadmill.backends.base import AckOutcome, TaskState
 
+pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
+
 ALL = ["default", "high", "low"]
 _tokens = iter(range(10**9))
 

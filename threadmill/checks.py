@@ -2,7 +2,8 @@
 
 threadmill.W001  Redis unreachable             threadmill.E001  eviction policy may drop tasks
 threadmill.W002  persistence off               threadmill.W003  Redis lost data (detected)
-threadmill.W004  a pool's host clock is off    threadmill.W010  no TASKS alias uses Threadmill
+threadmill.W004  a pool's host clock is off    threadmill.W005  fewer replicas than replica_acks
+threadmill.W010  no TASKS alias uses Threadmill
 """
 
 from __future__ import annotations
@@ -26,16 +27,13 @@ def check_backend(backend: RedisTaskBackend) -> list[checks.CheckMessage]:
     """Health of one backend's Redis, called through `backend.check()`."""
     import redis
 
-    from threadmill.backends.connection import mask_url
+    from threadmill.backends.connection import close_client, make_client, mask_url
 
     url = mask_url(backend.url)
     where = f"TASKS[{backend.alias!r}]"
-    client = redis.Redis.from_url(
-        backend.url,
-        decode_responses=True,
-        socket_timeout=CHECK_TIMEOUT,
-        socket_connect_timeout=CHECK_TIMEOUT,
-        retry=None,
+    # No retries; on a cluster, the master of the alias's slot answers.
+    client = make_client(
+        backend.target, backend.config, backend.slot_key, CHECK_TIMEOUT, 0, CHECK_TIMEOUT
     )
     try:
         info = client.info()
@@ -52,7 +50,7 @@ def check_backend(backend: RedisTaskBackend) -> list[checks.CheckMessage]:
             )
         ]
     finally:
-        client.close()
+        close_client(client)
     messages: list[checks.CheckMessage] = []
     if not info.get("aof_enabled"):
         messages.append(
@@ -73,6 +71,17 @@ def check_backend(backend: RedisTaskBackend) -> list[checks.CheckMessage]:
                 hint="Set `maxmemory-policy noeviction`; enqueue then fails loudly when "
                 "Redis is full while workers keep draining.",
                 id="threadmill.E001",
+            )
+        )
+    replicas = int(info.get("connected_slaves", 0))
+    if replicas < backend.config.replica_acks:
+        messages.append(
+            checks.Warning(
+                f"{where}: replica_acks is {backend.config.replica_acks} but the primary at "
+                f"{url} has {replicas} connected replica(s): every enqueue and "
+                "acknowledgement will wait replica_ack_timeout and raise ReplicationTimeout.",
+                hint="Start the replicas (replicaof), or lower replica_acks.",
+                id="threadmill.W005",
             )
         )
     for pool_id, status in zip(pools, statuses, strict=True):

@@ -20,6 +20,20 @@ class BackendUnavailable(ThreadmillError):
     """Redis did not answer (down, unreachable, or too slow for `socket_timeout`)."""
 
 
+class ReplicationTimeout(BackendUnavailable):
+    """Fewer replicas than `replica_acks` confirmed a write within `replica_ack_timeout`.
+
+    The write is on the primary: the task exists (enqueue), the result is stored
+    (acknowledge), but a failover now could lose it. Retrying the call is safe (every
+    Threadmill script is idempotent) and waits for the replicas again. `acknowledged` and
+    `required` say how many replicas confirmed and how many were asked for."""
+
+    def __init__(self, message: str, *, acknowledged: int = 0, required: int = 0) -> None:
+        super().__init__(message)
+        self.acknowledged = acknowledged
+        self.required = required
+
+
 class RedisOutOfMemory(ThreadmillError):
     """Redis is at `maxmemory` with `noeviction`: the enqueue was refused as a whole."""
 

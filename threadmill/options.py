@@ -41,6 +41,8 @@ class BackendOptions:
     socket_timeout: float = 5.0
     socket_connect_timeout: float = 5.0
     retry_attempts: int = 3
+    replica_acks: int = 0
+    replica_ack_timeout: float = 1.0
     max_connections: int | None = None
     max_result_size: int = 1_048_576
     key_prefix: str = "threadmill"
@@ -128,6 +130,19 @@ OPTION_SPECS: dict[str, _Spec] = {
         0,
         "Retries (with capped exponential backoff) of a Redis call that failed on a "
         "connection error or timeout; safe because every Threadmill script is idempotent.",
+    ),
+    "replica_acks": _Spec(
+        _INT,
+        0,
+        "Replicas that must have each enqueue, lease and acknowledgement before the call "
+        "returns (Redis `WAIT`, see docs/scaling.md); 0: do not wait, so a failover may lose "
+        "the last writes.",
+    ),
+    "replica_ack_timeout": _Spec(
+        _DURATION,
+        0.001,
+        "Longest a call waits for `replica_acks` replicas; then it raises "
+        "`ReplicationTimeout` (the write is on the primary; a retry is safe).",
     ),
     "max_connections": _Spec(
         _OPT_INT, 1, "Size limit of each process's Redis connection pool (None: unbounded)."

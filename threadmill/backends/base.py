@@ -215,6 +215,9 @@ class ServerInfo:
     now: datetime | None = None
     data_lost_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
+    node: str = ""  # host:port of the server holding the alias's keys (cluster: slot master)
+    topology: str = "standalone"  # standalone, cluster or sentinel
+    connected_replicas: int = 0
 
 
 @dataclass(frozen=True, slots=True)

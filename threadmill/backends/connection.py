@@ -1,148 +1,177 @@
 """Redis clients for a backend alias: created per process, configured explicitly.
 
-* One client per (alias settings, process): Django creates a backend object per thread, and
-  all threads of a process share its connection pool. A forked child never reuses its
-  parent's sockets: the cache is keyed by pid.
+* One set of clients per (alias settings, process): Django creates a backend object per
+  thread, and all threads of a process share its connection pools. A forked child never
+  reuses its parent's sockets: the cache is keyed by pid.
 * Explicit timeouts everywhere; a second client for blocking waits whose socket timeout is
   longer than the block time, so a quiet queue is never mistaken for a dead server.
 * Retries with capped exponential backoff on connection errors and timeouts. That is safe
   only because every Threadmill script is idempotent (enqueue keyed by task id, acquire
   keyed by lease token, acknowledge fenced by it).
+* What REDIS_URL points at (`topology.py`): one server (`redis.Redis`, as always), the
+  primary a Sentinel names (`redis.Redis` on a Sentinel-managed pool: after a failover
+  new connections go to the new primary), or a Redis Cluster (`cluster.SlotClient`: every
+  command goes to the master of the alias's slot).
 """
 
 from __future__ import annotations
 
 import os
-import random
 import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
+from redis.exceptions import (
+    MovedError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisClusterException,
+    ResponseError,
+)
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from threadmill.exceptions import BackendUnavailable, RedisOutOfMemory
 from threadmill.options import BackendOptions
 
+from .cluster import TRANSIENT, SlotClient, SlotOwner
+from .hotpath import DirectRoute, HotPath, SlotRoute, pack_command
+from .topology import CLUSTER, SENTINEL, STANDALONE, RedisTarget, mask_url, parse_url
 
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ***, safe for logs and pages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
-def _encode(value: object) -> bytes:
-    if isinstance(value, str):
-        return value.encode()
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, int):
-        return b"%d" % value
-    return str(value).encode()
+__all__ = [
+    "Clients",
+    "close_all",
+    "close_client",
+    "get_clients",
+    "make_client",
+    "mask_url",
+    "pack_command",
+    "parse_url",
+]
 
 
-def pack_command(parts: list) -> bytes:
-    """A command in RESP, as redis-py's packer would write it, without its generality."""
-    encoded = [_encode(p) for p in parts]
-    chunks = [b"*%d\r\n" % len(encoded)]
-    for item in encoded:
-        chunks.append(b"$%d\r\n%s\r\n" % (len(item), item))
-    return b"".join(chunks)
+def _retry(retries: int) -> Retry:
+    if retries == 0:
+        return Retry(NoBackoff(), 0)
+    return Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), retries)
 
 
-class HotPath:
-    """Script calls made for every task (enqueue, acquire, acknowledge) on a connection
-    each thread keeps for itself: it skips the pool's per-command bookkeeping (checkout,
-    a non-blocking read to detect stale data, release), a third of the client's cost.
-
-    Retries follow the client's policy: connection errors and timeouts are retried with
-    capped exponential backoff (every Threadmill script is idempotent); a script missing
-    from the server's cache is loaded and the call repeated.
-    """
-
-    def __init__(self, client: redis.Redis, retries: int) -> None:
-        self._kwargs = client.connection_pool.connection_kwargs
-        self._connection_class = client.connection_pool.connection_class
-        self._retries = retries
-        self._local = threading.local()
-        self._all: weakref.WeakSet = weakref.WeakSet()
-
-    def _connection(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connection_class(**self._kwargs)
-            self._all.add(conn)
-        return conn
-
-    def evalsha(self, script, keys: list[str], args: list) -> object:
-        conn = self._connection()
-        packed = pack_command(["EVALSHA", script.sha, len(keys), *keys, *args])
-        failures = 0
-        while True:
-            try:
-                conn.send_packed_command([packed])
-                return conn.read_response()
-            except NoScriptError:
-                conn.send_command("SCRIPT", "LOAD", script.source)
-                conn.read_response()
-            except (RedisConnectionError, RedisTimeoutError):
-                conn.disconnect()
-                failures += 1
-                if failures > self._retries:
-                    raise
-                delay = min(1.0, 0.05 * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
-                threading.Event().wait(delay)
-
-    def close(self) -> None:
-        """Disconnect the connections of every thread (they reconnect on next use)."""
-        for conn in list(self._all):
-            conn.disconnect()
+def _common(options: BackendOptions, socket_timeout: float, connect_timeout: float) -> dict:
+    return {
+        "decode_responses": True,
+        "encoding_errors": "replace",  # hand-edited bytes must not break a reply
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": connect_timeout,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+        "max_connections": options.max_connections,
+        "client_name": "threadmill",
+    }
 
 
-@dataclass(frozen=True)
+def make_client(
+    target: RedisTarget,
+    options: BackendOptions,
+    slot_key: str,
+    socket_timeout: float,
+    retries: int,
+    connect_timeout: float | None = None,
+) -> Any:
+    """A client with the interface of redis.Redis for target: a redis.Redis (one server,
+    Sentinel) or a SlotClient (cluster: every command to the master of slot_key's slot)."""
+    common = _common(options, socket_timeout, connect_timeout or options.socket_connect_timeout)
+    if target.kind == STANDALONE:
+        return redis.Redis.from_url(target.url, retry=_retry(retries), **common)
+    auth = {"username": target.username, "password": target.password}
+    if target.kind == SENTINEL:
+        sentinels = Sentinel(
+            list(target.nodes),
+            sentinel_kwargs={  # a sentinel that does not answer: ask the next one at once
+                "socket_timeout": options.socket_timeout,
+                "socket_connect_timeout": common["socket_connect_timeout"],
+                "retry": _retry(0),
+            },
+        )
+        return sentinels.master_for(
+            target.service, db=target.db, ssl=target.tls, retry=_retry(retries),
+            **auth, **common,
+        )  # fmt: skip
+
+    def make_cluster() -> RedisCluster:
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+            require_full_coverage=False,  # an alias needs only its own slot served
+            retry=Retry(NoBackoff(), 0),  # SlotClient and HotPath retry, with backoff
+            ssl=target.tls,
+            **auth,
+            **common,
+        )
+
+    return SlotClient(SlotOwner(make_cluster, slot_key), retries)
+
+
 class Clients:
     """The clients of one process: normal commands, blocking waits, the per-task hot path."""
 
-    commands: redis.Redis
-    blocking: redis.Redis
-    hot: HotPath
+    def __init__(self, target: RedisTarget, options: BackendOptions, slot_key: str) -> None:
+        self.target = target
+        # A WAIT for replicas happens on the connection that wrote: its reply may take
+        # replica_ack_timeout on top of the normal socket timeout.
+        timeout = options.socket_timeout
+        if options.replica_acks:
+            timeout += options.replica_ack_timeout
+        self.commands = make_client(target, options, slot_key, timeout, options.retry_attempts)
+        self.blocking = make_client(
+            target, options, slot_key, options.block_timeout + options.socket_timeout, 0
+        )
+        if target.kind == CLUSTER:
+            route: DirectRoute | SlotRoute = SlotRoute(self.commands.owner)
+        else:
+            route = DirectRoute(self.commands)
+        self.hot = HotPath(route, options.retry_attempts)
+
+    def master_address(self) -> str:
+        """host:port of the server that holds the alias's keys now (for display)."""
+        if self.target.kind == CLUSTER:
+            return self.commands.owner.node_name()
+        pool = self.commands.connection_pool
+        if self.target.kind == SENTINEL:
+            host, port = pool.get_master_address()
+            return f"{host}:{port}"
+        kwargs = pool.connection_kwargs
+        return kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
+
+    def close(self) -> None:
+        close_client(self.commands)
+        close_client(self.blocking)
+        self.hot.close()
+
+
+def close_client(client: Any) -> None:
+    """Close a client from make_client and every socket it opened (sentinels included)."""
+    client.close()
+    pool = getattr(client, "connection_pool", None)  # not on a cluster's SlotClient
+    if pool is not None:
+        pool.disconnect()
+        manager = getattr(pool, "sentinel_manager", None)
+        if manager is not None:
+            manager.close()
 
 
 _clients: dict[tuple, Clients] = {}
 _lock = threading.Lock()
 
 
-def _make(url: str, options: BackendOptions, socket_timeout: float, retries: int):
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        encoding_errors="replace",  # hand-edited bytes must not break a reply
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=options.socket_connect_timeout,
-        socket_keepalive=True,
-        health_check_interval=30,
-        max_connections=options.max_connections,
-        retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), retries),
-        client_name="threadmill",
-    )
-
-
-def get_clients(url: str, options: BackendOptions) -> Clients:
-    """This process's clients for url and options (created on first use)."""
-    key = (url, options, os.getpid())
+def get_clients(target: RedisTarget, options: BackendOptions, slot_key: str = "") -> Clients:
+    """This process's clients for target and options (created on first use). slot_key is
+    a key of the alias (cluster only: its slot decides which master serves the alias)."""
+    key = (target.url, options, os.getpid(), slot_key)
     found = _clients.get(key)
     if found is not None:
         return found
@@ -152,13 +181,7 @@ def get_clients(url: str, options: BackendOptions) -> Clients:
             if any(k[2] != key[2] for k in _clients):  # forked: drop the parent's entries
                 for stale in [k for k in _clients if k[2] != key[2]]:
                     del _clients[stale]
-            commands = _make(url, options, options.socket_timeout, options.retry_attempts)
-            found = Clients(
-                commands=commands,
-                blocking=_make(url, options, options.block_timeout + options.socket_timeout, 0),
-                hot=HotPath(commands, options.retry_attempts),
-            )
-            _clients[key] = found
+            found = _clients[key] = Clients(target, options, slot_key)
         return found
 
 
@@ -166,11 +189,7 @@ def close_all() -> None:
     """Disconnect every client of this process (tests, shutdown)."""
     with _lock:
         for clients in _clients.values():
-            clients.commands.close()
-            clients.commands.connection_pool.disconnect()
-            clients.blocking.close()
-            clients.blocking.connection_pool.disconnect()
-            clients.hot.close()
+            clients.close()
         _clients.clear()
 
 
@@ -184,11 +203,40 @@ def translate_errors(url: str) -> Iterator[None]:
             f"Redis at {mask_url(url)} did not answer: {exc}. Is redis-server running and "
             "is REDIS_URL right?"
         ) from exc
+    except MovedError as exc:
+        if url.split("://")[0].endswith("+cluster"):
+            raise BackendUnavailable(
+                f"Redis Cluster at {mask_url(url)}: the alias's slot kept moving ({exc})."
+            ) from exc
+        raise BackendUnavailable(
+            f"Redis at {mask_url(url)} is a Redis Cluster node (it answered MOVED): use a "
+            "redis+cluster://host1:port1,host2:port2,.../ URL."
+        ) from exc
+    except (*TRANSIENT, RedisClusterException) as exc:
+        raise BackendUnavailable(
+            f"Redis at {mask_url(url)} cannot serve the alias's keys right now (a failover "
+            f"or a slot migration in progress?): {exc}"
+        ) from exc
+    except ReadOnlyError as exc:
+        raise BackendUnavailable(
+            f"Redis at {mask_url(url)} is a read-only replica: point REDIS_URL at the "
+            "primary, or use redis+sentinel:// so failovers are followed."
+        ) from exc
     except ResponseError as exc:
         if isinstance(exc, OutOfMemoryError) or str(exc).startswith("OOM"):
             raise RedisOutOfMemory(
                 f"Redis at {mask_url(url)} is full (maxmemory reached, policy noeviction): "
                 "nothing was written. Let workers drain the queue, purge old results, or "
                 "raise maxmemory."
+            ) from exc
+        if str(exc).startswith("UNBLOCKED"):
+            raise BackendUnavailable(
+                f"Redis at {mask_url(url)} stopped being the primary during a blocking wait "
+                "(a failover): the wait is retried."
+            ) from exc
+        if str(exc).startswith("NOREPLICAS"):
+            raise BackendUnavailable(
+                f"Redis at {mask_url(url)} refuses writes: fewer replicas than its "
+                "min-replicas-to-write are connected and in sync. Nothing was written."
             ) from exc
         raise

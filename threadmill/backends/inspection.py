@@ -165,6 +165,8 @@ class RedisInspectionMixin:
         return pools
 
     def server_info(self) -> ServerInfo:
+        """Health of the server that holds this alias's keys: on a cluster, the master of
+        the alias's slot (INFO, TIME and CONFIG GET go there, not to a random node)."""
         url = mask_url(self.url)
         try:
             with translate_errors(self.url):
@@ -172,14 +174,36 @@ class RedisInspectionMixin:
                 lost = self.client.hmget(self.keys.meta, "lost_at", "lost_detail")
                 now_s, now_us = self.client.time()
                 config = _config_get(self.client, "appendfsync", "save")
+                node = self.clients().master_address()
         except Exception as exc:
             return ServerInfo(
                 url=url,
                 reachable=False,
                 error=str(exc),
                 warnings=[f"Redis at {url} is unreachable: {exc}"],
+                topology=self.target.kind,
             )
-        return _server_info(url, info, lost, now_s * 1000 + now_us // 1000, config)
+        return self._server_info(url, info, lost, now_s * 1000 + now_us // 1000, config, node)
+
+    def _server_info(
+        self, url: str, info: dict, lost: list, now_ms: int, config: dict[str, str], node: str
+    ) -> ServerInfo:
+        server = _server_info(url, info, lost, now_ms, config)
+        replicas = int(info.get("connected_slaves", 0))
+        warnings = list(server.warnings)
+        if replicas < self.config.replica_acks:
+            warnings.insert(
+                len(warnings) - (1 if lost[0] else 0),
+                f"replica_acks is {self.config.replica_acks} but {node} has {replicas} "
+                "connected replica(s): enqueues and acknowledgements raise ReplicationTimeout.",
+            )
+        return replace(
+            server,
+            warnings=warnings,
+            node=node,
+            topology=self.target.kind,
+            connected_replicas=replicas,
+        )
 
     def overview(self, recent_failures: int = 5) -> Overview:
         """Two pipelined round trips (plus one to reload scripts after a Redis restart):
@@ -221,7 +245,9 @@ class RedisInspectionMixin:
         ]
         recent.sort(key=lambda r: r.finished_at.timestamp() if r.finished_at else 0, reverse=True)
         return Overview(
-            server=_server_info(mask_url(self.url), info, lost, now_ms, config),
+            server=self._server_info(
+                mask_url(self.url), info, lost, now_ms, config, self.clients().master_address()
+            ),
             queues=_queue_stats(names, replies[0]),
             pools=self._pools(entries, hashes, now_ms),
             failures=recent[:failures],

@@ -83,6 +83,11 @@ class Keys:
         return f"{self.base}stats"
 
     @property
+    def fence(self) -> str:
+        """String written before a WAIT on a retried call (see hotpath.FENCE_SCRIPT)."""
+        return f"{self.base}fence"
+
+    @property
     def meta(self) -> str:
         """Hash with the data epoch (detects a Redis that lost its data)."""
         return f"{self.base}meta"

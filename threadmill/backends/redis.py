@@ -31,7 +31,8 @@ from .base import (
     MaintenanceReport,
     ThreadmillBackend,
 )
-from .connection import get_clients, mask_url, translate_errors
+from .connection import Clients, get_clients, translate_errors
+from .hotpath import ReplicaAcks
 from .inspection import RedisInspectionMixin
 from .keys import Keys
 from .scripts import load_scripts, run_pipeline
@@ -43,6 +44,7 @@ from .serialization import (
     result_from_record,
     to_ms,
 )
+from .topology import CLUSTER, parse_url
 
 logger = logging.getLogger("threadmill")
 
@@ -61,35 +63,49 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
                 f"TASKS[{alias!r}] needs a REDIS_URL, e.g. 'redis://localhost:6379/0' "
                 f"(got {url!r})."
             )
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ImproperlyConfigured(
-                f"TASKS[{alias!r}]['REDIS_URL'] must start with redis://, rediss:// or "
-                f"unix://, got {mask_url(url)!r}."
-            )
+        try:
+            self.target = parse_url(url)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"TASKS[{alias!r}]['REDIS_URL'] {exc}.") from exc
         self.url = url
         self.config = BackendOptions.from_settings(alias, params.get("OPTIONS"))
         self.keys = Keys(self.config.key_prefix, alias)
         self.scripts = load_scripts()
+        # On a cluster the alias's hash tag picks the master; one server serves any alias.
+        self.slot_key = self.keys.base if self.target.kind == CLUSTER else ""
+        self._acks = None
+        if self.config.replica_acks:
+            self._acks = ReplicaAcks(
+                self.config.replica_acks, self.config.replica_ack_timeout, self.keys.fence
+            )
 
     # ---- clients ----------------------------------------------------------------------
 
+    def clients(self) -> Clients:
+        """This process's Redis clients for this alias (fork-safe, shared by threads)."""
+        return get_clients(self.target, self.config, self.slot_key)
+
     @property
     def client(self):
-        """This process's Redis client for commands (fork-safe, shared by threads)."""
-        return get_clients(self.url, self.config).commands
+        """This process's Redis client for commands (fork-safe, shared by threads). On a
+        cluster every command goes to the master of the alias's slot."""
+        return get_clients(self.target, self.config, self.slot_key).commands
 
     @property
     def blocking_client(self):
-        return get_clients(self.url, self.config).blocking
+        return get_clients(self.target, self.config, self.slot_key).blocking
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         with translate_errors(self.url):
             return self.scripts[name](self.client, keys, args)
 
     def _run_hot(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        """A script call made for every task, on this thread's own connection."""
+        """A script call made for every task, on this thread's own connection; with
+        replica_acks, it returns once that many replicas have the write."""
         with translate_errors(self.url):
-            return get_clients(self.url, self.config).hot.evalsha(self.scripts[name], keys, args)
+            return get_clients(self.target, self.config, self.slot_key).hot.evalsha(
+                self.scripts[name], keys, args, self._acks
+            )
 
     # ---- Django's task API --------------------------------------------------------------
 
@@ -155,7 +171,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
             replies = [self._run_hot("enqueue", calls[0][1], calls[0][2])]
         else:
             with translate_errors(self.url):
-                replies = run_pipeline(self.client, calls)
+                replies = run_pipeline(self.client, calls, self._acks)
         return from_ms(replies[0][0])
 
     def _announce(self, prepared: list[tuple], enqueued_at: datetime | None) -> list:

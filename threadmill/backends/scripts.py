@@ -62,12 +62,21 @@ def load_scripts() -> dict[str, Script]:
     }
 
 
-def run_pipeline(client: Any, calls: list[tuple[Script, list[str], list[Any]]]) -> list[Any]:
-    """Run several script calls in one round trip (not a transaction: each is atomic)."""
+def run_pipeline(
+    client: Any, calls: list[tuple[Script, list[str], list[Any]]], acks: Any = None
+) -> list[Any]:
+    """Run several script calls in one round trip (not a transaction: each is atomic).
+    With acks (a hotpath.ReplicaAcks), WAIT for the replicas at the end, on the same
+    connection, after a fence write (the pipeline may have been replayed on a new one)."""
+    from .hotpath import FENCE_SCRIPT
+
     for attempt in (1, 2):
         pipe = client.pipeline(transaction=False)
         for script, keys, args in calls:
             script.queue_in(pipe, keys, args)
+        if acks is not None:
+            pipe.eval(FENCE_SCRIPT, 1, acks.fence_key, "1")
+            pipe.wait(acks.replicas, max(1, round(acks.timeout * 1000)))
         results = pipe.execute(raise_on_error=False)
         missing = [r for r in results if isinstance(r, NoScriptError)]
         if missing and attempt == 1:
@@ -77,5 +86,8 @@ def run_pipeline(client: Any, calls: list[tuple[Script, list[str], list[Any]]]) 
         for result in results:
             if isinstance(result, Exception):
                 raise result
+        if acks is not None:
+            acks.check(results[-1])
+            results = results[:-2]
         return results
     raise AssertionError("unreachable")
