@@ -12,6 +12,8 @@ from tests.test_backend_states import run_one
 from threadmill.backends.base import TaskState
 from threadmill.exceptions import BackendUnavailable
 
+pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
+
 POOL_STATUS = {
     "host": "h1",
     "pid": 10,

@@ -234,13 +234,14 @@ def test_results_expire_after_result_ttl(make_backend, redis_server):
     result = tasks.noop.enqueue()
     run_one(backend)
     assert backend.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
-    wait_until(
-        lambda: backend.queue_stats(["default"])[0].successful == 0 or backend.maintain(ALL).trimmed
-    )
+    wait_until(lambda: backend.get_task(result.id) is None)  # Redis expired the record
     from django.tasks.exceptions import TaskResultDoesNotExist
 
     with pytest.raises(TaskResultDoesNotExist):
         backend.get_result(result.id)
+    wait_until(
+        lambda: backend.maintain(ALL).trimmed or backend.queue_stats(["default"])[0].successful == 0
+    )
     assert backend.queue_stats(["default"])[0].successful == 0
 
 
