@@ -7,12 +7,14 @@ redis-py (every environment has redis-py: the stamp task uses it). A driver subc
     info                     versions and the worker settings the driver knows (JSON)
     setup                    one-off preparation (e.g. migrate a database)
     reset                    forget every task (for state kept outside Redis)
+    snapshot, restore        copy / put back that state (Redis is copied by compare.py)
     enqueue N                enqueue N no-op tasks one by one with the normal API
     enqueue-many N           the bulk API, where the system has one
-    drain-setup N            pre-enqueue N tasks for a drain (stamps at 0, every 100th, N-1)
+    drain-setup N            pre-enqueue N tasks for a drain (stamp tasks at 0, every 100th,
+                             every 10th below 1,000, and N-1; no-op tasks otherwise)
     worker SETTING           become the worker (exec), e.g. SETTING "1x1" or "2x4"
     probe                    enqueue one stamp task and wait until it has started
-    latency                  enqueue stamp tasks one at a time on an idle worker
+    latency                  probe, then enqueue stamp tasks one at a time on an idle worker
     pending                  how many tasks are still waiting
 
 Every command prints one JSON object on its last stdout line. The environment carries the
@@ -37,8 +39,10 @@ import redis
 
 PEERS_DIR = Path(__file__).resolve().parent
 STAMPS_KEY = "bench:stamps"
-#: A drain stamps task 0, every STAMP_EVERY-th task and the last one.
+#: A drain stamps task 0, every STAMP_EVERY-th task (every 10th of the first 1,000, so that
+#: a slow system's capped drain still has several) and the last one.
 STAMP_EVERY = 100
+MIN_LATENCY_SAMPLES = 25
 
 _client: tuple[int, redis.Redis] | None = None
 
@@ -61,7 +65,7 @@ def record_stamp(i: int) -> None:
 
 
 def is_stamped(i: int, n: int) -> bool:
-    return i == 0 or i == n - 1 or i % STAMP_EVERY == 0
+    return i == n - 1 or i % STAMP_EVERY == 0 or (i < 1000 and i % 10 == 0)
 
 
 def versions(*names: str) -> dict[str, str]:
@@ -96,6 +100,12 @@ class Driver:
 
     def reset(self) -> None:
         """Forget every task (Redis is flushed by the coordinator; databases are not)."""
+
+    def snapshot(self) -> None:
+        """Keep a copy of the state kept outside Redis (compare.py copies Redis itself)."""
+
+    def restore(self) -> None:
+        """Put that copy back (no worker is running)."""
 
     def enqueue_noop(self) -> None:
         raise NotImplementedError
@@ -186,13 +196,24 @@ class Driver:
             raise SystemExit(f"no worker started the probe task within {timeout:.0f} s")
         return {"ms": (got[1] - sent) * 1000}
 
-    def cmd_latency(self, samples: int, seconds: float) -> dict:
-        """Enqueue -> start, in ms, one task at a time on an idle worker (wall clock)."""
+    def cmd_latency(self, samples: int, seconds: float, boot_timeout: float) -> dict:
+        """Enqueue -> start, in ms, one task at a time on an idle worker (wall clock).
+
+        A first task (not counted) waits for the worker to boot."""
+        self.cmd_probe(boot_timeout)
         client = self.wait_client()
         client.delete(STAMPS_KEY)
         latencies = []
-        deadline = time.monotonic() + seconds
-        while len(latencies) < samples and time.monotonic() < deadline:
+        start = time.monotonic()
+
+        def more() -> bool:
+            # Up to `samples` within `seconds`; a slow poller gets up to 30 s for 25 samples.
+            elapsed = time.monotonic() - start
+            if len(latencies) >= samples:
+                return False
+            return elapsed < seconds or (len(latencies) < MIN_LATENCY_SAMPLES and elapsed < 30)
+
+        while more():
             # The worker goes idle again: idle latency is what is measured.
             time.sleep(random.uniform(*self.latency_gap))
             sent = time.time()
@@ -231,6 +252,8 @@ class Driver:
         sub.add_parser("info")
         sub.add_parser("setup")
         sub.add_parser("reset")
+        sub.add_parser("snapshot")
+        sub.add_parser("restore")
         p = sub.add_parser("enqueue")
         p.add_argument("n", type=int)
         p.add_argument("--seconds", type=float, default=60.0, help="stop early after this")
@@ -245,6 +268,7 @@ class Driver:
         p = sub.add_parser("latency")
         p.add_argument("--samples", type=int, default=200)
         p.add_argument("--seconds", type=float, default=15.0)
+        p.add_argument("--boot-timeout", type=float, default=60.0)
         sub.add_parser("pending")
         args = parser.parse_args(argv)
 
@@ -256,6 +280,12 @@ class Driver:
                 out = {"ok": True}
             case "reset":
                 self.reset()
+                out = {"ok": True}
+            case "snapshot":
+                self.snapshot()
+                out = {"ok": True}
+            case "restore":
+                self.restore()
                 out = {"ok": True}
             case "enqueue":
                 out = self.cmd_enqueue(args.n, args.seconds)
@@ -271,7 +301,7 @@ class Driver:
             case "probe":
                 out = self.cmd_probe(args.timeout)
             case "latency":
-                out = self.cmd_latency(args.samples, args.seconds)
+                out = self.cmd_latency(args.samples, args.seconds, args.boot_timeout)
             case "pending":
                 out = {"pending": self.pending()}
         print(json.dumps(out))

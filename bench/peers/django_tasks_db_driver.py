@@ -9,7 +9,9 @@ supervisor process (this driver); 1x1 is a single db_worker, exec'd directly.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from common import PEERS_DIR, Driver, is_stamped
 
@@ -34,10 +36,12 @@ class DjangoTasksDbDriver(Driver):
 
         django.setup()
         import peer_django_tasks
+        from django.conf import settings
         from django_tasks_db.models import DBTaskResult
 
         self.tasks = peer_django_tasks
         self.model = DBTaskResult
+        self.db_path = Path(settings.DATABASES["default"]["NAME"])
 
     def setup(self) -> None:
         from django.core.management import call_command
@@ -46,6 +50,22 @@ class DjangoTasksDbDriver(Driver):
 
     def reset(self) -> None:
         self.model.objects.all().delete()
+
+    def snapshot(self) -> None:
+        from django.db import connection
+
+        connection.close()
+        shutil.copyfile(self.db_path, self.db_path.with_suffix(".snapshot"))
+
+    def restore(self) -> None:
+        from django.db import connection
+
+        connection.close()
+        # A worker killed inside a transaction leaves a hot journal: it must not be replayed
+        # onto the restored file.
+        for suffix in ("-journal", "-wal", "-shm"):
+            Path(str(self.db_path) + suffix).unlink(missing_ok=True)
+        shutil.copyfile(self.db_path.with_suffix(".snapshot"), self.db_path)
 
     def enqueue_noop(self) -> None:
         self.tasks.noop.enqueue()
