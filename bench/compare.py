@@ -451,6 +451,7 @@ class Config:
     idle_seconds: float
     idle_settle: float
     sweep: bool
+    sweep_rounds: int
 
 
 def record(results: dict, key: tuple, fn, *args) -> None:
@@ -473,8 +474,35 @@ def record(results: dict, key: tuple, fn, *args) -> None:
     results.setdefault(json.dumps(key), []).append(value)
 
 
+def best_setting(results: dict, s: System) -> str | None:
+    """The drain setting with the highest median so far."""
+    best = None
+    for setting in s.info.get("drain_settings", {}):
+        values, _ = values_of(results, (s.name, "drain", setting), "rate")
+        if values and (best is None or statistics.median(values) > best[0]):
+            best = (statistics.median(values), setting)
+    return best and best[1]
+
+
+def drain_settings(
+    results: dict, s: System, cfg: Config, round_no: int, chosen: dict[str, str | None]
+) -> list[str]:
+    """1x1 always; every other setting in the sweep rounds; after them, the setting that was
+    best at the end of the sweep (chosen once, so that it gets every later round)."""
+    settings = list(s.info["drain_settings"])
+    if not cfg.sweep:
+        return settings[:1]
+    if round_no <= cfg.sweep_rounds:
+        return settings
+    if s.name not in chosen:
+        chosen[s.name] = best_setting(results, s)
+    best = chosen[s.name]
+    return settings[:1] + ([best] if best and best != settings[0] else [])
+
+
 def run_all(r: Runner, systems: list[System], cfg: Config) -> dict:
     results: dict = {}
+    chosen: dict[str, str | None] = {}
     ready = [s for s in systems if not s.error]
     for round_no in range(1, cfg.runs + 1):
         log(f"--- round {round_no} of {cfg.runs}")
@@ -496,7 +524,7 @@ def run_all(r: Runner, systems: list[System], cfg: Config) -> dict:
                 snap = prepare_drain(r, s, cfg.tasks)
             except Failed as e:
                 snap = e
-            for setting in settings if cfg.sweep else settings[:1]:
+            for setting in drain_settings(results, s, cfg, round_no, chosen):
                 record(
                     results,
                     (s.name, "drain", setting),
@@ -588,10 +616,20 @@ def memory_cell(results: dict, key: tuple, which: str) -> str:
 
 
 def best_drain(results: dict, s: System) -> str:
+    """The best setting among those measured in every round (the sweep-only ones have fewer
+    runs: one lucky run must not win)."""
+    most = max(
+        (
+            len(results.get(json.dumps([s.name, "drain", st]), []))
+            for st in s.info["drain_settings"]
+        ),
+        default=0,
+    )
     best = None
     for setting in s.info.get("drain_settings", {}):
         values, _ = values_of(results, (s.name, "drain", setting), "rate")
-        if not values:
+        runs = len(results.get(json.dumps([s.name, "drain", setting]), []))
+        if not values or runs < most:
             continue
         med = statistics.median(values)
         if best is None or med > best[0]:
@@ -625,7 +663,9 @@ def markdown(systems: list[System], results: dict, meta: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}; "
         f"Python {meta['python']}; Redis {meta['redis']} (private, persistence off). "
         f"{meta['runs']} runs per figure: median (min{DASH}max). "
-        f"Wall time of the run: {meta['wall_minutes']:.1f} min."
+        f"Wall time of the run: {meta['wall_minutes']:.1f} min. Load average (1, 5, 15 min) "
+        f"at the start {'/'.join(map(str, meta['load'][:3]))}, at the end "
+        f"{'/'.join(map(str, meta['load'][3:]))}: other work on the machine shares its cores."
     )
     lines.append("")
     lines.append(f"Command: `{meta['command']}`")
@@ -671,17 +711,23 @@ def markdown(systems: list[System], results: dict, meta: dict) -> str:
             f"| {memory_cell(results, (s.name, 'drain', first), 'worker')} |"
         )
     lines.append("")
-    lines.append(f"Drain settings (every setting measured; tasks/s, median (min{DASH}max)):")
+    lines.append(
+        f"Drain settings (tasks/s, median (min{DASH}max); a setting that was not the best "
+        "after the sweep was measured in the sweep round(s) only):"
+    )
     lines.append("")
-    lines.append("| System | Setting | What it is | Drain (tasks/s) |")
-    lines.append("| --- | --- | --- | --- |")
+    lines.append("| System | Setting | What it is | Runs | Drain (tasks/s) |")
+    lines.append("| --- | --- | --- | --- | --- |")
     for s in systems:
         if s.error:
             continue
         for setting, what in s.info["drain_settings"].items():
             key = (s.name, "drain", setting)
-            if json.dumps(key) in results:
-                lines.append(f"| {s.name} | {setting} | {what} | {drain_cell(results, key)} |")
+            runs = len(results.get(json.dumps(key), []))
+            if runs:
+                lines.append(
+                    f"| {s.name} | {setting} | {what} | {runs} | {drain_cell(results, key)} |"
+                )
     lines.append("")
     lines.append(f"Idle pools (the nearest equivalent of 2 processes {TIMES} 4 threads):")
     lines.append("")
@@ -718,6 +764,13 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         help="drain in every setting of each system, not only 1x1 (default: on; --quick: off)",
     )
+    parser.add_argument(
+        "--sweep-rounds",
+        type=int,
+        default=1,
+        help="rounds that drain in every setting; later rounds drain 1x1 and the best setting "
+        "so far (default 1)",
+    )
     parser.add_argument("--output", type=Path, help="also write the Markdown tables here")
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument(
@@ -736,19 +789,21 @@ def main() -> None:
         runs=args.runs or (1 if quick else 3),
         tasks=args.tasks or (2_000 if quick else 10_000),
         enqueue=1_000 if quick else 5_000,
-        enqueue_seconds=2.0 if quick else 5.0,
-        drain_cap=5.0 if quick else 10.0,
+        enqueue_seconds=2.0 if quick else 3.0,
+        drain_cap=5.0 if quick else 6.0,
         latency_samples=50 if quick else 150,
         latency_seconds=3.0 if quick else 6.0,
         idle_seconds=5.0 if quick else 10.0,
         idle_settle=1.0 if quick else 2.0,
         sweep=(not quick) if args.sweep is None else args.sweep,
+        sweep_rounds=args.sweep_rounds,
     )
     names = args.systems.split(",") if args.systems else SYSTEMS
     unknown = set(names) - set(SYSTEMS)
     if unknown:
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
     started = time.monotonic()
+    load_before = os.getloadavg()
 
     systems = [System(name) for name in names]
     for s in systems:
@@ -791,6 +846,7 @@ def main() -> None:
         "runs": cfg.runs,
         "command": "uv run python bench/compare.py " + " ".join(sys.argv[1:]),
         "wall_minutes": (time.monotonic() - started) / 60,
+        "load": [round(x, 2) for x in load_before + os.getloadavg()],
         "config": cfg.__dict__,
     }
     table = markdown(systems, results, meta)

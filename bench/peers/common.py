@@ -42,7 +42,7 @@ STAMPS_KEY = "bench:stamps"
 #: A drain stamps task 0, every STAMP_EVERY-th task (every 10th of the first 1,000, so that
 #: a slow system's capped drain still has several) and the last one.
 STAMP_EVERY = 100
-MIN_LATENCY_SAMPLES = 25
+MIN_LATENCY_SAMPLES = 20
 
 _client: tuple[int, redis.Redis] | None = None
 
@@ -207,11 +207,11 @@ class Driver:
         start = time.monotonic()
 
         def more() -> bool:
-            # Up to `samples` within `seconds`; a slow poller gets up to 30 s for 25 samples.
+            # Up to `samples` within `seconds`; a slow poller gets up to 25 s for 20 samples.
             elapsed = time.monotonic() - start
             if len(latencies) >= samples:
                 return False
-            return elapsed < seconds or (len(latencies) < MIN_LATENCY_SAMPLES and elapsed < 30)
+            return elapsed < seconds or (len(latencies) < MIN_LATENCY_SAMPLES and elapsed < 25)
 
         while more():
             # The worker goes idle again: idle latency is what is measured.
