@@ -1,7 +1,7 @@
 """Threadmill side by side with its peers: one command, one machine, one private Redis.
 
-    uv run python bench/compare.py                       # the full run (about 15 minutes)
-    uv run python bench/compare.py --quick               # a smoke run (about 3 minutes)
+    uv run python bench/compare.py                       # the full run (~27 min on 2 busy cores)
+    uv run python bench/compare.py --quick               # a smoke run (about 6 minutes)
     uv run python bench/compare.py --output docs/performance-run.md --json results.json
 
 Systems: threadmill (this repository, in its own environment), the published threadmill
