@@ -1,0 +1,1 @@
+"""Drivers for the side-by-side benchmark (`bench/compare.py`); one per system."""

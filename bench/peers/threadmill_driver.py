@@ -1,0 +1,87 @@
+"""Driver for Threadmill from this repository (its own environment: `uv sync`).
+
+Configured as `bench/run.py` is: `tests.settings` with the private Redis, and the pool run as
+`python -m django threadmill --processes P --threads T --log-level WARNING`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.peers.common import Driver, is_stamped  # noqa: E402
+
+SETTINGS = {"1x1": (1, 1), "2x1": (2, 1), "2x2": (2, 2), "2x4": (2, 4)}
+
+
+class ThreadmillDriver(Driver):
+    name = "threadmill"
+    packages = ("threadmill", "django", "redis")
+    drain_settings = {
+        "1x1": "1 process x 1 thread",
+        "2x1": "2 processes x 1 thread",
+        "2x2": "2 processes x 2 threads",
+    }
+    idle_setting = ("2x4", "2 processes x 4 threads")
+    has_bulk = True
+
+    def __init__(self) -> None:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+        os.environ["THREADMILL_TEST_REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
+        import django
+
+        django.setup()
+        from django.tasks import task_backends
+
+        from bench.peers import threadmill_tasks
+
+        self.tasks = threadmill_tasks
+        self.backend = task_backends["default"]
+
+    def info(self) -> dict:
+        out = super().info()
+        out["versions"]["threadmill"] = "this repository"
+        return out
+
+    def enqueue_noop(self) -> None:
+        self.tasks.noop.enqueue()
+
+    def enqueue_stamp(self, i: int) -> None:
+        self.tasks.stamp.enqueue(i)
+
+    def enqueue_many_noop(self, n: int) -> None:
+        self.backend.enqueue_many(self.tasks.noop, [((), {})] * n)
+
+    def fill(self, n: int) -> None:
+        # enqueue_many keeps FIFO order within a call; the stamps go in one call per run of
+        # no-ops so that task i is the i-th to be taken.
+        noops: list = []
+        for i in range(n):
+            if is_stamped(i, n):
+                if noops:
+                    self.backend.enqueue_many(self.tasks.noop, noops)
+                    noops = []
+                self.tasks.stamp.enqueue(i)
+            else:
+                noops.append(((), {}))
+        if noops:
+            self.backend.enqueue_many(self.tasks.noop, noops)
+
+    def pending(self) -> int:
+        client = self.backend.client
+        return sum(client.zcard(self.backend.keys.index(q, "ready")) for q in self.backend.queues)
+
+    def worker_command(self, setting: str, index: int = 0) -> tuple[list[str], dict[str, str]]:
+        processes, threads = SETTINGS[setting]
+        argv = [sys.executable, "-m", "django", "threadmill", "--log-level", "WARNING"]
+        argv += ["--processes", str(processes), "--threads", str(threads)]
+        os.chdir(ROOT)
+        return argv, {}
+
+
+if __name__ == "__main__":
+    ThreadmillDriver().main()

@@ -1,0 +1,59 @@
+"""Driver for the published `threadmill` package (see versions.py for the release).
+
+Runs in its own environment, where `threadmill` is the PyPI release, never this repository.
+Configured as its README says (INSTALLED_APPS, TASKS with REDIS_URL); the pool is
+`manage.py threadmill worker --workers P --threads T`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from common import PEERS_DIR, Driver
+
+os.environ["BENCH_SYSTEM"] = "threadmill-pypi"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peer_django_settings")
+
+SETTINGS = {"1x1": (1, 1), "2x1": (2, 1), "2x2": (2, 2), "2x4": (2, 4)}
+
+
+class ThreadmillPypiDriver(Driver):
+    name = "threadmill-pypi"
+    packages = ("threadmill", "django", "redis")
+    drain_settings = {
+        "1x1": "1 process x 1 thread",
+        "2x1": "2 processes x 1 thread",
+        "2x2": "2 processes x 2 threads",
+    }
+    idle_setting = ("2x4", "2 processes x 4 threads")
+
+    def __init__(self) -> None:
+        import django
+
+        django.setup()
+        import peer_django_tasks
+        from django.tasks import task_backends
+
+        self.tasks = peer_django_tasks
+        self.backend = task_backends["default"]
+
+    def enqueue_noop(self) -> None:
+        self.tasks.noop.enqueue()
+
+    def enqueue_stamp(self, i: int) -> None:
+        self.tasks.stamp.enqueue(i)
+
+    def pending(self) -> int:
+        key = self.backend.QUEUE_KEY.format(prefix=self.backend.key_prefix, queue_name="default")
+        return self.backend.client.zcard(key)
+
+    def worker_command(self, setting: str, index: int = 0) -> tuple[list[str], dict[str, str]]:
+        processes, threads = SETTINGS[setting]
+        argv = [sys.executable, str(PEERS_DIR / "peer_manage.py"), "threadmill", "worker"]
+        argv += ["--workers", str(processes), "--threads", str(threads)]
+        return argv, {}
+
+
+if __name__ == "__main__":
+    ThreadmillPypiDriver().main()
