@@ -25,7 +25,7 @@ from tests.redis_server import RedisServer  # noqa: E402
 
 
 def setup_django(url: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ["THREADMILL_TEST_REDIS_URL"] = url
     import django
 
@@ -36,7 +36,7 @@ def pool(url: str, *args: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "THREADMILL_TEST_REDIS_URL": url,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "django", "threadmill", "--log-level", "WARNING", *args],

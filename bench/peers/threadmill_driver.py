@@ -1,6 +1,7 @@
 """Driver for Threadmill from this repository (its own environment: `uv sync`).
 
-Configured as `bench/run.py` is: `tests.settings` with the private Redis, and the pool run as
+Configured as `bench/run.py` is: `bench.settings` (per-task log lines off, as for the peers)
+with the private Redis, and the pool run as
 `python -m django threadmill --processes P --threads T --log-level WARNING`.
 """
 
@@ -30,7 +31,7 @@ class ThreadmillDriver(Driver):
     has_bulk = True
 
     def __init__(self) -> None:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
         os.environ["THREADMILL_TEST_REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
         import django
 

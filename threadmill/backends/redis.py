@@ -143,13 +143,6 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
     def _write(self, task: Task, prepared: list[tuple]) -> datetime | None:
         queue = task.queue_name
         keys = self.keys
-        head = [
-            keys.seq,
-            keys.queues,
-            keys.stats,
-            keys.index(queue, "ready"),
-            keys.index(queue, "deferred"),
-        ]
         calls = []
         for start in range(0, len(prepared), ENQUEUE_CHUNK):
             chunk = prepared[start : start + ENQUEUE_CHUNK]
@@ -166,13 +159,13 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
                     args_json,
                     kwargs_json,
                 ]
-            calls.append((self.scripts["enqueue"], head + task_keys, args))
+            calls.append((self.scripts["enqueue"], task_keys, args))
         if len(calls) == 1:
             replies = [self._run_hot("enqueue", calls[0][1], calls[0][2])]
         else:
             with translate_errors(self.url):
                 replies = run_pipeline(self.client, calls, self._acks)
-        return from_ms(replies[0][0])
+        return from_ms(replies[0])
 
     def _announce(self, prepared: list[tuple], enqueued_at: datetime | None) -> list:
         results = []

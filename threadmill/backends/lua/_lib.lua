@@ -34,12 +34,16 @@ end
 
 -- Put id in the ready index of queue: higher priority first, FIFO within a priority
 -- (the global seq counter orders it), and leave one wake-up token for idle threads.
-local function push_ready(base, seq_key, queue, id, priority, now)
+-- `fresh`: the caller already wrote status READY and ready_at (a new record).
+local function push_ready(base, seq_key, queue, id, priority, now, fresh)
   local seq = redis.call('INCR', seq_key)
   local score = (100 - (tonumber(priority) or 0)) * BAND + seq
   redis.call('ZADD', qkey(base, queue, 'ready'), score, id)
-  redis.call('HSET', task_key(base, id), 'status', 'READY', 'ready_at', now,
-    'token', '', 'worker', '', 'deadline', '')
+  if not fresh then
+    local key = task_key(base, id)
+    redis.call('HSET', key, 'status', 'READY', 'ready_at', now)
+    redis.call('HDEL', key, 'token', 'worker', 'deadline')
+  end
   local wake = qkey(base, queue, 'wake')
   if redis.call('LLEN', wake) == 0 then
     redis.call('RPUSH', wake, '1')

@@ -1,40 +1,37 @@
 -- enqueue: create task records and put them in their queue (READY, or DEFERRED until due).
 -- flags: (none: refused up front when Redis is at maxmemory, so nothing is half-written)
--- KEYS[1] seq counter, KEYS[2] queue-name set, KEYS[3] stats hash,
---   KEYS[4] ready, KEYS[5] deferred of the queue, KEYS[6..] one task record per task
+-- KEYS[1..] one task record per task (the queue's indexes, the FIFO counter and the
+--   counters are derived from the base, which carries the same hash tag)
 -- ARGV[1] base, ARGV[2] queue, then 7 values per task:
 --   id, path, priority, takes_context (0/1), run_after (ms, or ''), args JSON, kwargs JSON
--- Returns {now_ms, created_count, id1 status, id2 status, ...}; status is 'created' or
--- 'exists' (a retried enqueue of the same id writes nothing).
+-- Returns now_ms (the tasks' enqueued_at). A retried enqueue of an id that exists writes
+-- nothing for it.
 local base, queue = ARGV[1], ARGV[2]
 local now = now_ms()
 local created = 0
-local out = {now, 0}
+local seq_key = base .. 'seq'
 for i = 3, #ARGV, 7 do
   local id = ARGV[i]
   local key = task_key(base, id)
-  if redis.call('EXISTS', key) == 1 then
-    table.insert(out, 'exists')
-  else
+  if redis.call('EXISTS', key) == 0 then
     local run_after = ARGV[i + 4]
     local priority = ARGV[i + 2]
+    local deferred = run_after ~= '' and tonumber(run_after) > now
     redis.call('HSET', key, 'path', ARGV[i + 1], 'queue', queue, 'priority', priority,
       'takes_context', ARGV[i + 3], 'run_after', run_after, 'args', ARGV[i + 5],
       'kwargs', ARGV[i + 6], 'enqueued_at', now, 'attempts', 0, 'losses', 0,
-      'worker_ids', '[]', 'errors', '[]')
-    if run_after ~= '' and tonumber(run_after) > now then
-      redis.call('HSET', key, 'status', 'DEFERRED')
-      redis.call('ZADD', KEYS[5], tonumber(run_after), id)
+      'worker_ids', '[]', 'errors', '[]', 'status', deferred and 'DEFERRED' or 'READY',
+      'ready_at', deferred and '' or now)
+    if deferred then
+      redis.call('ZADD', qkey(base, queue, 'deferred'), tonumber(run_after), id)
     else
-      push_ready(base, KEYS[1], queue, id, priority, now)
+      push_ready(base, seq_key, queue, id, priority, now, true)
     end
     created = created + 1
-    table.insert(out, 'created')
   end
 end
 if created > 0 then
-  redis.call('SADD', KEYS[2], queue)
-  redis.call('HINCRBY', KEYS[3], queue .. ':enqueued', created)
+  redis.call('SADD', base .. 'queues', queue)
+  redis.call('HINCRBY', base .. 'stats', queue .. ':enqueued', created)
 end
-out[2] = created
-return out
+return now
