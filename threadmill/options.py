@@ -37,7 +37,7 @@ class BackendOptions:
     max_attempts: int = 3
     heartbeat_interval: float = 2.0
     heartbeat_ttl: float = 10.0
-    block_timeout: float = 10.0
+    block_timeout: float = 30.0
     socket_timeout: float = 5.0
     socket_connect_timeout: float = 5.0
     retry_attempts: int = 3
@@ -89,8 +89,8 @@ OPTION_SPECS: dict[str, _Spec] = {
         _DURATION,
         0.01,
         "How often the pool's broker promotes due deferred tasks (they start at most this "
-        "late); leases, dead workers and expired results are handled every "
-        "`heartbeat_interval`.",
+        "late). Dead pools are resolved every `heartbeat_interval`, expired leases and "
+        "results every five.",
     ),
     "batch_size": _Spec(
         _INT,

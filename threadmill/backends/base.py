@@ -50,7 +50,7 @@ class AckOutcome(enum.StrEnum):
     GONE = "GONE"  # no record any more (purged, or Redis lost it)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every task, and frozen init is slow
 class Lease:
     """A task leased to one worker thread: everything needed to run it."""
 
@@ -71,7 +71,7 @@ class Lease:
     attempt: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AckResult:
     outcome: AckOutcome
     finished_at: datetime
@@ -304,9 +304,10 @@ class ThreadmillBackend(BaseTaskBackend):
     def maintain(
         self, queues: Sequence[str], *, reap: bool = True, housekeeping: bool = True
     ) -> MaintenanceReport:
-        """One broker step: promote due deferred tasks and, with housekeeping, trim expired
-        results, expire leases and reap dead workers (`batch_size` of each per call).
-        `reap=False` leaves leases and workers alone (the grace period after an outage)."""
+        """One broker step: promote due deferred tasks; with `reap`, resolve the workers of
+        dead pools; with `housekeeping`, trim expired results and (with `reap`) expire
+        leases. `batch_size` of each per call. `reap=False` leaves leases and workers alone
+        (the grace period after an outage)."""
 
     # ---- inspection API ---------------------------------------------------------------
 

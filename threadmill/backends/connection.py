@@ -168,6 +168,9 @@ _clients: dict[tuple, Clients] = {}
 _lock = threading.Lock()
 
 
+_generation = 0
+
+
 def get_clients(target: RedisTarget, options: BackendOptions, slot_key: str = "") -> Clients:
     """This process's clients for target and options (created on first use). slot_key is
     a key of the alias (cluster only: its slot decides which master serves the alias)."""
@@ -187,10 +190,17 @@ def get_clients(target: RedisTarget, options: BackendOptions, slot_key: str = ""
 
 def close_all() -> None:
     """Disconnect every client of this process (tests, shutdown)."""
+    global _generation
     with _lock:
         for clients in _clients.values():
             clients.close()
         _clients.clear()
+        _generation += 1
+
+
+def generation() -> int:
+    """Changes whenever close_all() dropped the clients (callers that cache must refetch)."""
+    return _generation
 
 
 @contextmanager

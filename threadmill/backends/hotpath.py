@@ -47,12 +47,33 @@ def _encode(value: object) -> bytes:
     return str(value).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """Arguments encoded once (they repeat in every call of a worker): `count` of them."""
+
+    count: int
+    data: bytes
+
+    @classmethod
+    def of(cls, *values: object) -> Packed:
+        encoded = [_encode(v) for v in values]
+        return cls(len(encoded), b"".join(b"$%d\r\n%s\r\n" % (len(e), e) for e in encoded))
+
+
 def pack_command(parts: list) -> bytes:
-    """A command in RESP, as redis-py's packer would write it, without its generality."""
-    encoded = [_encode(p) for p in parts]
-    chunks = [b"*%d\r\n" % len(encoded)]
-    for item in encoded:
-        chunks.append(b"$%d\r\n%s\r\n" % (len(item), item))
+    """A command in RESP, as redis-py's packer would write it, without its generality.
+    A `Packed` part stands for several arguments already encoded."""
+    chunks = [b""]
+    count = 0
+    for part in parts:
+        if type(part) is Packed:
+            chunks.append(part.data)
+            count += part.count
+        else:
+            item = _encode(part)
+            chunks.append(b"$%d\r\n%s\r\n" % (len(item), item))
+            count += 1
+    chunks[0] = b"*%d\r\n" % count
     return b"".join(chunks)
 
 

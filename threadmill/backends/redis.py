@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
@@ -31,8 +32,8 @@ from .base import (
     MaintenanceReport,
     ThreadmillBackend,
 )
-from .connection import Clients, get_clients, translate_errors
-from .hotpath import ReplicaAcks
+from .connection import Clients, generation, get_clients, translate_errors
+from .hotpath import Packed, ReplicaAcks
 from .inspection import RedisInspectionMixin
 from .keys import Keys
 from .scripts import load_scripts, run_pipeline
@@ -70,6 +71,13 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         self.url = url
         self.config = BackendOptions.from_settings(alias, params.get("OPTIONS"))
         self.keys = Keys(self.config.key_prefix, alias)
+        self._clients_stamp: tuple[int, int] | None = None
+        self._worker_args_cache: dict[tuple, tuple] = {}
+        self._lease_constants = (
+            self.config.ms("lease_ttl"),
+            self.config.batch_size,
+            self.config.ms("result_ttl"),
+        )
         self.scripts = load_scripts()
         # On a cluster the alias's hash tag picks the master; one server serves any alias.
         self.slot_key = self.keys.base if self.target.kind == CLUSTER else ""
@@ -83,17 +91,21 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
 
     def clients(self) -> Clients:
         """This process's Redis clients for this alias (fork-safe, shared by threads)."""
-        return get_clients(self.target, self.config, self.slot_key)
+        stamp = (os.getpid(), generation())
+        if self._clients_stamp != stamp:  # cached: this runs for every Redis call
+            self._clients = get_clients(self.target, self.config, self.slot_key)
+            self._clients_stamp = stamp
+        return self._clients
 
     @property
     def client(self):
         """This process's Redis client for commands (fork-safe, shared by threads). On a
         cluster every command goes to the master of the alias's slot."""
-        return get_clients(self.target, self.config, self.slot_key).commands
+        return self.clients().commands
 
     @property
     def blocking_client(self):
-        return get_clients(self.target, self.config, self.slot_key).blocking
+        return self.clients().blocking
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         with translate_errors(self.url):
@@ -103,9 +115,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         """A script call made for every task, on this thread's own connection; with
         replica_acks, it returns once that many replicas have the write."""
         with translate_errors(self.url):
-            return get_clients(self.target, self.config, self.slot_key).hot.evalsha(
-                self.scripts[name], keys, args, self._acks
-            )
+            return self.clients().hot.evalsha(self.scripts[name], keys, args, self._acks)
 
     # ---- Django's task API --------------------------------------------------------------
 
@@ -206,10 +216,21 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
 
     # ---- worker API ---------------------------------------------------------------------
 
-    def _lease_args(self, worker_id: str, token: str) -> list[Any]:
-        c = self.config
-        return [self.keys.base, worker_id, token, c.ms("lease_ttl"), c.batch_size,
-                c.ms("result_ttl")]  # fmt: skip
+    def _worker_args(self, worker_id: str, queues: Sequence[str]) -> tuple:
+        """The parts of acquire / acknowledge calls that repeat for a worker, encoded once:
+        (leases key, [base, worker id], [lease ms, batch, result ttl ms], [queues...])."""
+        key = (worker_id, tuple(queues))
+        found = self._worker_args_cache.get(key)
+        if found is None:
+            if len(self._worker_args_cache) > 64:
+                self._worker_args_cache.clear()
+            found = self._worker_args_cache[key] = (
+                self.keys.leases(worker_id),
+                Packed.of(self.keys.base, worker_id),
+                Packed.of(*self._lease_constants),
+                Packed.of(*queues),
+            )
+        return found
 
     def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
         wake_keys = [self.keys.wake(q) for q in queues]
@@ -217,11 +238,8 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
             return self.blocking_client.blpop(wake_keys, timeout=timeout) is not None
 
     def acquire(self, worker_id: str, queues: Sequence[str], token: str) -> Lease | None:
-        reply = self._run_hot(
-            "acquire",
-            [self.keys.leases(worker_id)],
-            self._lease_args(worker_id, token) + list(queues),
-        )
+        leases, worker, constants, listened = self._worker_args(worker_id, queues)
+        reply = self._run_hot("acquire", [leases], [worker, token, constants, listened])
         return lease_from_reply(reply) if reply else None
 
     def acknowledge(
@@ -234,12 +252,20 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         next_token: str = "",
         queues: Sequence[str] = (),
     ) -> AckResult:
+        leases, worker, constants, listened = self._worker_args(worker_id, queues)
         reply = self._run_hot(
             "acknowledge",
-            [self.keys.leases(worker_id), self.keys.task(lease.task_id)],
-            self._lease_args(worker_id, next_token)
-            + [lease.task_id, lease.token, "SUCCESSFUL" if succeeded else "FAILED", value_json]
-            + list(queues),
+            [leases, self.keys.task(lease.task_id)],
+            [
+                worker,
+                next_token,
+                constants,
+                lease.task_id,
+                lease.token,
+                "SUCCESSFUL" if succeeded else "FAILED",
+                value_json,
+                listened,
+            ],
         )
         return AckResult(
             outcome=AckOutcome(reply[0]),
@@ -296,41 +322,37 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         self, queues: Sequence[str], *, reap: bool = True, housekeeping: bool = True
     ) -> MaintenanceReport:
         k, c, s = self.keys, self.config, self.scripts
-        calls = [
-            (
+        steps = {
+            "promote": (
                 s["promote"],
                 [k.seq] + [k.index(q, "deferred") for q in queues],
                 [k.base, c.batch_size, *queues],
             )
-        ]
+        }
         if housekeeping:
-            calls.append(
-                (
-                    s["trim_results"],
-                    [k.index(q, st) for q in queues for st in ("successful", "failed")],
-                    [c.ms("result_ttl"), c.batch_size],
-                )
+            steps["trim"] = (
+                s["trim_results"],
+                [k.index(q, st) for q in queues for st in ("successful", "failed")],
+                [c.ms("result_ttl"), c.batch_size],
             )
         if housekeeping and reap:
-            calls += [
-                (
-                    s["expire_leases"],
-                    [k.stats] + [k.index(q, "running") for q in queues],
-                    [k.base, c.batch_size, c.ms("result_ttl"), c.ms("lease_ttl"), *queues],
-                ),
-                (
-                    s["reap_workers"],
-                    [k.seq, k.stats, k.workers, k.pools],
-                    [k.base, c.batch_size, c.max_attempts, c.ms("result_ttl")],
-                ),
-            ]
+            steps["expire"] = (
+                s["expire_leases"],
+                [k.stats] + [k.index(q, "running") for q in queues],
+                [k.base, c.batch_size, c.ms("result_ttl"), c.ms("lease_ttl"), *queues],
+            )
+        if reap:
+            steps["reap"] = (
+                s["reap_workers"],
+                [k.seq, k.stats, k.workers, k.pools],
+                [k.base, c.batch_size, c.max_attempts, c.ms("result_ttl")],
+            )
         with translate_errors(self.url):
-            replies = run_pipeline(self.client, calls)
-        replies += [0, [], []][len(replies) - 1 :]  # steps not run this time
-        reaped = replies[3]
+            done = dict(zip(steps, run_pipeline(self.client, list(steps.values())), strict=True))
+        reaped = done.get("reap", [])
         return MaintenanceReport(
-            promoted=replies[0],
-            trimmed=replies[1],
-            expired=list(replies[2]),
+            promoted=done["promote"],
+            trimmed=done.get("trim", 0),
+            expired=list(done.get("expire", [])),
             reaped_workers=dict(zip(reaped[::2], reaped[1::2], strict=True)),
         )

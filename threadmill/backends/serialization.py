@@ -67,6 +67,8 @@ def encode_arguments(args: Any, kwargs: Any) -> tuple[str, str]:
 def encode_result(value: Any, max_size: int) -> tuple[Any, str]:
     """A return value normalized (as Django does) and as JSON; ResultNotSerializable or
     ResultTooLarge when it cannot be stored."""
+    if value is None:
+        return None, "null"
     try:
         normalized = normalize_json(value)
         encoded = _dumps(normalized)

@@ -28,7 +28,7 @@ from django.db import connections
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.exceptions import BackendUnavailable
 
-from .broker import Broker
+from .broker import HOUSEKEEPING_HEARTBEATS, Broker
 from .children import WorkerHandle, describe_exit, fork_worker, hostname, rss_bytes
 from .slots import WorkerSlots
 from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, EXIT_EMPTY, EXIT_OK, WorkerSpec
@@ -285,7 +285,14 @@ class Arbiter:
         """Kill a worker whose task overran its lease (the lease is already FAILED with
         AcknowledgementTimeout, and only a new process frees the stuck thread) or whose
         memory passed --max-memory."""
-        lease_limit = self.backend.config.lease_ttl + self.backend.config.heartbeat_ttl
+        c = self.backend.config
+        # Late enough that the broker has marked the task FAILED (AcknowledgementTimeout)
+        # first: leases are expired every HOUSEKEEPING_HEARTBEATS heartbeat intervals.
+        lease_limit = (
+            c.lease_ttl
+            + c.heartbeat_ttl
+            + HOUSEKEEPING_HEARTBEATS * max(c.broker_interval, c.heartbeat_interval)
+        )
         for handle in self.workers.values():
             if handle.killed_for:
                 continue

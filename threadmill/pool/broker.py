@@ -6,9 +6,9 @@ Called from the master's loop (the master stays single-threaded so that forking 
   `heartbeat_ttl` and publishes what each thread runs (read from shared memory, so a task
   holding the GIL cannot silence it); detects a Redis that lost its data (epoch changed);
 * **maintenance**: promote due deferred tasks every `broker_interval`; every
-  `heartbeat_interval` also expire leases, reap the workers of pools that stopped sending
-  heartbeats and trim expired results. Several pools may do this at once: every step is an
-  idempotent script;
+  `heartbeat_interval` reap the workers of pools that stopped sending heartbeats; every five
+  heartbeat intervals expire leases and trim expired results. Several pools may do this at
+  once: every step is an idempotent script;
 * **resolution** of a dead worker's tasks, retried until Redis answers.
 
 After Redis was unreachable, reaping waits one `heartbeat_ttl`: every pool was cut off too,
@@ -26,6 +26,10 @@ from threadmill.exceptions import BackendUnavailable, ThreadmillError
 
 logger = logging.getLogger("threadmill")
 
+#: Expiring leases and trimming expired results happens every this many heartbeat
+#: intervals: both deal in lease_ttl / result_ttl, which are long.
+HOUSEKEEPING_HEARTBEATS = 5
+
 
 class Broker:
     def __init__(self, backend: ThreadmillBackend, pool_id: str, queues: Sequence[str]):
@@ -41,6 +45,7 @@ class Broker:
         self._next_heartbeat = 0.0
         self._next_maintenance = 0.0
         self._next_housekeeping = 0.0
+        self._next_reap = 0.0
         self._unreachable_logged = False
 
     def next_due(self) -> float:
@@ -120,12 +125,17 @@ class Broker:
             self._heartbeat(status, worker_ids)
         if now >= self._next_maintenance:
             self._next_maintenance = now + self.config.broker_interval
-            housekeeping = now >= self._next_housekeeping
-            if housekeeping:
-                self._next_housekeeping = now + max(
+            reap = now >= self._next_reap
+            if reap:
+                self._next_reap = now + max(
                     self.config.broker_interval, self.config.heartbeat_interval
                 )
-            self._maintain(housekeeping)
+            housekeeping = now >= self._next_housekeeping
+            if housekeeping:
+                self._next_housekeeping = now + HOUSEKEEPING_HEARTBEATS * max(
+                    self.config.broker_interval, self.config.heartbeat_interval
+                )
+            self._maintain(reap, housekeeping)
 
     def _heartbeat(self, status: dict, worker_ids: Sequence[str]) -> None:
         status = {**status, "skew_seconds": round(self.skew_seconds, 3)}
@@ -148,9 +158,9 @@ class Broker:
                 self._unreachable(exc)
         self.epoch = reply.epoch
 
-    def _maintain(self, housekeeping: bool) -> None:
+    def _maintain(self, reap: bool, housekeeping: bool) -> None:
         # Just back from an outage (not yet noticed by _contact) counts as the grace period.
-        reap = time.monotonic() >= self._grace_until and not self._was_silent()
+        reap = reap and time.monotonic() >= self._grace_until and not self._was_silent()
         report = self._attempt(
             self.backend.maintain, self.queues, reap=reap, housekeeping=housekeeping
         )

@@ -71,9 +71,15 @@ def _load(lease: Lease, alias: str) -> tuple[TaskResult, list, dict]:
     return result, args, kwargs
 
 
-def run_lease(lease: Lease, alias: str, sender: type, max_result_size: int) -> Outcome:
-    """Run the leased task; never raises (except KeyboardInterrupt in a foreground run)."""
-    close_old_connections()
+def run_lease(
+    lease: Lease, alias: str, sender: type, max_result_size: int, *, after_idle: bool = True
+) -> Outcome:
+    """Run the leased task; never raises (except KeyboardInterrupt in a foreground run).
+
+    Database connections are checked after every task, and before one only when the thread
+    was idle since (`after_idle`): back to back, the two checks would be the same."""
+    if after_idle:
+        close_old_connections()
     try:
         try:
             result, args, kwargs = _load(lease, alias)

@@ -136,13 +136,14 @@ class Worker:
 
     def _thread_main(self, index: int) -> None:
         try:
-            lease, known_empty = None, False
+            lease, known_empty, after_idle = None, False, True
             while True:
                 if lease is None:
-                    lease = self._acquire(index, known_empty)
+                    lease, after_idle = self._acquire(index, known_empty), True
                     if lease is None:
                         return
-                lease, known_empty = self._process(index, lease)
+                lease, known_empty = self._process(index, lease, after_idle)
+                after_idle = False
         except BaseException:
             # A bug in the loop itself: crash the process so the master resolves what it
             # held and starts a fresh worker, rather than running on with a thread short.
@@ -229,11 +230,13 @@ class Worker:
                     "Worker %s recycling after %d tasks", self.spec.worker_id, self.processed
                 )
 
-    def _process(self, index: int, lease: Lease) -> tuple[Lease | None, bool]:
+    def _process(self, index: int, lease: Lease, after_idle: bool) -> tuple[Lease | None, bool]:
         """Run a lease, acknowledge it and maybe acquire the next; returns (next, empty)."""
         spec, backend = self.spec, self.backend
         self.slots.task_started(index, lease.task_id, lease.path)
-        outcome = run_lease(lease, spec.alias, type(backend), self.config.max_result_size)
+        outcome = run_lease(
+            lease, spec.alias, type(backend), self.config.max_result_size, after_idle=after_idle
+        )
         self._count()
         with self.lock:
             next_token = self._token(index) if self._may_take_more() else ""
