@@ -52,6 +52,19 @@ def fail_next(backend, worker: str = "w1", message: str = "boom", queues=ALL_QUE
     return lease
 
 
+def next_redis_millisecond(backend) -> None:
+    """Return once Redis's clock has moved to a later millisecond, so that the next finish
+    time differs from the last (finished lists order by it; equal times order by id)."""
+
+    def now_ms() -> int:
+        seconds, micros = backend.client.time()
+        return seconds * 1000 + micros // 1000
+
+    start = now_ms()
+    while now_ms() == start:
+        pass
+
+
 def succeed_next(backend, worker: str = "w1", value=None, queues=ALL_QUEUES) -> Lease:
     lease = lease_next(backend, worker, queues)
     backend.acknowledge(lease, worker, succeeded=True, value_json=json.dumps(value))

@@ -14,7 +14,14 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from tests import tasks
-from tests.admin_helpers import fail_next, fake_heartbeat, lease_next, make_user, succeed_next
+from tests.admin_helpers import (
+    fail_next,
+    fake_heartbeat,
+    lease_next,
+    make_user,
+    next_redis_millisecond,
+    succeed_next,
+)
 from tests.conftest import tasks_setting
 from tests.redis_server import free_port
 from threadmill.models import Task
@@ -101,6 +108,7 @@ def test_list_of_finished_tasks_newest_first_with_error_and_worker(admin_client,
     tasks.fail.enqueue("first")
     tasks.fail.enqueue("second")
     first = fail_next(backend, worker="wA")
+    next_redis_millisecond(backend)
     second = fail_next(backend, worker="wB")
     response = admin_client.get(list_path("failed"))
     assert [t.id for t in response.context["page"].items] == [second.task_id, first.task_id]

@@ -2,7 +2,9 @@
 
 After every step each task id is in exactly one state, its record and its index agree, the
 counts match a model, and acquire returns the task the model expects (priority, then FIFO).
-Time is simulated by moving a deferred task's due time or a lease's deadline to 0.
+Threads park too: every push of a ready task (enqueue, requeue, promotion, a lost worker's
+tasks) hands the best ready task to the longest-parked thread, and nothing else reaches a
+mailbox. Time is simulated by moving a deferred task's due time or a lease's deadline to 0.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from threadmill.backends.redis import RedisTaskBackend
 
 QUEUES = ["default", "high"]
 MAX_ATTEMPTS = 2
+THREADS = ["w1/0", "w1/1", "w2/0"]  # mailboxes: worker id / thread
 
 
 class TaskQueueMachine(RuleBasedStateMachine):
@@ -42,20 +45,42 @@ class TaskQueueMachine(RuleBasedStateMachine):
         self.priority: dict[str, int] = {}
         self.leases: dict[str, object] = {}  # id -> current lease
         self.stale: list = []  # leases that lost their task
+        self.parked: list[tuple[str, str]] = []  # (mailbox, token), longest-parked first
         self.seq = 0
         self.tokens = 0
 
     # ---- model helpers ----------------------------------------------------------------
 
-    def _push_ready(self, ids):
-        self.seq += 1
+    def _push_ready(self, ids, *, in_order=True):
+        """Model the pushes a backend call just made, in the order Redis made them (when
+        in_order; otherwise as one group of unknown order), each followed by a hand-over to
+        the longest-parked thread, whose lease is collected from its mailbox and checked."""
+        before = [self.order[i] for i in self._ids(TaskState.READY)]
+        if not in_order:
+            self.seq += 1
         for task_id in ids:
+            if in_order:
+                self.seq += 1
             self.state[task_id] = TaskState.READY
-            self.order[task_id] = (-self.priority[task_id], self.seq)  # one group per call
+            self.order[task_id] = (-self.priority[task_id], self.seq)
+            if self.parked:
+                mailbox, token = self.parked.pop(0)
+                lease = self.backend.wait_for_lease(mailbox, 0.5)
+                assert lease is not None, f"nothing handed to {mailbox}"
+                assert lease.token == token
+                assert self.state[lease.task_id] == TaskState.READY
+                if in_order:
+                    best = min(self.order[i] for i in self._ids(TaskState.READY))
+                    assert self.order[lease.task_id] == best, "hand-over broke priority / FIFO"
+                else:
+                    assert all(self.order[lease.task_id] <= o for o in before)
+                self.state[lease.task_id] = TaskState.RUNNING
+                self.leases[lease.task_id] = (lease, mailbox.split("/")[0])
 
-    def _promote_due(self):
-        # Promotion walks the queues in order, each by due time then id.
-        due = sorted(
+    def _due(self):
+        """Deferred tasks made due by the test, in promotion order (queues in order, each by
+        due time then id). Read before the backend call that promotes them."""
+        return sorted(
             (
                 i
                 for i, s in self.state.items()
@@ -64,8 +89,21 @@ class TaskQueueMachine(RuleBasedStateMachine):
             ),
             key=lambda i: (QUEUES.index(self.queue[i]), i),
         )
-        for task_id in due:
-            self._push_ready([task_id])
+
+    def _take_best(self, lease, worker):
+        """The model's side of an acquire (or park) that just returned lease."""
+        ready = self._ids(TaskState.READY)
+        if not ready:
+            assert lease is None
+            return
+        best = min(self.order[i] for i in ready)
+        assert lease is not None
+        assert self.order[lease.task_id] == best, "acquire broke priority / FIFO order"
+        self.state[lease.task_id] = TaskState.RUNNING
+        self.leases[lease.task_id] = (lease, worker)
+
+    def _is_parked(self, mailbox):
+        return any(m == mailbox for m, _ in self.parked)
 
     def _token(self):
         self.tokens += 1
@@ -98,18 +136,38 @@ class TaskQueueMachine(RuleBasedStateMachine):
 
     @rule(worker=st.sampled_from(["w1", "w2"]))
     def acquire(self, worker):
-        if not self._ids(TaskState.READY):  # acquire promotes due tasks only when idle
-            self._promote_due()
+        due = self._due()
         lease = self.backend.acquire(worker, QUEUES, self._token())
-        ready = self._ids(TaskState.READY)
-        if not ready:
-            assert lease is None
+        if not self._ids(TaskState.READY):  # acquire promotes due tasks only when idle
+            self._push_ready(due)
+        self._take_best(lease, worker)
+
+    @rule(mailbox=st.sampled_from(THREADS))
+    def park(self, mailbox):
+        if self._is_parked(mailbox):  # a parked thread is blocked: it cannot park again
             return
-        best = min(self.order[i] for i in ready)
-        assert lease is not None
-        assert self.order[lease.task_id] == best, "acquire broke priority / FIFO order"
-        self.state[lease.task_id] = TaskState.RUNNING
-        self.leases[lease.task_id] = (lease, worker)
+        worker, token = mailbox.split("/")[0], self._token()
+        due = self._due()
+        lease = self.backend.park(worker, QUEUES, token, mailbox)
+        if not self._ids(TaskState.READY):
+            self._push_ready(due)
+        if self._ids(TaskState.READY):
+            self._take_best(lease, worker)
+        else:
+            assert lease is None
+            self.parked.append((mailbox, token))
+
+    @precondition(lambda self: self.parked)
+    @rule(data=st.data(), stop=st.booleans())
+    def parked_thread_gives_up(self, data, stop):
+        """Its wait timed out (stop=False) or it was asked to stop: it unparks, empty-handed
+        (every hand-over was collected at once by the model)."""
+        mailbox, token = data.draw(st.sampled_from(self.parked))
+        if stop:
+            self.backend.request_stop([mailbox])
+            assert self.backend.wait_for_lease(mailbox, 0.5) is None
+        assert self.backend.unpark(mailbox.split("/")[0], mailbox, token) is None
+        self.parked.remove((mailbox, token))
 
     @precondition(lambda self: self.leases)
     @rule(data=st.data(), succeeded=st.booleans())
@@ -134,8 +192,9 @@ class TaskQueueMachine(RuleBasedStateMachine):
     def lease_expires(self, data):
         task_id = data.draw(st.sampled_from(list(self.leases)))
         self.client.zadd(self.backend.keys.index(self.queue[task_id], "running"), {task_id: 0})
-        self._promote_due()
+        due = self._due()
         report = self.backend.maintain(QUEUES)
+        self._push_ready(due)
         assert report.expired == [task_id]
         self.stale.append(self.leases.pop(task_id))
         self.state[task_id] = TaskState.FAILED
@@ -144,6 +203,8 @@ class TaskQueueMachine(RuleBasedStateMachine):
     def worker_lost(self, worker):
         held = [i for i, (_, w) in self.leases.items() if w == worker]
         outcomes = self.backend.resolve_worker(worker, "test")
+        # Its parked threads are forgotten first: nothing is handed to a lost worker.
+        self.parked = [(m, t) for m, t in self.parked if not m.startswith(worker + "/")]
         assert sorted(outcomes) == sorted(held)
         requeued = []
         for task_id in held:
@@ -155,8 +216,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
             else:
                 assert outcomes[task_id] == "requeued"
                 requeued.append(task_id)
-        if requeued:
-            self._push_ready(requeued)
+        self._push_ready(requeued, in_order=False)  # in the order of a Redis hash
 
     @precondition(lambda self: self._ids(TaskState.SUCCESSFUL, TaskState.FAILED))
     @rule(data=st.data())
@@ -174,13 +234,15 @@ class TaskQueueMachine(RuleBasedStateMachine):
     def requeue(self, data, strategy):
         ids = data.draw(strategy)
         outcomes = self.backend.requeue(ids)
+        pushed = []
         for task_id in ids:
             if self.state[task_id] in (TaskState.SUCCESSFUL, TaskState.FAILED):
                 assert outcomes[task_id] == "requeued"
                 self.losses[task_id] = 0
-                self._push_ready([task_id])
+                pushed.append(task_id)
             else:
                 assert outcomes[task_id] == self.state[task_id].value
+        self._push_ready(pushed)
 
     @precondition(lambda self: self.state)
     @rule(data=st.data())
@@ -221,6 +283,10 @@ class TaskQueueMachine(RuleBasedStateMachine):
                     1 for i, s in self.state.items() if s == state and self.queue[i] == queue
                 )
                 assert stats[queue].count(state) == expected, (queue, state)
+        for mailbox in THREADS:  # nothing handed over that the model did not expect
+            assert self.client.llen(keys.mailbox(mailbox)) == 0, mailbox
+        for mailbox, token in self.parked:
+            assert self.client.hget(keys.park(mailbox), "token") == token
 
 
 @pytest.mark.timeout(600)
@@ -228,8 +294,8 @@ def test_state_machine(redis_server):
     TaskQueueMachine.url = redis_server.url
     run = TaskQueueMachine.TestCase
     run.settings = settings(
-        max_examples=60,
-        stateful_step_count=30,
+        max_examples=200,
+        stateful_step_count=40,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     )

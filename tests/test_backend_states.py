@@ -255,30 +255,65 @@ def test_extend_lease_is_fenced(backend):
     assert backend.extend_lease(lease, 60) == AckOutcome.LEASE_LOST
 
 
-def test_wait_for_work_wakes_within_milliseconds_of_an_enqueue(backend):
-    woke = []
+def test_a_parked_thread_is_handed_the_next_task_within_milliseconds(backend):
+    assert backend.park("w1", ALL, "t-park", "w1/0") is None  # nothing ready: parked
+    got = []
 
     def waiter():
         start = time.monotonic()
-        woke.append((backend.wait_for_work(["default"], 5.0), time.monotonic() - start))
+        got.append((backend.wait_for_lease("w1/0", 5.0), time.monotonic() - start))
 
     thread = threading.Thread(target=waiter)
     thread.start()
     time.sleep(0.2)  # let the waiter block before the enqueue: the case under test
-    tasks.noop.enqueue()
+    result = tasks.add.enqueue(1, 2)
     thread.join(5)
-    assert woke
-    assert woke[0][0] is True
-    assert woke[0][1] < 1.0
-    assert backend.wait_for_work(["default"], 0.1) is False  # one token per burst
+    lease, waited = got[0]
+    assert (lease.task_id, lease.token) == (result.id, "t-park")  # leased by the enqueue
+    assert waited < 1.0
+    assert backend.get_result(result.id).status == TaskResultStatus.RUNNING
+    assert backend.acknowledge(lease, "w1", succeeded=True, value_json="3").outcome == "OK"
 
 
-def test_wake_up_chains_to_the_next_idle_thread(backend):
-    backend.enqueue_many(tasks.noop, [((), {})] * 3)
-    assert backend.wait_for_work(["default"], 0.1) is True
-    backend.acquire("w1", ALL, token())
-    # Work is left, so the acquire left a token for the next idle thread.
-    assert backend.wait_for_work(["default"], 0.1) is True
+def test_park_takes_ready_work_at_once_and_tasks_go_to_the_longest_parked(backend):
+    first = tasks.noop.enqueue()
+    lease = backend.park("w1", ALL, token(), "w1/0")
+    assert lease.task_id == first.id  # work was ready: leased, not parked
+    assert backend.park("w1", ALL, "a", "w1/1") is None
+    assert backend.park("w2", ALL, "b", "w2/0") is None
+    one, two = tasks.noop.enqueue(), tasks.noop.enqueue()
+    assert backend.wait_for_lease("w1/1", 1).task_id == one.id
+    assert backend.wait_for_lease("w2/0", 1).task_id == two.id
+
+
+def test_unpark_returns_a_task_whose_delivery_was_lost(backend, rclient):
+    assert backend.park("w1", ["default"], "t1", "w1/0") is None
+    result = tasks.noop.enqueue()
+    rclient.delete(backend.keys.mailbox("w1/0"))  # the blocking pop's reply was lost
+    lease = backend.unpark("w1", "w1/0", "t1")
+    assert lease.task_id == result.id
+    assert backend.park("w1", ["default"], "t2", "w1/0") is None
+    assert backend.unpark("w1", "w1/0", "t2") is None  # still parked: simply unparked
+    later = tasks.noop.enqueue()  # no longer parked: it waits in the queue
+    assert backend.queue_stats(["default"])[0].ready == 1
+    assert backend.acquire("w1", ["default"], "t3").task_id == later.id
+
+
+def test_a_lost_worker_is_unparked_before_its_tasks_are_requeued(backend):
+    held = tasks.noop.enqueue()
+    backend.acquire("w1", ALL, "t1")
+    assert backend.park("w1", ALL, "t2", "w1/1") is None
+    backend.resolve_worker("w1", "killed by signal SIGKILL")
+    record = backend.get_task(held.id)
+    assert record.state == TaskState.READY  # requeued, not handed back to the dead worker
+    assert backend.wait_for_lease("w1/1", 0.2) is None
+
+
+def test_request_stop_wakes_a_parked_thread(backend):
+    assert backend.park("w1", ALL, "t1", "w1/0") is None
+    backend.request_stop(["w1/0"])
+    assert backend.wait_for_lease("w1/0", 1) is None
+    assert backend.unpark("w1", "w1/0", "t1") is None
 
 
 def test_state_of_a_task_through_its_life(backend):

@@ -130,7 +130,9 @@ def test_soak_with_workers_killed_every_second(pool, backend, tmp_path):
     """CI size of bench/soak.py: every id accounted for, duplicates only after a loss."""
     size = int(os.environ.get("THREADMILL_SOAK_TASKS", "5000"))
     book = tmp_path / "ledger"
-    ids = [r.id for r in backend.enqueue_many(tasks.ledger_nap, [((str(book),), {})] * size)]
+    # A short nap keeps the drain (8 threads) several seconds long, so several kills land.
+    args = [((str(book), 0.01), {})] * size
+    ids = [r.id for r in backend.enqueue_many(tasks.ledger_nap, args)]
     p = pool("--processes", "2", "--threads", "4", options={"max_attempts": 20})
     p.wait_for_workers(2)
     kills = 0

@@ -76,10 +76,14 @@ def test_whole_pool_killed_is_resolved_by_another_pool_within_heartbeat_ttl(
     for pid in members:  # the master and every worker at once: a dead host
         os.kill(pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    second = pool("--processes", "1", "--threads", "2", "--exit-empty", options=options)
+    # Not --exit-empty: until heartbeat_ttl passes, the dead pool's tasks are RUNNING, so
+    # the queues look empty and an --exit-empty pool could rightly exit before the reap.
+    second = pool("--processes", "1", "--threads", "2", options=options)
     wait_until(lambda: all(len(backend.get_result(i).worker_ids) == 2 for i in ids), 20)
     resolved_after = time.monotonic() - killed_at
     assert resolved_after < 8.0, resolved_after  # heartbeat_ttl + start-up, not lease_ttl
+    wait_until(lambda: all(backend.get_result(i).status == SUCCESSFUL for i in ids), 20)
+    second.send(signal.SIGTERM)
     assert second.wait(60) == 0, second.tail()
     report = ledger.check(backend, ids, book)
     report.assert_consistent()
@@ -139,3 +143,27 @@ def test_graceful_timeout_kills_what_does_not_finish_and_requeues_it(pool, backe
     assert result.status == READY  # never left RUNNING
     assert result.errors[-1].exception_class_path == "threadmill.exceptions.WorkerLost"
     assert "graceful timeout" in result.errors[-1].traceback
+
+
+def test_a_task_handed_to_a_frozen_parked_worker_that_dies_runs_once_elsewhere(
+    pool, backend, tmp_path
+):
+    book = tmp_path / "ledger"
+    p = pool("--processes", "1", "--threads", "1")
+    victim = p.wait_for_workers(1)[0]
+    warm = tasks.ledger_nap.enqueue(str(book)).id
+    wait_until(lambda: backend.get_result(warm).status == SUCCESSFUL, 20)
+    # The worker's only thread is parked now. Freeze it, so the next task is leased to it
+    # (put in its mailbox) but never collected, then kill it: the master must requeue it.
+    os.kill(victim, signal.SIGSTOP)
+    handed = tasks.ledger_nap.enqueue(str(book)).id
+    wait_until(lambda: backend.get_result(handed).status == RUNNING, 5)
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: backend.get_result(handed).status == SUCCESSFUL, 20)
+    result = backend.get_result(handed)
+    assert result.errors[0].exception_class_path == "threadmill.exceptions.WorkerLost"
+    assert len(result.worker_ids) == 2  # leased to the frozen worker, then to its successor
+    assert victim not in p.workers()
+    report = ledger.check(backend, [warm, handed], book)
+    report.assert_consistent()
+    assert report.executions[handed] == 1  # the frozen worker never ran it

@@ -256,14 +256,26 @@ class ThreadmillBackend(BaseTaskBackend):
     # ---- worker API -------------------------------------------------------------------
 
     @abstractmethod
-    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
-        """Block until work may be available in queues (True) or timeout passes (False).
-
-        Takes nothing: a lost reply here can delay a task, never lose it."""
-
-    @abstractmethod
     def acquire(self, worker_id: str, queues: Sequence[str], token: str) -> Lease | None:
         """Lease the next task of queues (priority, then FIFO), or None when all are empty."""
+
+    @abstractmethod
+    def park(self, worker_id: str, queues: Sequence[str], token: str, mailbox: str) -> Lease | None:
+        """Lease the next task like acquire or, when there is none, park the calling thread:
+        the next task pushed to its queues is leased to it under token and put in mailbox."""
+
+    @abstractmethod
+    def wait_for_lease(self, mailbox: str, timeout: float) -> Lease | None:
+        """Block on a parked thread's mailbox until a lease arrives (or a stop request, or
+        timeout: None). A lost reply here loses nothing: `unpark` finds the lease again."""
+
+    @abstractmethod
+    def unpark(self, worker_id: str, mailbox: str, token: str) -> Lease | None:
+        """Stop being parked; returns the lease handed to the thread meanwhile, if any."""
+
+    @abstractmethod
+    def request_stop(self, mailboxes: Iterable[str]) -> None:
+        """Wake parked threads with a stop request (graceful stop, recycling)."""
 
     @abstractmethod
     def acknowledge(

@@ -37,13 +37,17 @@ class Keys:
         """Sorted set of the task ids of `queue` in `status` (one of STATUS_INDEXES)."""
         return f"{self.base}q:{queue}:{status}"
 
-    def wake(self, queue: str) -> str:
-        """List idle threads block on; holds at most one wake-up token."""
-        return f"{self.base}q:{queue}:wake"
+    def idle(self, queue: str) -> str:
+        """List of the mailboxes of threads parked on queue (longest waiting first)."""
+        return f"{self.base}q:{queue}:idle"
 
-    def queue_keys(self, queue: str) -> list[str]:
-        """ready, deferred, running, successful, failed and wake keys of one queue."""
-        return [self.index(queue, s) for s in STATUS_INDEXES] + [self.wake(queue)]
+    def mailbox(self, mailbox_id: str) -> str:
+        """List a parked thread blocks on: the lease handed to it, or a stop request."""
+        return f"{self.base}mbox:{mailbox_id}"
+
+    def park(self, mailbox_id: str) -> str:
+        """Hash: how to lease a task to a parked thread (token, worker, queues)."""
+        return f"{self.base}park:{mailbox_id}"
 
     def leases(self, worker_id: str) -> str:
         """Hash lease token -> task id of what one worker process holds."""

@@ -51,6 +51,8 @@ logger = logging.getLogger("threadmill")
 
 #: Tasks per script call in enqueue_many (bounded so no call blocks Redis for long).
 ENQUEUE_CHUNK = 500
+#: What request_stop puts in a parked thread's mailbox (a lease is a JSON array).
+STOP_REQUEST = "stop"
 
 
 class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
@@ -232,10 +234,30 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
             )
         return found
 
-    def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
-        wake_keys = [self.keys.wake(q) for q in queues]
+    def park(self, worker_id: str, queues: Sequence[str], token: str, mailbox: str) -> Lease | None:
+        leases, worker, constants, listened = self._worker_args(worker_id, queues)
+        reply = self._run_hot("park", [leases], [worker, token, constants, mailbox, listened])
+        return lease_from_reply(reply) if reply else None
+
+    def wait_for_lease(self, mailbox: str, timeout: float) -> Lease | None:
         with translate_errors(self.url):
-            return self.blocking_client.blpop(wake_keys, timeout=timeout) is not None
+            reply = self.blocking_client.blpop([self.keys.mailbox(mailbox)], timeout=timeout)
+        if reply is None or reply[1] == STOP_REQUEST:
+            return None
+        return lease_from_reply(reply[1])
+
+    def unpark(self, worker_id: str, mailbox: str, token: str) -> Lease | None:
+        reply = self._run_hot(
+            "unpark", [self.keys.leases(worker_id)], [self.keys.base, mailbox, token]
+        )
+        return lease_from_reply(reply) if reply else None
+
+    def request_stop(self, mailboxes: Iterable[str]) -> None:
+        with translate_errors(self.url):
+            pipe = self.client.pipeline(transaction=False)
+            for mailbox in mailboxes:
+                pipe.rpush(self.keys.mailbox(mailbox), STOP_REQUEST)
+            pipe.execute()
 
     def acquire(self, worker_id: str, queues: Sequence[str], token: str) -> Lease | None:
         leases, worker, constants, listened = self._worker_args(worker_id, queues)

@@ -5,10 +5,11 @@ socket, and opens its own Redis connections. Each task thread loops:
 
     acquire -> run -> acknowledge + acquire the next (one round trip) -> run -> ...
 
-and, when the queues are empty, blocks on Redis (a wake-up list) instead of polling. The
+and, when the queues are empty, parks on Redis instead of polling: it blocks on its own
+mailbox, where the enqueue script puts the lease of the next task (see park.lua). The
 process's main thread only supervises: it turns SIGTERM / SIGINT into a graceful stop
-(threads finish and acknowledge what they hold; idle threads are simply abandoned), stops
-when the master is gone, and exits once every thread is idle or done.
+(threads finish and acknowledge what they hold; parked threads are sent a stop request),
+stops when the master is gone, and exits once every thread is done.
 """
 
 from __future__ import annotations
@@ -112,8 +113,10 @@ class Worker:
         self.wakeup.set()
 
     def _supervise(self, threads: list[threading.Thread]) -> int:
+        asked: set[int] = set()  # parked threads sent a stop request
+        stuck_since = None
         while True:
-            self.wakeup.wait(1.0)
+            self.wakeup.wait(1.0 if not asked else 0.2)
             self.wakeup.clear()
             if os.getppid() != self.spec.master_pid and not self.stopping:
                 logger.warning("Worker %s: master is gone, stopping", self.spec.worker_id)
@@ -122,10 +125,27 @@ class Worker:
                 live = [i for i, t in enumerate(threads) if t.is_alive()]
                 if not live:
                     break
-                # Idle threads hold nothing: once no thread has a task, the worker may go.
                 winding_down = self.stopping or self.recycling
-                if winding_down and all(self.states[i] in (IDLE, DONE) for i in live):
+                parked = [i for i in live if self.states[i] == IDLE]
+            if not winding_down:
+                continue
+            # Parked threads are woken with a stop request; one may have been handed a task
+            # in the same instant, and then runs it (graceful: what a thread holds, it runs).
+            to_ask = [i for i in parked if i not in asked]
+            if to_ask:
+                try:
+                    self.backend.request_stop([self._mailbox(i) for i in to_ask])
+                    asked.update(to_ask)
+                except BackendUnavailable:
+                    asked.update(to_ask)  # Redis is down: nothing can be handed to them
+            if parked and len(parked) == len(live):
+                stuck_since = stuck_since or time.monotonic()
+                # Still parked long after the request: Redis is unreachable, so they hold
+                # nothing (the master resolves whatever Redis says they hold).
+                if time.monotonic() - stuck_since > self.config.socket_timeout + 1:
                     break
+            else:
+                stuck_since = None
         code = EXIT_OK
         if self.spec.exit_empty and not self.stopping and not self.recycling:
             code = EXIT_EMPTY
@@ -136,13 +156,13 @@ class Worker:
 
     def _thread_main(self, index: int) -> None:
         try:
-            lease, known_empty, after_idle = None, False, True
+            lease, after_idle = None, True
             while True:
                 if lease is None:
-                    lease, after_idle = self._acquire(index, known_empty), True
+                    lease, after_idle = self._acquire(index), True
                     if lease is None:
                         return
-                lease, known_empty = self._process(index, lease, after_idle)
+                lease = self._process(index, lease, after_idle)
                 after_idle = False
         except BaseException:
             # A bug in the loop itself: crash the process so the master resolves what it
@@ -161,37 +181,50 @@ class Worker:
     def _may_take_more(self) -> bool:
         return not (self.stopping or self.recycling)
 
-    def _acquire(self, index: int, known_empty: bool) -> Lease | None:
-        spec = self.spec
+    def _mailbox(self, index: int) -> str:
+        return f"{self.spec.worker_id}/{index}"
+
+    def _acquire(self, index: int) -> Lease | None:
+        """The next lease for thread index: leased at once, or handed to it while it waits
+        parked on Redis. None when the thread must stop."""
+        spec, backend = self.spec, self.backend
+        mailbox = self._mailbox(index)
         while True:
-            if not known_empty:
-                with self.lock:
-                    if not self._may_take_more():
-                        self.states[index] = DONE
-                        return None
-                    self.states[index] = ACQUIRING
-                token = self._token(index)
-                lease = self._retrying(
-                    lambda token=token: self.backend.acquire(spec.worker_id, spec.queues, token)
-                )
-                if lease is not None:
-                    self.states[index] = RUNNING
-                    return lease
-            if spec.exit_empty:
-                with self.lock:
-                    self.states[index] = DONE
-                return None
             with self.lock:
                 if not self._may_take_more():
                     self.states[index] = DONE
                     return None
-                self.states[index] = IDLE
-            known_empty = False
-            try:
-                self.backend.wait_for_work(spec.queues, self.config.block_timeout)
-            except BackendUnavailable as exc:
-                self._warn_unavailable(exc)
-                self.wakeup.wait(1.0)
+                self.states[index] = ACQUIRING
+            token = self._token(index)
+            if spec.exit_empty:  # drain, never wait
+                lease = self._retrying(
+                    lambda t=token: backend.acquire(spec.worker_id, spec.queues, t)
+                )
+                with self.lock:
+                    self.states[index] = RUNNING if lease else DONE
+                return lease
+            lease = self._retrying(
+                lambda t=token: backend.park(spec.worker_id, spec.queues, t, mailbox)
+            )
+            if lease is not None:
+                self.states[index] = RUNNING
+                return lease
+            with self.lock:
+                wait = self._may_take_more()
+                if wait:
+                    self.states[index] = IDLE
+            if wait:
+                try:
+                    lease = backend.wait_for_lease(mailbox, self.config.block_timeout)
+                except BackendUnavailable as exc:
+                    self._warn_unavailable(exc)
+                with self.lock:
+                    self.states[index] = ACQUIRING
+            if lease is None:  # timed out, failed, or asked to stop: was a task handed over?
+                lease = self._retrying(lambda t=token: backend.unpark(spec.worker_id, mailbox, t))
+            if lease is not None:  # handed to this thread: it runs it, stopping or not
+                self.states[index] = RUNNING
+                return lease
 
     def _retrying(self, call: Callable[[], T], *, until_done: bool = False) -> T | None:
         """Call until Redis answers, with capped backoff. Safe: every call is idempotent.
@@ -230,8 +263,8 @@ class Worker:
                     "Worker %s recycling after %d tasks", self.spec.worker_id, self.processed
                 )
 
-    def _process(self, index: int, lease: Lease, after_idle: bool) -> tuple[Lease | None, bool]:
-        """Run a lease, acknowledge it and maybe acquire the next; returns (next, empty)."""
+    def _process(self, index: int, lease: Lease, after_idle: bool) -> Lease | None:
+        """Run a lease, acknowledge it and lease the next in the same call (if any)."""
         spec, backend = self.spec, self.backend
         self.slots.task_started(index, lease.task_id, lease.path)
         outcome = run_lease(
@@ -254,7 +287,7 @@ class Worker:
         self.slots.task_finished(index, failed=not outcome.succeeded)
         self._log(lease, outcome, ack)
         announce_finished(outcome, type(backend), ack.finished_at)
-        return ack.next_lease, bool(next_token) and ack.next_lease is None
+        return ack.next_lease
 
     def _log(self, lease: Lease, outcome: Outcome, ack: AckResult) -> None:
         wid = self.spec.worker_id

@@ -32,24 +32,6 @@ local function error_json(class_path, message)
   return cjson.encode({exception_class_path = class_path, traceback = message})
 end
 
--- Put id in the ready index of queue: higher priority first, FIFO within a priority
--- (the global seq counter orders it), and leave one wake-up token for idle threads.
--- `fresh`: the caller already wrote status READY and ready_at (a new record).
-local function push_ready(base, seq_key, queue, id, priority, now, fresh)
-  local seq = redis.call('INCR', seq_key)
-  local score = (100 - (tonumber(priority) or 0)) * BAND + seq
-  redis.call('ZADD', qkey(base, queue, 'ready'), score, id)
-  if not fresh then
-    local key = task_key(base, id)
-    redis.call('HSET', key, 'status', 'READY', 'ready_at', now)
-    redis.call('HDEL', key, 'token', 'worker', 'deadline')
-  end
-  local wake = qkey(base, queue, 'wake')
-  if redis.call('LLEN', wake) == 0 then
-    redis.call('RPUSH', wake, '1')
-  end
-end
-
 -- Drop finished ids older than the result ttl from a finished index (their records have
 -- already expired); bounded so that no call does more than `limit` removals.
 local function trim_finished(index, now, ttl, limit)
@@ -112,63 +94,6 @@ local function quarantine(base, id, queue, reason, now, ttl)
   finish(base, id, queue, 'FAILED', err, now, ttl, false)
 end
 
--- Promote up to `limit` deferred tasks of queue that are due.
-local function promote_due(base, seq_key, queue, now, limit)
-  local due = redis.call('ZRANGEBYSCORE', qkey(base, queue, 'deferred'), '-inf', now,
-    'LIMIT', 0, limit)
-  for _, id in ipairs(due) do
-    redis.call('ZREM', qkey(base, queue, 'deferred'), id)
-    local priority = redis.call('HGET', task_key(base, id), 'priority')
-    push_ready(base, seq_key, queue, id, priority, now)
-  end
-  return #due
-end
-
--- The worker holding a task is gone: requeue it while attempts remain, else FAILED.
--- Returns 'requeued', 'failed' or 'skipped' (the task was no longer held with that token).
-local function resolve_lost(base, seq_key, id, token, reason, max_attempts, now, ttl)
-  local key = task_key(base, id)
-  if redis.call('TYPE', key)['ok'] ~= 'hash' then
-    return 'skipped'
-  end
-  local f = redis.call('HMGET', key, 'status', 'token', 'queue', 'priority', 'losses',
-    'attempts')
-  if f[1] ~= 'RUNNING' or f[2] ~= token then
-    return 'skipped'
-  end
-  local queue = f[3]
-  local losses = (tonumber(f[5]) or 0) + 1
-  local err = error_json('threadmill.exceptions.WorkerLost',
-    'threadmill.exceptions.WorkerLost: ' .. reason .. ' during attempt ' .. (f[6] or '?')
-    .. ' (' .. losses .. ' of at most ' .. max_attempts .. ' attempts lost)')
-  redis.call('HSET', key, 'losses', losses)
-  if losses >= max_attempts then
-    finish(base, id, queue, 'FAILED', err, now, ttl, false)
-    return 'failed'
-  end
-  redis.call('ZREM', qkey(base, queue, 'running'), id)
-  redis.call('HSET', key, 'errors', json_append(redis.call('HGET', key, 'errors'), err))
-  push_ready(base, seq_key, queue, id, f[4], now)
-  return 'requeued'
-end
-
--- Resolve every task a worker holds and forget the worker.
-local function resolve_worker(base, seq_key, workers_key, worker_id, reason, max_attempts,
-                              now, ttl)
-  local leases_key = base .. 'leases:' .. worker_id
-  local held = redis.call('HGETALL', leases_key)
-  local out = {}
-  for i = 1, #held, 2 do
-    local outcome = resolve_lost(base, seq_key, held[i + 1], held[i], reason, max_attempts,
-      now, ttl)
-    table.insert(out, held[i + 1])
-    table.insert(out, outcome)
-  end
-  redis.call('DEL', leases_key)
-  redis.call('ZREM', workers_key, worker_id)
-  return out
-end
-
 local RUN_FIELDS = {'path', 'queue', 'priority', 'takes_context', 'args', 'kwargs',
   'run_after', 'enqueued_at', 'started_at', 'worker_ids', 'errors', 'attempts'}
 
@@ -228,13 +153,115 @@ local function lease_next(base, leases_key, queues, worker_id, token, lease_ms, 
   return nil
 end
 
+-- Hand the best ready task of queue to the thread that has waited longest for one (a
+-- parked thread, see park.lua): lease it to that thread and put the lease in its mailbox,
+-- which the thread is blocked on. Entries of threads that are no longer parked are skipped.
+local function dispatch(base, queue, now)
+  local idle = qkey(base, queue, 'idle')
+  for _ = 1, 100 do
+    local mbox = redis.call('LPOP', idle)
+    if not mbox then
+      return
+    end
+    local park = base .. 'park:' .. mbox
+    local p = redis.call('HMGET', park, 'token', 'worker', 'lease_ms', 'ttl', 'queues')
+    if p[1] then
+      local out = lease_next(base, base .. 'leases:' .. p[2], cjson.decode(p[5]), p[2], p[1],
+        tonumber(p[3]), now, tonumber(p[4]), 10)
+      if out == nil then
+        redis.call('LPUSH', idle, mbox) -- nothing to give after all: it stays parked
+        return
+      end
+      redis.call('DEL', park)
+      redis.call('RPUSH', base .. 'mbox:' .. mbox, out)
+      return
+    end
+  end
+end
+
+-- Put id in the ready index of queue: higher priority first, FIFO within a priority
+-- (the global seq counter orders it), and hand it to a parked thread if one waits.
+-- `fresh`: the caller already wrote status READY and ready_at (a new record).
+local function push_ready(base, seq_key, queue, id, priority, now, fresh)
+  local seq = redis.call('INCR', seq_key)
+  local score = (100 - (tonumber(priority) or 0)) * BAND + seq
+  redis.call('ZADD', qkey(base, queue, 'ready'), score, id)
+  if not fresh then
+    local key = task_key(base, id)
+    redis.call('HSET', key, 'status', 'READY', 'ready_at', now)
+    redis.call('HDEL', key, 'token', 'worker', 'deadline')
+  end
+  dispatch(base, queue, now)
+end
+
+-- Promote up to `limit` deferred tasks of queue that are due.
+local function promote_due(base, seq_key, queue, now, limit)
+  local due = redis.call('ZRANGEBYSCORE', qkey(base, queue, 'deferred'), '-inf', now,
+    'LIMIT', 0, limit)
+  for _, id in ipairs(due) do
+    redis.call('ZREM', qkey(base, queue, 'deferred'), id)
+    local priority = redis.call('HGET', task_key(base, id), 'priority')
+    push_ready(base, seq_key, queue, id, priority, now)
+  end
+  return #due
+end
+
+-- The worker holding a task is gone: requeue it while attempts remain, else FAILED.
+-- Returns 'requeued', 'failed' or 'skipped' (the task was no longer held with that token).
+local function resolve_lost(base, seq_key, id, token, reason, max_attempts, now, ttl)
+  local key = task_key(base, id)
+  if redis.call('TYPE', key)['ok'] ~= 'hash' then
+    return 'skipped'
+  end
+  local f = redis.call('HMGET', key, 'status', 'token', 'queue', 'priority', 'losses',
+    'attempts')
+  if f[1] ~= 'RUNNING' or f[2] ~= token then
+    return 'skipped'
+  end
+  local queue = f[3]
+  local losses = (tonumber(f[5]) or 0) + 1
+  local err = error_json('threadmill.exceptions.WorkerLost',
+    'threadmill.exceptions.WorkerLost: ' .. reason .. ' during attempt ' .. (f[6] or '?')
+    .. ' (' .. losses .. ' of at most ' .. max_attempts .. ' attempts lost)')
+  redis.call('HSET', key, 'losses', losses)
+  if losses >= max_attempts then
+    finish(base, id, queue, 'FAILED', err, now, ttl, false)
+    return 'failed'
+  end
+  redis.call('ZREM', qkey(base, queue, 'running'), id)
+  redis.call('HSET', key, 'errors', json_append(redis.call('HGET', key, 'errors'), err))
+  push_ready(base, seq_key, queue, id, f[4], now)
+  return 'requeued'
+end
+
+-- Resolve every task a worker holds and forget the worker. Its parked threads are
+-- unparked first, so nothing is handed to it again (not even its own requeued tasks).
+local function resolve_worker(base, seq_key, workers_key, worker_id, reason, max_attempts,
+                              now, ttl)
+  local parks_key = base .. 'parks:' .. worker_id
+  for _, mbox in ipairs(redis.call('SMEMBERS', parks_key)) do
+    redis.call('DEL', base .. 'park:' .. mbox, base .. 'mbox:' .. mbox)
+  end
+  redis.call('DEL', parks_key)
+  local leases_key = base .. 'leases:' .. worker_id
+  local held = redis.call('HGETALL', leases_key)
+  local out = {}
+  for i = 1, #held, 2 do
+    local outcome = resolve_lost(base, seq_key, held[i + 1], held[i], reason, max_attempts,
+      now, ttl)
+    table.insert(out, held[i + 1])
+    table.insert(out, outcome)
+  end
+  redis.call('DEL', leases_key)
+  redis.call('ZREM', workers_key, worker_id)
+  return out
+end
+
 -- Lease the next task of queues to worker_id under token. Idempotent: a retry with the same
 -- token returns the task the first call leased. Due deferred tasks are promoted here when
--- nothing is ready (otherwise the broker promotes them every broker_interval). `wake_next`:
--- when work is left, leave a wake-up token so one more idle thread comes for it.
+-- nothing is ready (otherwise the broker promotes them every broker_interval).
 -- Returns the lease reply or '' when there is nothing to run.
-local function acquire(base, leases_key, queues, worker_id, token, lease_ms, batch, ttl, now,
-                       wake_next)
+local function acquire_held(base, leases_key, token, now)
   local held = redis.call('HGET', leases_key, token)
   if held then
     local state = redis.call('HMGET', task_key(base, held), 'status', 'token')
@@ -243,29 +270,25 @@ local function acquire(base, leases_key, queues, worker_id, token, lease_ms, bat
       return lease_reply(held, token, now, f)
     end
   end
-  local out, queue = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now,
-    ttl, batch)
+  return nil
+end
+
+local function acquire(base, leases_key, queues, worker_id, token, lease_ms, batch, ttl, now)
+  local again = acquire_held(base, leases_key, token, now)
+  if again then
+    return again
+  end
+  local out = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl, batch)
   if out == nil then
     local promoted = 0
     for _, name in ipairs(queues) do
       promoted = promoted + promote_due(base, base .. 'seq', name, now, batch)
     end
-    if promoted == 0 then
-      return ''
-    end
-    out, queue = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl,
-      batch)
-    if out == nil then
-      return ''
+    if promoted > 0 then
+      out = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl, batch)
     end
   end
-  if wake_next and redis.call('ZCARD', qkey(base, queue, 'ready')) > 0 then
-    local wake = qkey(base, queue, 'wake')
-    if redis.call('LLEN', wake) == 0 then
-      redis.call('RPUSH', wake, '1')
-    end
-  end
-  return out
+  return out or ''
 end
 
 -- Store the outcome of a leased task. Fenced by the lease token:

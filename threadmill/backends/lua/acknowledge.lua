@@ -17,6 +17,6 @@ if ARGV[3] ~= '' then
   local queues = {}
   for i = 11, #ARGV do table.insert(queues, ARGV[i]) end
   nxt = acquire(base, KEYS[1], queues, ARGV[2], ARGV[3], tonumber(ARGV[4]),
-    tonumber(ARGV[5]), ttl, now, false)
+    tonumber(ARGV[5]), ttl, now)
 end
 return {outcome, now, nxt}

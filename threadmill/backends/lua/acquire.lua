@@ -1,6 +1,6 @@
 -- acquire: lease the next ready task of the listed queues (promoting due deferred tasks when
--- nothing is ready). A retry with the same token returns the same task (idempotent). When
--- work is left, leave a wake-up token for the next idle thread.
+-- nothing is ready). A retry with the same token returns the same task (idempotent). Used by
+-- --exit-empty workers, which do not park; other idle threads use park.
 -- flags: allow-oom (a full Redis must still drain)
 -- KEYS[1] leases hash of the worker (every other key is derived from the base, which
 --   carries the same hash tag: task records and queue indexes)
@@ -12,4 +12,4 @@
 local queues = {}
 for i = 7, #ARGV do table.insert(queues, ARGV[i]) end
 return acquire(ARGV[1], KEYS[1], queues, ARGV[2], ARGV[3], tonumber(ARGV[4]),
-  tonumber(ARGV[5]), tonumber(ARGV[6]), now_ms(), true)
+  tonumber(ARGV[5]), tonumber(ARGV[6]), now_ms())

@@ -1,0 +1,18 @@
+-- unpark: a parked thread stops waiting (its wait timed out, failed, or it must stop).
+-- If a task was handed to it meanwhile, it gets that lease: from its mailbox, or, when the
+-- reply to its blocking pop was lost, from the lease record (the token says which task).
+-- flags: allow-oom
+-- KEYS[1] leases hash of the worker
+-- ARGV[1] base, ARGV[2] mailbox id, ARGV[3] the token the thread parked with
+-- Returns the lease handed to it, or '' (it was still parked: it is not any more).
+local base, mbox, token = ARGV[1], ARGV[2], ARGV[3]
+local park = base .. 'park:' .. mbox
+if redis.call('HGET', park, 'token') == token then
+  redis.call('DEL', park) -- its entries in the queues' idle lists are skipped from now on
+  return ''
+end
+local delivered = redis.call('LPOP', base .. 'mbox:' .. mbox)
+if delivered then
+  return delivered
+end
+return acquire_held(base, KEYS[1], token, now_ms()) or ''
