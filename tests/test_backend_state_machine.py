@@ -133,6 +133,8 @@ class TaskQueueMachine(RuleBasedStateMachine):
     def time_passes_for_a_deferred_task(self, data):
         task_id = data.draw(st.sampled_from(self._ids(TaskState.DEFERRED)))
         self.client.zadd(self.backend.keys.index(self.queue[task_id], "deferred"), {task_id: 0})
+        # The due index says when to look at a queue: time passes for it too.
+        self.client.zadd(self.backend.keys.due, {self.queue[task_id]: 0}, lt=True)
 
     @rule(worker=st.sampled_from(["w1", "w2"]))
     def acquire(self, worker):

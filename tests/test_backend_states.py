@@ -229,6 +229,24 @@ def test_broker_promotes_due_tasks_in_priority_order(backend):
     assert drain_order(backend) == [high.id, low.id]
 
 
+def test_the_due_index_follows_each_queues_earliest_deferred_task(backend, rclient):
+    now = timezone.now()
+    later = tasks.noop.using(run_after=now + timedelta(hours=2)).enqueue()
+    sooner = tasks.noop.using(run_after=now + timedelta(seconds=0.3)).enqueue()
+    tasks.noop.using(queue_name="high", run_after=now + timedelta(hours=1)).enqueue()
+    due = dict(rclient.zrange(backend.keys.due, 0, -1, withscores=True))
+    assert due["default"] == pytest.approx((now.timestamp() + 0.3) * 1000, abs=2)
+    assert set(due) == {"default", "high"}
+    wait_until(lambda: backend.maintain(ALL).promoted == 1)  # only the due task
+    assert backend.get_task(sooner.id).state == TaskState.READY
+    due = dict(rclient.zrange(backend.keys.due, 0, -1, withscores=True))
+    assert due["default"] == pytest.approx((now.timestamp() + 7200) * 1000, abs=2)
+    assert backend.purge([later.id]) == {later.id: "purged"}
+    rclient.zadd(backend.keys.due, {"default": 0})  # stale after the purge: it heals
+    assert backend.maintain(ALL).promoted == 0
+    assert set(rclient.zrange(backend.keys.due, 0, -1)) == {"high"}
+
+
 def test_results_expire_after_result_ttl(make_backend, redis_server):
     backend = make_backend(redis_server.url, {"result_ttl": 0.2})
     result = tasks.noop.enqueue()

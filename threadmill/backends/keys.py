@@ -67,6 +67,12 @@ class Keys:
         return f"{self.base}seq"
 
     @property
+    def due(self) -> str:
+        """Sorted set queue -> a time no later than its earliest deferred task (ms): which
+        queues promotion must look at."""
+        return f"{self.base}due"
+
+    @property
     def workers(self) -> str:
         """Sorted set worker id -> liveness deadline (ms, Redis time)."""
         return f"{self.base}workers"

@@ -347,7 +347,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         steps = {
             "promote": (
                 s["promote"],
-                [k.seq] + [k.index(q, "deferred") for q in queues],
+                [k.seq, k.due],
                 [k.base, c.batch_size, *queues],
             )
         }

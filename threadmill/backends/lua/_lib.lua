@@ -194,16 +194,49 @@ local function push_ready(base, seq_key, queue, id, priority, now, fresh)
   dispatch(base, queue, now)
 end
 
--- Promote up to `limit` deferred tasks of queue that are due.
+-- A task of queue is deferred until `at`: keep the queue's entry in the due index (queue ->
+-- a time no later than its earliest deferred task) at or below it.
+local function note_deferred(base, queue, at)
+  redis.call('ZADD', base .. 'due', 'LT', at, queue)
+end
+
+-- Promote up to `limit` deferred tasks of queue that are due, then point the queue's entry
+-- in the due index at its next due task (or drop it).
 local function promote_due(base, seq_key, queue, now, limit)
-  local due = redis.call('ZRANGEBYSCORE', qkey(base, queue, 'deferred'), '-inf', now,
-    'LIMIT', 0, limit)
+  local deferred = qkey(base, queue, 'deferred')
+  local due = redis.call('ZRANGEBYSCORE', deferred, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(due) do
-    redis.call('ZREM', qkey(base, queue, 'deferred'), id)
+    redis.call('ZREM', deferred, id)
     local priority = redis.call('HGET', task_key(base, id), 'priority')
     push_ready(base, seq_key, queue, id, priority, now)
   end
+  local head = redis.call('ZRANGE', deferred, 0, 0, 'WITHSCORES')
+  if head[1] then
+    redis.call('ZADD', base .. 'due', head[2], queue)
+  else
+    redis.call('ZREM', base .. 'due', queue)
+  end
   return #due
+end
+
+-- Promote the due tasks of the listed queues, in the order listed. One read of the due
+-- index tells which queues have any: an idle pool's periodic promotion costs one command.
+local function promote_listed(base, queues, now, limit)
+  local due = redis.call('ZRANGEBYSCORE', base .. 'due', '-inf', now)
+  if #due == 0 then
+    return 0
+  end
+  local is_due = {}
+  for _, queue in ipairs(due) do
+    is_due[queue] = true
+  end
+  local n = 0
+  for _, queue in ipairs(queues) do
+    if is_due[queue] then
+      n = n + promote_due(base, base .. 'seq', queue, now, limit)
+    end
+  end
+  return n
 end
 
 -- The worker holding a task is gone: requeue it while attempts remain, else FAILED.
@@ -279,14 +312,8 @@ local function acquire(base, leases_key, queues, worker_id, token, lease_ms, bat
     return again
   end
   local out = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl, batch)
-  if out == nil then
-    local promoted = 0
-    for _, name in ipairs(queues) do
-      promoted = promoted + promote_due(base, base .. 'seq', name, now, batch)
-    end
-    if promoted > 0 then
-      out = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl, batch)
-    end
+  if out == nil and promote_listed(base, queues, now, batch) > 0 then
+    out = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl, batch)
   end
   return out or ''
 end

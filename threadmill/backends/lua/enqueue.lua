@@ -24,6 +24,7 @@ for i = 3, #ARGV, 7 do
       'ready_at', deferred and '' or now)
     if deferred then
       redis.call('ZADD', qkey(base, queue, 'deferred'), tonumber(run_after), id)
+      note_deferred(base, queue, tonumber(run_after))
     else
       push_ready(base, seq_key, queue, id, priority, now, true)
     end
