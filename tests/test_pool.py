@@ -260,3 +260,24 @@ def test_recycling_a_multi_thread_worker_does_not_wait_for_idle_threads(pool, ba
     wait_until(lambda: p.workers() and p.workers() != [first], 5)
     p.send(signal.SIGTERM)
     assert p.wait(30) == 0
+
+
+def test_parked_threads_leave_nothing_behind_after_recycling_and_a_stop(pool, backend, rclient):
+    base = backend.keys.base
+    p = pool("--processes", "2", "--threads", "2", "--max-tasks", "3")
+    for _ in range(4):  # each round parks every thread, then recycles workers
+        results = [tasks.noop.enqueue() for _ in range(6)]
+        wait_until(lambda r=results: all(status(backend, x) == SUCCESSFUL for x in r), 20)
+        p.wait_for_workers(2)
+    idle = rclient.lrange(backend.keys.idle("default"), 0, -1)
+    parked = {k.removeprefix(base + "park:") for k in rclient.scan_iter(base + "park:*")}
+    assert len(idle) == len(set(idle))
+    assert set(idle) <= parked  # only live parks are listed
+    p.send(signal.SIGTERM)
+    assert p.wait(30) == 0, p.tail()
+    leftovers = [
+        key
+        for pattern in ("park:*", "parks:*", "mbox:*", "leases:*", "q:*:idle")
+        for key in rclient.scan_iter(base + pattern)
+    ]
+    assert leftovers == []

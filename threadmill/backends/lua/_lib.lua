@@ -153,9 +153,19 @@ local function lease_next(base, leases_key, queues, worker_id, token, lease_ms, 
   return nil
 end
 
+-- A parked thread stops being parked: its park record goes, and so do its entries in the
+-- idle lists of its queues (queues_json, from the park record).
+local function forget_park(base, mbox, queues_json)
+  redis.call('DEL', base .. 'park:' .. mbox)
+  for _, queue in ipairs(cjson.decode(queues_json)) do
+    redis.call('LREM', qkey(base, queue, 'idle'), 0, mbox)
+  end
+end
+
 -- Hand the best ready task of queue to the thread that has waited longest for one (a
 -- parked thread, see park.lua): lease it to that thread and put the lease in its mailbox,
--- which the thread is blocked on. Entries of threads that are no longer parked are skipped.
+-- which the thread is blocked on. Entries of threads no longer parked are skipped (a
+-- safety net: unparking removes them).
 local function dispatch(base, queue, now)
   local idle = qkey(base, queue, 'idle')
   for _ = 1, 100 do
@@ -172,7 +182,7 @@ local function dispatch(base, queue, now)
         redis.call('LPUSH', idle, mbox) -- nothing to give after all: it stays parked
         return
       end
-      redis.call('DEL', park)
+      forget_park(base, mbox, p[5])
       redis.call('RPUSH', base .. 'mbox:' .. mbox, out)
       return
     end
@@ -273,7 +283,11 @@ local function resolve_worker(base, seq_key, workers_key, worker_id, reason, max
                               now, ttl)
   local parks_key = base .. 'parks:' .. worker_id
   for _, mbox in ipairs(redis.call('SMEMBERS', parks_key)) do
-    redis.call('DEL', base .. 'park:' .. mbox, base .. 'mbox:' .. mbox)
+    local queues_json = redis.call('HGET', base .. 'park:' .. mbox, 'queues')
+    if queues_json then
+      forget_park(base, mbox, queues_json)
+    end
+    redis.call('DEL', base .. 'mbox:' .. mbox)
   end
   redis.call('DEL', parks_key)
   local leases_key = base .. 'leases:' .. worker_id

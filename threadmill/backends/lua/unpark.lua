@@ -6,9 +6,9 @@
 -- ARGV[1] base, ARGV[2] mailbox id, ARGV[3] the token the thread parked with
 -- Returns the lease handed to it, or '' (it was still parked: it is not any more).
 local base, mbox, token = ARGV[1], ARGV[2], ARGV[3]
-local park = base .. 'park:' .. mbox
-if redis.call('HGET', park, 'token') == token then
-  redis.call('DEL', park) -- its entries in the queues' idle lists are skipped from now on
+local park = redis.call('HMGET', base .. 'park:' .. mbox, 'token', 'queues')
+if park[1] == token then
+  forget_park(base, mbox, park[2])
   return ''
 end
 local delivered = redis.call('LPOP', base .. 'mbox:' .. mbox)
