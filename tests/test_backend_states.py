@@ -195,6 +195,23 @@ def test_dead_pool_workers_are_reaped_after_heartbeat_ttl(make_backend, redis_se
     assert backend.maintain(ALL, reap=True).reaped_workers == {}
 
 
+def test_a_stale_maintenance_call_neither_reaps_nor_expires(make_backend, redis_server):
+    """A call Redis runs after its reap_until (it waited out a stall) changes nothing."""
+    backend = make_backend(
+        redis_server.url, {"heartbeat_interval": 0.05, "heartbeat_ttl": 0.1, "lease_ttl": 0.1}
+    )
+    tasks.noop.enqueue()
+    backend.heartbeat("pool-a", ["w1"], {"host": "a"})
+    backend.acquire("w1", ALL, token("w1"))
+    time.sleep(0.15)  # heartbeat and lease expire: the behaviour under test
+    stale = time.time() - 1.0  # on Redis's clock (same host): already past
+    report = backend.maintain(ALL, reap_until=stale)
+    assert (report.reaped_workers, report.expired) == ({}, [])
+    assert backend.queue_stats(["default"])[0].running == 1
+    fresh = backend.maintain(ALL, reap_until=time.time() + 5)
+    assert fresh.reaped_workers == {"w1": 1} or fresh.expired
+
+
 def test_maintain_without_reap_leaves_dead_workers_alone(make_backend, redis_server):
     backend = make_backend(redis_server.url, {"heartbeat_interval": 0.05, "heartbeat_ttl": 0.1})
     tasks.noop.enqueue()

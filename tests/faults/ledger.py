@@ -41,6 +41,14 @@ def executions(path: Path) -> Counter:
     return Counter(line.split()[0] for line in path.read_text().splitlines() if line.strip())
 
 
+def _errors(backend, task_id: str) -> str:
+    try:
+        result = backend.get_result(task_id)
+    except TaskResultDoesNotExist:
+        return "no record"
+    return f"{result.status}, errors {[e.traceback.splitlines()[-1] for e in result.errors]}"
+
+
 def check(backend, acknowledged: list[str], ledger: Path, unknown: int = 0) -> LedgerReport:
     report = LedgerReport(executions=executions(ledger))
     known = set(acknowledged)
@@ -61,5 +69,8 @@ def check(backend, acknowledged: list[str], ledger: Path, unknown: int = 0) -> L
     strangers = [i for i in report.executions if i not in known]
     # An enqueue whose outcome is unknown (it raised) may have been stored: it may run once.
     if len(strangers) > unknown or any(report.executions[i] > 1 for i in strangers):
-        report.unexpected = strangers
+        report.unexpected = [
+            f"{i} (ran {report.executions[i]}x, {_errors(backend, i)}; {unknown} unknown)"
+            for i in strangers
+        ]
     return report

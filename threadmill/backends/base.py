@@ -314,12 +314,20 @@ class ThreadmillBackend(BaseTaskBackend):
 
     @abstractmethod
     def maintain(
-        self, queues: Sequence[str], *, reap: bool = True, housekeeping: bool = True
+        self,
+        queues: Sequence[str],
+        *,
+        reap: bool = True,
+        housekeeping: bool = True,
+        reap_until: float | None = None,
     ) -> MaintenanceReport:
         """One broker step: promote due deferred tasks; with `reap`, resolve the workers of
         dead pools; with `housekeeping`, trim expired results and (with `reap`) expire
         leases. `batch_size` of each per call. `reap=False` leaves leases and workers alone
-        (the grace period after an outage)."""
+        (the grace period after an outage). `reap_until` (a Unix time on Redis's clock):
+        if Redis runs the call later than that, it neither reaps nor expires, because
+        the call is stale (sent before a stall, run after it, when heartbeats and lease
+        renewals could not get through)."""
 
     # ---- inspection API ---------------------------------------------------------------
 

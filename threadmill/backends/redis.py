@@ -341,9 +341,15 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
             )
 
     def maintain(
-        self, queues: Sequence[str], *, reap: bool = True, housekeeping: bool = True
+        self,
+        queues: Sequence[str],
+        *,
+        reap: bool = True,
+        housekeeping: bool = True,
+        reap_until: float | None = None,
     ) -> MaintenanceReport:
         k, c, s = self.keys, self.config, self.scripts
+        until = "" if reap_until is None else int(reap_until * 1000)
         steps = {
             "promote": (
                 s["promote"],
@@ -361,13 +367,13 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
             steps["expire"] = (
                 s["expire_leases"],
                 [k.stats] + [k.index(q, "running") for q in queues],
-                [k.base, c.batch_size, c.ms("result_ttl"), c.ms("lease_ttl"), *queues],
+                [k.base, c.batch_size, c.ms("result_ttl"), c.ms("lease_ttl"), until, *queues],
             )
         if reap:
             steps["reap"] = (
                 s["reap_workers"],
                 [k.seq, k.stats, k.workers, k.pools],
-                [k.base, c.batch_size, c.max_attempts, c.ms("result_ttl")],
+                [k.base, c.batch_size, c.max_attempts, c.ms("result_ttl"), until],
             )
         with translate_errors(self.url):
             done = dict(zip(steps, run_pipeline(self.client, list(steps.values())), strict=True))

@@ -12,7 +12,9 @@ Called from the master's loop (the master stays single-threaded so that forking 
 * **resolution** of a dead worker's tasks, retried until Redis answers.
 
 After Redis was unreachable, reaping waits one `heartbeat_ttl`: every pool was cut off too,
-and must get the chance to heartbeat before anyone declares it dead.
+and must get the chance to heartbeat before anyone declares it dead. A reaping call that
+Redis only runs after a stall (it was sent before, and the client gave up on it) is refused
+by Redis itself: it carries a deadline on Redis's clock (`reap_until`).
 """
 
 from __future__ import annotations
@@ -161,8 +163,16 @@ class Broker:
     def _maintain(self, reap: bool, housekeeping: bool) -> None:
         # Just back from an outage (not yet noticed by _contact) counts as the grace period.
         reap = reap and time.monotonic() >= self._grace_until and not self._was_silent()
+        # Redis runs a call it received before a stall once the stall ends, long after this
+        # client gave up on it: such a call must not reap, since no heartbeat got through
+        # meanwhile. Allowed: one socket_timeout past now, on Redis's clock.
+        reap_until = time.time() - self.skew_seconds + self.config.socket_timeout
         report = self._attempt(
-            self.backend.maintain, self.queues, reap=reap, housekeeping=housekeeping
+            self.backend.maintain,
+            self.queues,
+            reap=reap,
+            housekeeping=housekeeping,
+            reap_until=reap_until,
         )
         if report is None:
             return
