@@ -10,6 +10,7 @@ from django.tasks import TaskResultStatus
 from tests import tasks
 from tests.test_backend_states import ALL, drain_order, run_one, token
 from threadmill.backends.base import AckOutcome, TaskState
+from threadmill.checks import redis_too_old
 from threadmill.exceptions import CorruptTaskData, RedisOutOfMemory
 from threadmill.pool.runner import run_lease
 
@@ -166,3 +167,12 @@ def test_data_loss_is_detected_from_the_epoch(disposable_redis, make_backend):
     backend.record_data_loss("epoch changed")
     assert "threadmill.W003" in {m.id for m in backend.check()}
     assert backend.server_info().data_lost_at is not None
+
+
+@pytest.mark.parametrize(
+    ("version", "too_old"),
+    [("6.2.14", True), ("5.0.7", True), ("7.0.15", False), ("7.2.4", False), ("8.0.0", False)],
+)
+def test_a_redis_older_than_7_is_named_by_its_version(version, too_old):
+    # The real server here is 7.x, so the check's version test is exercised on its input.
+    assert redis_too_old(version) is too_old

@@ -3,7 +3,7 @@
 threadmill.W001  Redis unreachable             threadmill.E001  eviction policy may drop tasks
 threadmill.W002  persistence off               threadmill.W003  Redis lost data (detected)
 threadmill.W004  a pool's host clock is off    threadmill.W005  fewer replicas than replica_acks
-threadmill.W010  no TASKS alias uses Threadmill
+threadmill.W010  no TASKS alias uses Threadmill threadmill.E002  Redis older than 7.0
 """
 
 from __future__ import annotations
@@ -21,6 +21,17 @@ CHECK_TIMEOUT = 1.0
 #: Clock skew (host minus Redis) above which W004 warns. Threadmill itself uses Redis time
 #: for leases and due times; skew only makes the run times pools publish misleading.
 SKEW_WARNING_SECONDS = 60.0
+#: Oldest Redis that runs Threadmill's scripts (script flags such as allow-oom, ZADD LT).
+MINIMUM_REDIS = (7, 0)
+
+
+def redis_too_old(version: str) -> bool:
+    """True when an `INFO` redis_version is older than MINIMUM_REDIS (unparsable: False)."""
+    try:
+        found = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return False
+    return found < MINIMUM_REDIS
 
 
 def check_backend(backend: RedisTaskBackend) -> list[checks.CheckMessage]:
@@ -52,6 +63,17 @@ def check_backend(backend: RedisTaskBackend) -> list[checks.CheckMessage]:
     finally:
         close_client(client)
     messages: list[checks.CheckMessage] = []
+    version = str(info.get("redis_version", ""))
+    if redis_too_old(version):
+        messages.append(
+            checks.Error(
+                f"{where}: Redis at {url} is version {version}; Threadmill needs Redis 7.0 "
+                "or newer (its scripts declare flags that older servers cannot compile).",
+                hint="Upgrade redis-server to 7.0+ (Debian 12: apt-get install redis-server; "
+                "or the redis:7 container image).",
+                id="threadmill.E002",
+            )
+        )
     if not info.get("aof_enabled"):
         messages.append(
             checks.Warning(
