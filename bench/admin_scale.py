@@ -72,6 +72,13 @@ def main() -> None:
             f"ready list, offset {deep:,}": (
                 f"/admin/threadmill/task/default/queues/default/ready/?offset={deep}"
             ),
+            "ready list, by name (matches)": (
+                "/admin/threadmill/task/default/queues/default/ready/?name=tasks.add"
+            ),
+            # The worst case: nothing matches, so the page looks at its 10,000 positions.
+            "ready list, by name (no match)": (
+                "/admin/threadmill/task/default/queues/default/ready/?name=nomatch"
+            ),
             "failed list": "/admin/threadmill/task/default/queues/default/failed/",
             "task detail": f"/admin/threadmill/task/default/tasks/{first_id}/",
             "live refresh (htmx fragment)": "/admin/threadmill/task/default/queues/default/ready/",

@@ -371,3 +371,21 @@ def test_actions_on_a_dead_redis_report_an_error(admin_client, with_down_alias):
     )
     assert response.status_code == 200
     assert "Stopped after 0" in response.content.decode()
+
+
+def test_a_list_filtered_by_task_name_pages_forward_and_escapes_the_filter(admin_client, backend):
+    adds = [tasks.add.enqueue(i, i) if i % 3 == 0 else tasks.noop.enqueue() for i in range(12)]
+    wanted = [r.id for r in adds if r.task.name == "add"]
+    response = admin_client.get(list_path("ready") + "?name=tasks.add&limit=2")
+    assert [t.id for t in response.context["page"].items] == wanted[:2]
+    html = response.content.decode()
+    assert 'value="tasks.add"' in html  # the filter stays in its box
+    assert "at positions 1\N{EN DASH}4 of <strong" in html
+    assert "offset=4" in html  # Next continues the scan where it stopped
+    assert "name=tasks.add" in html
+    deeper = admin_client.get(list_path("ready") + "?name=tasks.add&limit=2&offset=4")
+    assert [t.id for t in deeper.context["page"].items] == wanted[2:4]
+    hostile = admin_client.get(list_path("ready") + "?name=<script>alert(1)</script>")
+    assert hostile.status_code == 200
+    assert "<script>alert(1)" not in hostile.content.decode()
+    assert "No task named like" in hostile.content.decode()

@@ -131,6 +131,12 @@ class TaskPage:
     total: int
     offset: int
     limit: int
+    name: str = ""  # the task-name filter, if any
+    next_offset: int | None = None  # with a filter: the position after the last one examined
+
+
+#: Positions of an index that one name-filtered page looks at, at most: what bounds its cost.
+NAME_FILTER_SCAN = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +345,19 @@ class ThreadmillBackend(BaseTaskBackend):
     def queue_stats(self, queues: Sequence[str] | None = None) -> list[QueueStats]: ...
 
     @abstractmethod
-    def list_tasks(self, queue: str, state: TaskState, offset: int, limit: int) -> TaskPage: ...
+    def list_tasks(
+        self,
+        queue: str,
+        state: TaskState,
+        offset: int,
+        limit: int,
+        *,
+        name: str = "",
+        scan: int = NAME_FILTER_SCAN,
+    ) -> TaskPage:
+        """A page of the tasks of `queue` in `state`, in the state's order. With `name`,
+        only tasks whose path contains it, looking at `scan` positions from `offset` at
+        most (the page's `next_offset` says where to continue)."""
 
     @abstractmethod
     def get_task(self, task_id: str) -> TaskRecord | None: ...

@@ -19,6 +19,7 @@ from typing import Any
 from redis.exceptions import NoScriptError, RedisError
 
 from .base import (
+    NAME_FILTER_SCAN,
     Overview,
     PoolStatus,
     QueueStats,
@@ -67,9 +68,31 @@ class RedisInspectionMixin:
             keys += [self.keys.index(queue, status) for status in STATUS_INDEXES]
         return keys, [self.keys.base, RECENT_WINDOW_MS, *names]
 
-    def list_tasks(self, queue: str, state: TaskState, offset: int, limit: int) -> TaskPage:
+    def list_tasks(
+        self,
+        queue: str,
+        state: TaskState,
+        offset: int,
+        limit: int,
+        *,
+        name: str = "",
+        scan: int = NAME_FILTER_SCAN,
+    ) -> TaskPage:
         state = TaskState(state)
         offset, limit = max(0, int(offset)), max(1, int(limit))
+        if name:
+            keys, args = self._page_call(queue, state, offset, limit)
+            reply = self._run("page_named", keys, [*args, name, max(1, int(scan))])
+            return TaskPage(
+                queue=queue,
+                state=state,
+                items=_page_items([reply[0], *reply[2:]], queue, state),
+                total=reply[0],
+                offset=offset,
+                limit=limit,
+                name=name,
+                next_offset=reply[1],
+            )
         reply = self._run("page", *self._page_call(queue, state, offset, limit))
         return TaskPage(
             queue=queue,

@@ -9,7 +9,7 @@ from django.contrib.admin import ModelAdmin
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from threadmill.backends.base import TaskRecord, TaskState, ThreadmillBackend
+from threadmill.backends.base import NAME_FILTER_SCAN, TaskRecord, TaskState, ThreadmillBackend
 from threadmill.exceptions import ThreadmillError
 
 from .common import (
@@ -33,9 +33,15 @@ from .common import (
     url,
 )
 
+#: Longest task-name filter accepted (a task path is a dotted Python name).
+MAX_NAME_FILTER = 200
 
-def _page_links(request: HttpRequest, offset: int, limit: int, total: int) -> dict[str, str]:
-    """Query strings of the first / previous / next / last pages (keeping other params)."""
+
+def _page_links(
+    request: HttpRequest, offset: int, limit: int, total: int, next_offset: int | None = None
+) -> dict[str, str]:
+    """Query strings of the first / previous / next / last pages (keeping other params).
+    A name-filtered page (`next_offset` given) only goes forward, from where it stopped."""
 
     def at(new_offset: int) -> str:
         params = request.GET.copy()
@@ -43,6 +49,12 @@ def _page_links(request: HttpRequest, offset: int, limit: int, total: int) -> di
         return "?" + params.urlencode()
 
     links = {}
+    if next_offset is not None:
+        if offset > 0:
+            links["first"] = at(0)
+        if next_offset < total:
+            links["next"] = at(next_offset)
+        return links
     if offset > 0:
         links["first"] = at(0)
         links["previous"] = at(max(0, offset - limit))
@@ -60,7 +72,10 @@ def task_list(
     task_state = parse_state(state)
     offset = int_param(request, "offset", 0, 0, 10**12)
     limit = int_param(request, "limit", int(admin_setting("PAGE_SIZE")), 1, MAX_PAGE_SIZE)
+    name = request.GET.get("name", "").strip()[:MAX_NAME_FILTER]
     context: dict[str, Any] = {
+        "name": name,
+        "name_scan": NAME_FILTER_SCAN,
         "alias": alias,
         "queue": queue,
         "state": task_state,
@@ -78,11 +93,12 @@ def task_list(
         if queue not in backend.queue_names():
             raise Http404(f"No queue {queue!r} in backend {alias!r}.")
         context["stats"] = backend.queue_stats([queue])[0]
-        page = backend.list_tasks(queue, task_state, offset, limit)
+        page = backend.list_tasks(queue, task_state, offset, limit, name=name)
         context["page"] = page
-        context["links"] = _page_links(request, offset, limit, page.total)
+        context["links"] = _page_links(request, offset, limit, page.total, page.next_offset)
         context["first_row"] = offset + 1 if page.items else 0
         context["last_row"] = offset + len(page.items)
+        context["examined_from"] = min(offset + 1, page.total)
         user = request.user
         context["selectable"] = bool(page.items) and (
             (task_state in REQUEUEABLE and user.has_perm(PERM_REQUEUE))
