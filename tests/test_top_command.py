@@ -112,6 +112,8 @@ def test_once_and_json_show_the_queues_workers_and_running_tasks(pool, backend, 
     queues = {q["name"]: q for q in data["queues"]}
     counts = {n: [q["ready"], q["deferred"], q["running"]] for n, q in queues.items()}
     assert counts == {"default": [3, 0, 2], "high": [1, 0, 0], "low": [0, 2, 0]}
+    # Two samples one interval apart: rates are measured (nothing moved meanwhile), not None.
+    assert (queues["default"]["in_per_second"], queues["default"]["out_per_second"]) == (0, 0)
     [pool_data] = data["pools"]
     assert pool_data["pid"] == p.pid
     assert sorted(w["pid"] for w in pool_data["workers"]) == sorted(workers)

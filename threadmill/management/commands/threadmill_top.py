@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
@@ -43,20 +44,27 @@ class Command(BaseCommand):
         parser.add_argument(
             "--once",
             action="store_true",
-            help="Print one frame and exit (plain text when stdout is not a terminal).",
+            help="Print one frame and exit (plain text when stdout is not a terminal). It "
+            "samples twice, --interval apart, to show rates.",
         )
         parser.add_argument(
             "--json",
             action="store_true",
-            help="Print one snapshot as JSON and exit (for monitoring scripts).",
+            help="Print one snapshot as JSON and exit (for monitoring scripts); sampled "
+            "twice, --interval apart, to show rates.",
         )
 
     def handle(self, *args, **options):
         backend = resolve_backend(options["backend"])
         sampler = Sampler(backend)
         out = self.stdout
-        if options["json"]:
+        if options["json"] or options["once"]:
+            # Rates are counter differences: a second sample, one interval later, gives them.
             snapshot = sampler.sample()
+            if snapshot.reachable:
+                time.sleep(options["interval"])
+                snapshot = sampler.sample()
+        if options["json"]:
             out.write(json.dumps(snapshot.to_dict(), indent=2))
             if not snapshot.reachable:
                 sys.exit(1)
@@ -67,7 +75,6 @@ class Command(BaseCommand):
             console = Console(
                 file=_StreamOf(out), force_terminal=is_tty, width=width, highlight=False
             )
-            snapshot = sampler.sample()
             console.print(
                 render_screen(snapshot, console.width, ascii_only=console.options.ascii_only)
             )
