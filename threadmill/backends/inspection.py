@@ -80,20 +80,7 @@ class RedisInspectionMixin:
     ) -> TaskPage:
         state = TaskState(state)
         offset, limit = max(0, int(offset)), max(1, int(limit))
-        if name:
-            keys, args = self._page_call(queue, state, offset, limit)
-            reply = self._run("page_named", keys, [*args, name, max(1, int(scan))])
-            return TaskPage(
-                queue=queue,
-                state=state,
-                items=_page_items([reply[0], *reply[2:]], queue, state),
-                total=reply[0],
-                offset=offset,
-                limit=limit,
-                name=name,
-                next_offset=reply[1],
-            )
-        reply = self._run("page", *self._page_call(queue, state, offset, limit))
+        reply = self._run("page", *self._page_call(queue, state, offset, limit, name, scan))
         return TaskPage(
             queue=queue,
             state=state,
@@ -101,14 +88,29 @@ class RedisInspectionMixin:
             total=reply[0],
             offset=offset,
             limit=limit,
+            name=name,
+            next_offset=reply[1] if name else None,
         )
 
     def _page_call(
-        self, queue: str, state: TaskState, offset: int, limit: int
+        self,
+        queue: str,
+        state: TaskState,
+        offset: int,
+        limit: int,
+        name: str = "",
+        scan: int = NAME_FILTER_SCAN,
     ) -> tuple[list[str], list[Any]]:
         return (
             [self.keys.index(queue, state.index)],
-            [self.keys.base, offset, limit, "1" if state.newest_first else "0"],
+            [
+                self.keys.base,
+                offset,
+                limit,
+                "1" if state.newest_first else "0",
+                name,
+                max(1, int(scan)),
+            ],
         )
 
     def get_task(self, task_id: str) -> TaskRecord | None:
@@ -330,9 +332,9 @@ def _queue_stats(names: Sequence[str], reply: list[Any]) -> list[QueueStats]:
 
 
 def _page_items(reply: list[Any], queue: str, state: TaskState) -> list[TaskRecord]:
-    """Decode the page script's reply `{total, id, score, fields, ...}` into records."""
+    """Decode the page script's reply `{total, next_offset, id, score, fields, ...}`."""
     items = []
-    for i in range(1, len(reply), 3):
+    for i in range(2, len(reply), 3):
         task_id, flat = reply[i], reply[i + 2]
         fields = dict(zip(flat[::2], flat[1::2], strict=True))
         if fields:
