@@ -20,17 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.admin_helpers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def populate(backend) -> str:
@@ -90,7 +81,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{thread.port}/admin"
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1200, "height": 800})
                 page.goto(f"{base}/login/?next=/admin/")
                 page.fill("#id_username", "admin")

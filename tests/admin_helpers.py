@@ -106,3 +106,17 @@ def fake_heartbeat(backend, pool_id: str = "pool-1", running: Lease | None = Non
         ],
     }
     backend.heartbeat(pool_id, ["w1"], status)
+
+
+#: Debian's chromium, as the browser test and docs/screenshots.py launch it (Playwright's own
+#: browser downloads do not work on these machines).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]

@@ -12,26 +12,16 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests import tasks
-from tests.admin_helpers import fail_next
+from tests.admin_helpers import CHROMIUM, CHROMIUM_ARGS, fail_next
 from threadmill.backends.base import TaskState
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 15_000  # generous: the machine is shared; nothing here measures speed
 
 
 @pytest.fixture
 def page():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()

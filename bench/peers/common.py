@@ -78,6 +78,17 @@ def versions(*names: str) -> dict[str, str]:
     return found
 
 
+#: Pool settings of both Threadmill drivers (this repository and the PyPI release):
+#: name -> (processes, threads), the ones drained, and the idle pool.
+POOL_SETTINGS = {"1x1": (1, 1), "2x1": (2, 1), "2x2": (2, 2), "2x4": (2, 4)}
+POOL_DRAIN_SETTINGS = {
+    "1x1": "1 process x 1 thread",
+    "2x1": "2 processes x 1 thread",
+    "2x2": "2 processes x 2 threads",
+}
+POOL_IDLE_SETTING = ("2x4", "2 processes x 4 threads")
+
+
 class Driver:
     """One system. Subclasses implement the primitives; `main()` is the command line."""
 

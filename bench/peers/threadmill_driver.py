@@ -14,20 +14,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.peers.common import Driver, is_stamped  # noqa: E402
-
-SETTINGS = {"1x1": (1, 1), "2x1": (2, 1), "2x2": (2, 2), "2x4": (2, 4)}
+from bench.peers.common import (  # noqa: E402
+    POOL_DRAIN_SETTINGS,
+    POOL_IDLE_SETTING,
+    POOL_SETTINGS,
+    Driver,
+    is_stamped,
+)
 
 
 class ThreadmillDriver(Driver):
     name = "threadmill"
     packages = ("threadmill", "django", "redis")
-    drain_settings = {
-        "1x1": "1 process x 1 thread",
-        "2x1": "2 processes x 1 thread",
-        "2x2": "2 processes x 2 threads",
-    }
-    idle_setting = ("2x4", "2 processes x 4 threads")
+    drain_settings = POOL_DRAIN_SETTINGS
+    idle_setting = POOL_IDLE_SETTING
     has_bulk = True
 
     def __init__(self) -> None:
@@ -77,7 +77,7 @@ class ThreadmillDriver(Driver):
         return sum(client.zcard(self.backend.keys.index(q, "ready")) for q in self.backend.queues)
 
     def worker_command(self, setting: str, index: int = 0) -> tuple[list[str], dict[str, str]]:
-        processes, threads = SETTINGS[setting]
+        processes, threads = POOL_SETTINGS[setting]
         argv = [sys.executable, "-m", "django", "threadmill", "--log-level", "WARNING"]
         argv += ["--processes", str(processes), "--threads", str(threads)]
         os.chdir(ROOT)

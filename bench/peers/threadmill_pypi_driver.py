@@ -10,23 +10,23 @@ from __future__ import annotations
 import os
 import sys
 
-from common import PEERS_DIR, Driver
+from common import (
+    PEERS_DIR,
+    POOL_DRAIN_SETTINGS,
+    POOL_IDLE_SETTING,
+    POOL_SETTINGS,
+    Driver,
+)
 
 os.environ["BENCH_SYSTEM"] = "threadmill-pypi"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peer_django_settings")
-
-SETTINGS = {"1x1": (1, 1), "2x1": (2, 1), "2x2": (2, 2), "2x4": (2, 4)}
 
 
 class ThreadmillPypiDriver(Driver):
     name = "threadmill-pypi"
     packages = ("threadmill", "django", "redis")
-    drain_settings = {
-        "1x1": "1 process x 1 thread",
-        "2x1": "2 processes x 1 thread",
-        "2x2": "2 processes x 2 threads",
-    }
-    idle_setting = ("2x4", "2 processes x 4 threads")
+    drain_settings = POOL_DRAIN_SETTINGS
+    idle_setting = POOL_IDLE_SETTING
 
     def __init__(self) -> None:
         import django
@@ -49,7 +49,7 @@ class ThreadmillPypiDriver(Driver):
         return self.backend.client.zcard(key)
 
     def worker_command(self, setting: str, index: int = 0) -> tuple[list[str], dict[str, str]]:
-        processes, threads = SETTINGS[setting]
+        processes, threads = POOL_SETTINGS[setting]
         argv = [sys.executable, str(PEERS_DIR / "peer_manage.py"), "threadmill", "worker"]
         argv += ["--workers", str(processes), "--threads", str(threads)]
         return argv, {}
