@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from bench.peers.versions import PINS  # noqa: E402
+from bench.peers.versions import pins_for  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 STAMPS_KEY = "bench:stamps"  # as in bench/peers/common.py
@@ -94,10 +94,9 @@ def python_version(python: str) -> str:
 
 def build_env(system: str, python: str, env_dir: Path, timeout: float) -> str:
     """The path of the python of `system`'s private virtual environment (built if needed)."""
-    pins = PINS[system]
-    digest = hashlib.sha256(
-        json.dumps([pins, python, python_version(python)]).encode()
-    ).hexdigest()[:12]
+    version = python_version(python)
+    pins = pins_for(system, version)
+    digest = hashlib.sha256(json.dumps([pins, python, version]).encode()).hexdigest()[:12]
     venv = env_dir / f"{system}-{digest}"
     exe = venv / "bin" / "python"
     marker = venv / ".bench-complete"
@@ -749,8 +748,7 @@ def version_of(s: System) -> str:
     main = {"threadmill-pypi": "threadmill"}.get(s.name, s.name)
     if main in versions:
         return versions[main]
-    pins = [p.split("==") for p in PINS.get(s.name, [])]
-    return next((v for n, v in pins if n == main), "?")
+    return "?"  # the driver never reported (the system failed before it could)
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ if __name__ == "__main__":
     if os.environ["BENCH_SYSTEM"] == "threadmill-pypi":
         # threadmill 0.3.1 logs two INFO lines per task to stderr and sets that level at
         # import time, with no flag to change it; every other system runs with per-task
-        # logging off, so turn it down the way a settings module could.
+        # logging off, so turn it down the way a settings module could. (Harmless for the
+        # later releases, which leave the level at WARNING.)
         import multiprocessing
 
         import threadmill.executor  # noqa: F401

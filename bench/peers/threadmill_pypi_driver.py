@@ -45,8 +45,14 @@ class ThreadmillPypiDriver(Driver):
         self.tasks.stamp.enqueue(i)
 
     def pending(self) -> int:
-        key = self.backend.QUEUE_KEY.format(prefix=self.backend.key_prefix, queue_name="default")
-        return self.backend.client.zcard(key)
+        backend = self.backend
+        if hasattr(backend, "QUEUE_KEY"):  # 0.3.1
+            key = backend.QUEUE_KEY.format(prefix=backend.key_prefix, queue_name="default")
+        else:  # 0.4.0 and later: one sorted set per queue and status
+            from django.tasks import TaskResultStatus
+
+            key = backend._segment_key(TaskResultStatus.READY, "default")
+        return backend.client.zcard(key)
 
     def worker_command(self, setting: str, index: int = 0) -> tuple[list[str], dict[str, str]]:
         processes, threads = POOL_SETTINGS[setting]
