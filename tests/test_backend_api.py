@@ -85,6 +85,27 @@ def test_naive_run_after_is_refused():
         tasks.noop.using(run_after=datetime(2030, 1, 1))
 
 
+def test_each_task_is_validated_once_per_backend(backend, monkeypatch):
+    later = tasks.noop.using(run_after=timezone.now() + timedelta(hours=1))
+    seen = []
+    validate = backend.validate_task
+    monkeypatch.setattr(backend, "validate_task", lambda task: (seen.append(task), validate(task)))
+    tasks.noop.enqueue()
+    tasks.noop.enqueue()
+    assert seen == [tasks.noop]
+    later.enqueue()
+    later.enqueue()  # a task with a run_after is checked every time
+    assert seen == [tasks.noop, later, later]
+
+
+def test_a_task_valid_for_one_backend_is_refused_by_another(backend, make_backend, redis_server):
+    high = tasks.noop.using(queue_name="high")
+    high.enqueue()  # valid here, and remembered as such by this backend
+    narrower = make_backend(redis_server.url, QUEUES=["default"])
+    with pytest.raises(InvalidTask, match="Queue 'high' is not valid"):
+        narrower.enqueue(high, (), {})
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs"),
     [

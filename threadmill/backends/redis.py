@@ -53,6 +53,7 @@ logger = logging.getLogger("threadmill")
 ENQUEUE_CHUNK = 500
 #: What request_stop puts in a parked thread's mailbox (a lease is a JSON array).
 STOP_REQUEST = "stop"
+VALIDATED_TASKS_KEPT = 1024
 
 
 class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
@@ -75,6 +76,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         self.keys = Keys(self.config.key_prefix, alias)
         self._clients_stamp: tuple[int, int] | None = None
         self._worker_args_cache: dict[tuple, tuple] = {}
+        self._validated: set[Task] = set()
         self._lease_constants = (
             self.config.ms("lease_ttl"),
             self.config.batch_size,
@@ -137,9 +139,23 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
             worker_ids=[],
         )
 
+    def _validate_once(self, task: Task) -> None:
+        """Django's validate_task, once per Task. A Task is immutable and what validation
+        reads of this backend (its queues, what it supports) is fixed when it is created;
+        a task with a run_after is validated every time (its check reads USE_TZ, and such
+        tasks are usually made for one call). Validating runs `inspect` on the function:
+        a tenth of a warm enqueue, more after the producer was idle."""
+        if task in self._validated:
+            return
+        self.validate_task(task)
+        if task.run_after is None:
+            if len(self._validated) >= VALIDATED_TASKS_KEPT:
+                self._validated.clear()
+            self._validated.add(task)
+
     def _prepare(self, task: Task, calls: Iterable[tuple[Any, Any]]) -> list[tuple]:
         """Validate and encode everything before the first write."""
-        self.validate_task(task)
+        self._validate_once(task)
         run_after = "" if task.run_after is None else str(to_ms(task.run_after))
         prepared = []
         for args, kwargs in calls:
