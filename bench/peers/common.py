@@ -43,6 +43,7 @@ STAMPS_KEY = "bench:stamps"
 #: a slow system's capped drain still has several) and the last one.
 STAMP_EVERY = 100
 MIN_LATENCY_SAMPLES = 20
+SLOW_POLLER_SECONDS = 12.0  # a 1 s poller: about 12 samples a round
 
 _client: tuple[int, redis.Redis] | None = None
 
@@ -218,11 +219,14 @@ class Driver:
         start = time.monotonic()
 
         def more() -> bool:
-            # Up to `samples` within `seconds`; a slow poller gets up to 25 s for 20 samples.
+            # Up to `samples` within `seconds`; a slow poller gets up to SLOW_POLLER_SECONDS for
+            # MIN_LATENCY_SAMPLES.
             elapsed = time.monotonic() - start
             if len(latencies) >= samples:
                 return False
-            return elapsed < seconds or (len(latencies) < MIN_LATENCY_SAMPLES and elapsed < 25)
+            return elapsed < seconds or (
+                len(latencies) < MIN_LATENCY_SAMPLES and elapsed < SLOW_POLLER_SECONDS
+            )
 
         while more():
             # The worker goes idle again: idle latency is what is measured.
