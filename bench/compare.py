@@ -1,7 +1,7 @@
 """Threadmill side by side with its peers: one command, one machine, one private Redis.
 
-    uv run python bench/compare.py                       # the full run (~27 min on 2 busy cores)
-    uv run python bench/compare.py --quick               # a smoke run (about 6 minutes)
+    uv run python bench/compare.py                       # the full run (~12 min on 2 cores)
+    uv run python bench/compare.py --quick               # a smoke run (2-3 minutes)
     uv run python bench/compare.py --output docs/performance-run.md --json results.json
 
 Systems: threadmill (this repository, in its own environment), the published threadmill
@@ -13,9 +13,10 @@ release, dramatiq, huey, celery, RQ and django-tasks-db; the pinned versions are
 drivers and their workers, reads Redis and /proc, and writes the tables.
 
 One redis-server (persistence off: no RDB snapshots, no AOF) serves every system and is
-flushed before each measurement. The scenarios run in rounds: each round measures every
-system once, so drifting background load spreads over all of them. Each figure is the
-median and min-max over the rounds. A system or figure that fails is reported as
+flushed before each measurement; only the idle pools, which idle side by side, get one
+each. The scenarios run in rounds: each round measures every system once, so drifting
+background load spreads over all of them. Each figure is the median and min-max over the
+rounds. A system or figure that fails is reported as
 "failed: reason" and the run goes on. See docs/performance.md for what each figure means.
 """
 
