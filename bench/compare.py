@@ -700,6 +700,16 @@ def markdown(systems: list[System], results: dict, meta: dict) -> str:
         f"at the start {'/'.join(map(str, meta['load'][:3]))}, at the end "
         f"{'/'.join(map(str, meta['load'][3:]))}: other work on the machine shares its cores."
     )
+    with_hiredis = [s.name for s in systems if s.info.get("hiredis")]
+    lines.append("")
+    lines.append(
+        "redis-py's reply parser: "
+        + (
+            f"hiredis (C) for {', '.join(with_hiredis)}, pure Python for the others."
+            if with_hiredis
+            else "pure Python for every system (hiredis is not installed in any environment)."
+        )
+    )
     lines.append("")
     lines.append(f"Command: `{meta['command']}`")
     lines.append("")
