@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.run import setup_django  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 STARTED, HOP_IN, HOP_OUT = "probe:started", "probe:hop:in", "probe:hop:out"
@@ -130,11 +131,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     args = parser.parse_args()
     with RedisServer(appendonly=False) as server:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-        os.environ["THREADMILL_TEST_REDIS_URL"] = server.url
-        import django
-
-        django.setup()
+        setup_django(server.url)
         import redis
         from django.tasks import task
 

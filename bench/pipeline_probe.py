@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import statistics
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.run import setup_django  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 WORKER, QUEUES = "probe", ["default"]
@@ -121,11 +121,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=5_000)
     args = parser.parse_args()
     with RedisServer(appendonly=False) as server:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-        os.environ["THREADMILL_TEST_REDIS_URL"] = server.url
-        import django
-
-        django.setup()
+        setup_django(server.url)
         probe = Probe(args.tasks)
         classic, pipelined = [], []
         for _ in range(args.runs):  # interleaved, so that background load hits both
