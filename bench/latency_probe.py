@@ -101,7 +101,7 @@ def _per_call_us(call, n: int = 2000) -> float:
     return statistics.median(batches)
 
 
-def _back_to_back(probe) -> list[str]:
+def _back_to_back() -> list[str]:
     from django.tasks import task_backends
 
     from bench.tasks import noop
@@ -179,7 +179,7 @@ def main() -> None:
         worker.terminate()
         worker.join(10)
         client.flushall()
-        back_to_back = _back_to_back(probe)
+        back_to_back = _back_to_back()
     print(f"{args.samples} samples, ms (a random 20-120 ms gap before each):")
     print(_summary("enqueue -> task start", total))
     print(_summary("  producer, up to the send", producer))
