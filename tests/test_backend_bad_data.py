@@ -21,14 +21,15 @@ runs_tasks = pytest.mark.django_db
 pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
 
 
-def test_corrupt_entries_are_quarantined_and_the_queue_keeps_flowing(backend, rclient):
+@pytest.mark.parametrize("queues", [ALL, ["default"]], ids=["several-queues", "one-queue"])
+def test_corrupt_entries_are_quarantined_and_the_queue_keeps_flowing(backend, rclient, queues):
     keys = backend.keys
     good = [tasks.noop.enqueue().id for _ in range(3)]
     # Put broken entries at the head of the ready queue (score 0 sorts first).
     rclient.zadd(keys.index("default", "ready"), {"ghost": 0, "stringy": 1, "pathless": 2})
     rclient.set(keys.task("stringy"), "not a hash")
     rclient.hset(keys.task("pathless"), mapping={"status": "READY", "queue": "default"})
-    assert drain_order(backend) == good
+    assert drain_order(backend, queues) == good
     for bad, reason in [("ghost", "missing"), ("stringy", "string"), ("pathless", "no task path")]:
         record = backend.get_task(bad)
         assert record.state == TaskState.FAILED

@@ -59,6 +59,18 @@ def test_priority_first_then_fifo_across_queues(backend):
     assert drain_order(backend) == [r.id for r in (high1, high2, mid1, mid2, mid3, low1)]
 
 
+def test_priority_first_then_fifo_in_the_one_queue_listened_to(backend):
+    # A worker listening to one queue takes its head in one command (ZPOPMIN), not by
+    # comparing the heads of several queues: the order must be the same.
+    low = tasks.noop.using(priority=-5).enqueue()
+    mid1 = tasks.noop.enqueue()
+    tasks.noop.using(priority=90, queue_name="high").enqueue()  # not listened to
+    high = tasks.noop.using(priority=50).enqueue()
+    mid2 = tasks.noop.enqueue()
+    assert drain_order(backend, ["default"]) == [r.id for r in (high, mid1, mid2, low)]
+    assert backend.queue_stats(["high"])[0].ready == 1
+
+
 def test_acquire_only_listened_queues(backend):
     tasks.noop.using(queue_name="low").enqueue()
     assert backend.acquire("w1", ["default", "high"], token()) is None
@@ -128,6 +140,25 @@ def test_acknowledge_and_acquire_next_in_one_call(backend):
     )
     assert last.outcome == AckOutcome.OK
     assert last.next_lease is None
+
+
+@pytest.mark.parametrize("queues", [ALL, ["default"]], ids=["several-queues", "one-queue"])
+def test_a_retried_acknowledgement_returns_the_lease_it_made(backend, queues):
+    # The reply of "acknowledge and lease the next" can be lost after Redis ran it: the
+    # retry (same tokens) must hand back the task the first call leased, not lease another.
+    one, two, three = (tasks.noop.enqueue() for _ in range(3))
+    lease = backend.acquire("w1", queues, token())
+    next_token = token()
+    first = backend.acknowledge(
+        lease, "w1", succeeded=True, value_json="null", next_token=next_token, queues=queues
+    )
+    retry = backend.acknowledge(
+        lease, "w1", succeeded=True, value_json="null", next_token=next_token, queues=queues
+    )
+    assert (first.outcome, retry.outcome) == (AckOutcome.OK, AckOutcome.ALREADY_DONE)
+    assert first.next_lease.task_id == retry.next_lease.task_id == two.id
+    assert backend.get_result(three.id).status == TaskResultStatus.READY
+    assert backend.get_result(one.id).status == TaskResultStatus.SUCCESSFUL
 
 
 def test_expired_lease_fails_with_acknowledgement_timeout_and_late_ack_is_refused(

@@ -114,16 +114,24 @@ local function lease_next(base, leases_key, queues, worker_id, token, lease_ms, 
                           limit)
   for _ = 1, limit do
     local best_queue, best_id, best_score = nil, nil, nil
-    for _, queue in ipairs(queues) do
-      local head = redis.call('ZRANGE', qkey(base, queue, 'ready'), 0, 0, 'WITHSCORES')
-      if head[1] and (best_score == nil or tonumber(head[2]) < best_score) then
-        best_queue, best_id, best_score = queue, head[1], tonumber(head[2])
+    if #queues == 1 then -- the common case: take the head in one command
+      best_queue = queues[1]
+      best_id = redis.call('ZPOPMIN', qkey(base, best_queue, 'ready'))[1]
+      if best_id == nil then
+        return nil
       end
+    else
+      for _, queue in ipairs(queues) do
+        local head = redis.call('ZRANGE', qkey(base, queue, 'ready'), 0, 0, 'WITHSCORES')
+        if head[1] and (best_score == nil or tonumber(head[2]) < best_score) then
+          best_queue, best_id, best_score = queue, head[1], tonumber(head[2])
+        end
+      end
+      if best_id == nil then
+        return nil
+      end
+      redis.call('ZREM', qkey(base, best_queue, 'ready'), best_id)
     end
-    if best_id == nil then
-      return nil
-    end
-    redis.call('ZREM', qkey(base, best_queue, 'ready'), best_id)
     local key = task_key(base, best_id)
     local f = redis.pcall('HMGET', key, unpack(RUN_FIELDS))
     if f['err'] then
@@ -306,7 +314,8 @@ end
 
 -- Lease the next task of queues to worker_id under token. Idempotent: a retry with the same
 -- token returns the task the first call leased. Due deferred tasks are promoted here when
--- nothing is ready (otherwise the broker promotes them every broker_interval).
+-- nothing is ready (otherwise the broker promotes them every broker_interval). `fresh`: the
+-- caller knows that no earlier call used token, so there is no earlier lease to look up.
 -- Returns the lease reply or '' when there is nothing to run.
 local function acquire_held(base, leases_key, token, now)
   local held = redis.call('HGET', leases_key, token)
@@ -320,10 +329,13 @@ local function acquire_held(base, leases_key, token, now)
   return nil
 end
 
-local function acquire(base, leases_key, queues, worker_id, token, lease_ms, batch, ttl, now)
-  local again = acquire_held(base, leases_key, token, now)
-  if again then
-    return again
+local function acquire(base, leases_key, queues, worker_id, token, lease_ms, batch, ttl, now,
+                       fresh)
+  if not fresh then
+    local again = acquire_held(base, leases_key, token, now)
+    if again then
+      return again
+    end
   end
   local out = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl, batch)
   if out == nil and promote_listed(base, queues, now, batch) > 0 then

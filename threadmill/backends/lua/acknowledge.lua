@@ -16,7 +16,9 @@ local nxt = ''
 if ARGV[3] ~= '' then
   local queues = {}
   for i = 11, #ARGV do table.insert(queues, ARGV[i]) end
+  -- An acknowledgement applied just now (OK) means this call was not made before, so
+  -- the next token cannot have leased anything yet (a retried call answers ALREADY_DONE).
   nxt = acquire(base, KEYS[1], queues, ARGV[2], ARGV[3], tonumber(ARGV[4]),
-    tonumber(ARGV[5]), ttl, now)
+    tonumber(ARGV[5]), ttl, now, outcome == 'OK')
 end
 return {outcome, now, nxt}
