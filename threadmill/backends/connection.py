@@ -31,6 +31,7 @@ from redis.exceptions import (
     OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
+    RedisError,
     ResponseError,
 )
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -199,54 +200,77 @@ def close_all() -> None:
 
 
 def generation() -> int:
-    """Changes whenever close_all() dropped the clients (callers that cache must refetch)."""
+    """Changes whenever close_all() dropped the clients and in a forked child (callers
+    that cache clients must fetch them again)."""
     return _generation
+
+
+def _forked() -> None:
+    global _generation
+    _generation += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+#: What `translated` knows how to explain (RedisClusterException is not a RedisError).
+TRANSLATED = (RedisError, RedisClusterException)
+
+
+def translated(exc: Exception, url: str) -> Exception | None:
+    """Threadmill's error for one of redis-py's (naming the server, password masked), or
+    None when there is nothing to add. Callers raise it `from exc`."""
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return BackendUnavailable(
+            f"Redis at {mask_url(url)} did not answer: {exc}. Is redis-server running and "
+            "is REDIS_URL right?"
+        )
+    if isinstance(exc, MovedError):
+        if url.split("://")[0].endswith("+cluster"):
+            return BackendUnavailable(
+                f"Redis Cluster at {mask_url(url)}: the alias's slot kept moving ({exc})."
+            )
+        return BackendUnavailable(
+            f"Redis at {mask_url(url)} is a Redis Cluster node (it answered MOVED): use a "
+            "redis+cluster://host1:port1,host2:port2,.../ URL."
+        )
+    if isinstance(exc, (*TRANSIENT, RedisClusterException)):
+        return BackendUnavailable(
+            f"Redis at {mask_url(url)} cannot serve the alias's keys right now (a failover "
+            f"or a slot migration in progress?): {exc}"
+        )
+    if isinstance(exc, ReadOnlyError):
+        return BackendUnavailable(
+            f"Redis at {mask_url(url)} is a read-only replica: point REDIS_URL at the "
+            "primary, or use redis+sentinel:// so failovers are followed."
+        )
+    if isinstance(exc, ResponseError):
+        if isinstance(exc, OutOfMemoryError) or str(exc).startswith("OOM"):
+            return RedisOutOfMemory(
+                f"Redis at {mask_url(url)} is full (maxmemory reached, policy noeviction): "
+                "nothing was written. Let workers drain the queue, purge old results, or "
+                "raise maxmemory."
+            )
+        if str(exc).startswith("UNBLOCKED"):
+            return BackendUnavailable(
+                f"Redis at {mask_url(url)} stopped being the primary during a blocking wait "
+                "(a failover): the wait is retried."
+            )
+        if str(exc).startswith("NOREPLICAS"):
+            return BackendUnavailable(
+                f"Redis at {mask_url(url)} refuses writes: fewer replicas than its "
+                "min-replicas-to-write are connected and in sync. Nothing was written."
+            )
+    return None
 
 
 @contextmanager
 def translate_errors(url: str) -> Iterator[None]:
-    """Turn redis-py's errors into Threadmill's, naming the server (password masked)."""
+    """Turn redis-py's errors into Threadmill's (see `translated`)."""
     try:
         yield
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        raise BackendUnavailable(
-            f"Redis at {mask_url(url)} did not answer: {exc}. Is redis-server running and "
-            "is REDIS_URL right?"
-        ) from exc
-    except MovedError as exc:
-        if url.split("://")[0].endswith("+cluster"):
-            raise BackendUnavailable(
-                f"Redis Cluster at {mask_url(url)}: the alias's slot kept moving ({exc})."
-            ) from exc
-        raise BackendUnavailable(
-            f"Redis at {mask_url(url)} is a Redis Cluster node (it answered MOVED): use a "
-            "redis+cluster://host1:port1,host2:port2,.../ URL."
-        ) from exc
-    except (*TRANSIENT, RedisClusterException) as exc:
-        raise BackendUnavailable(
-            f"Redis at {mask_url(url)} cannot serve the alias's keys right now (a failover "
-            f"or a slot migration in progress?): {exc}"
-        ) from exc
-    except ReadOnlyError as exc:
-        raise BackendUnavailable(
-            f"Redis at {mask_url(url)} is a read-only replica: point REDIS_URL at the "
-            "primary, or use redis+sentinel:// so failovers are followed."
-        ) from exc
-    except ResponseError as exc:
-        if isinstance(exc, OutOfMemoryError) or str(exc).startswith("OOM"):
-            raise RedisOutOfMemory(
-                f"Redis at {mask_url(url)} is full (maxmemory reached, policy noeviction): "
-                "nothing was written. Let workers drain the queue, purge old results, or "
-                "raise maxmemory."
-            ) from exc
-        if str(exc).startswith("UNBLOCKED"):
-            raise BackendUnavailable(
-                f"Redis at {mask_url(url)} stopped being the primary during a blocking wait "
-                "(a failover): the wait is retried."
-            ) from exc
-        if str(exc).startswith("NOREPLICAS"):
-            raise BackendUnavailable(
-                f"Redis at {mask_url(url)} refuses writes: fewer replicas than its "
-                "min-replicas-to-write are connected and in sync. Nothing was written."
-            ) from exc
-        raise
+    except TRANSLATED as exc:
+        better = translated(exc, url)
+        if better is None:
+            raise
+        raise better from exc

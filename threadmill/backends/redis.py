@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
@@ -32,7 +31,7 @@ from .base import (
     MaintenanceReport,
     ThreadmillBackend,
 )
-from .connection import Clients, generation, get_clients, translate_errors
+from .connection import TRANSLATED, Clients, generation, get_clients, translate_errors, translated
 from .hotpath import Packed, ReplicaAcks
 from .inspection import RedisInspectionMixin
 from .keys import Keys
@@ -74,7 +73,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         self.url = url
         self.config = BackendOptions.from_settings(alias, params.get("OPTIONS"))
         self.keys = Keys(self.config.key_prefix, alias)
-        self._clients_stamp: tuple[int, int] | None = None
+        self._clients_stamp: int | None = None
         self._worker_args_cache: dict[tuple, tuple] = {}
         self._validated: set[Task] = set()
         self._lease_constants = (
@@ -95,7 +94,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
 
     def clients(self) -> Clients:
         """This process's Redis clients for this alias (fork-safe, shared by threads)."""
-        stamp = (os.getpid(), generation())
+        stamp = generation()  # changes in a forked child
         if self._clients_stamp != stamp:  # cached: this runs for every Redis call
             self._clients = get_clients(self.target, self.config, self.slot_key)
             self._clients_stamp = stamp
@@ -118,8 +117,13 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
     def _run_hot(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """A script call made for every task, on this thread's own connection; with
         replica_acks, it returns once that many replicas have the write."""
-        with translate_errors(self.url):
+        try:  # not `with translate_errors(...)`: runs for every enqueue and ack
             return self.clients().hot.evalsha(self.scripts[name], keys, args, self._acks)
+        except TRANSLATED as exc:
+            better = translated(exc, self.url)
+            if better is None:
+                raise
+            raise better from exc
 
     # ---- Django's task API --------------------------------------------------------------
 

@@ -42,12 +42,13 @@ def to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def from_ms(value: Any) -> datetime | None:
-    """Epoch milliseconds (int or text, '' for none) as a datetime in Django's convention."""
+def from_ms(value: Any, use_tz: bool | None = None) -> datetime | None:
+    """Epoch milliseconds (int or text, '' for none) as a datetime in Django's convention
+    (`use_tz`: settings.USE_TZ, when the caller already read it)."""
     if value is None or value == "" or value is False:
         return None
     moment = datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    if not settings.USE_TZ:
+    if not (settings.USE_TZ if use_tz is None else use_tz):
         return timezone.make_naive(moment, timezone.get_default_timezone())
     return moment
 
@@ -55,7 +56,8 @@ def from_ms(value: Any) -> datetime | None:
 def encode_arguments(args: Any, kwargs: Any) -> tuple[str, str]:
     """JSON of args and kwargs, or InvalidTaskArguments saying what is not JSON."""
     try:
-        return _dumps(list(args)), _dumps(dict(kwargs))
+        # No arguments is common (and cheap to spot): skip the encoder for it.
+        return (_dumps(list(args)) if args else "[]"), (_dumps(dict(kwargs)) if kwargs else "{}")
     except (TypeError, ValueError) as exc:
         raise InvalidTaskArguments(
             f"Task arguments must be JSON-serializable (Django's rule for task arguments): "
@@ -120,20 +122,23 @@ def lease_from_reply(reply: str) -> Lease:
         errors,
         attempts,
     ) = json.loads(reply)
+    use_tz = settings.USE_TZ  # read once: a lazy setting costs a call per read
     try:
+        acquired_at = from_ms(now, use_tz)
         return Lease(
             task_id=task_id,
             token=token,
-            acquired_at=from_ms(now),
+            acquired_at=acquired_at,
             path=path,
             queue=queue,
             priority=int(priority or 0),
             takes_context=str(takes_context) == "1",
             args_json=args or "[]",
             kwargs_json=kwargs or "{}",
-            run_after=from_ms(run_after),
-            enqueued_at=from_ms(enqueued_at),
-            started_at=from_ms(started_at),
+            run_after=from_ms(run_after, use_tz),
+            enqueued_at=from_ms(enqueued_at, use_tz),
+            # A first attempt starts when it is leased: the same moment, decoded once.
+            started_at=acquired_at if started_at == now else from_ms(started_at, use_tz),
             worker_ids_json=worker_ids or "[]",
             errors_json=errors or "[]",
             attempt=int(attempts or 1),
