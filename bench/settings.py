@@ -19,7 +19,7 @@ TASKS = {
         "BACKEND": "threadmill.backends.redis.RedisTaskBackend",
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL")
         or os.environ.get("THREADMILL_TEST_REDIS_URL", "redis://127.0.0.1:1/0"),
-        "QUEUES": ["default", "high", "low"],
+        "QUEUES": ["default"],
     }
 }
 LOGGING = {
