@@ -214,16 +214,12 @@ class Runner:
             raise
 
 
-def stop(proc: subprocess.Popen, grace: float = 1.0) -> None:
-    """SIGTERM the worker, then SIGKILL its session (the process group we started).
+def stop(proc: subprocess.Popen) -> None:
+    """SIGKILL the worker's session (the process group we started) and reap it.
 
-    What is measured is over by then; Redis (and the SQLite file) are reset before the next
-    measurement, so the stop need not be graceful: a short grace keeps the run short."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(grace)
+    What is measured is over by then, and Redis (and the SQLite file) are reset before the
+    next measurement, so the stop need not be graceful: a graceful stop would only add its
+    shutdown time (up to a second per worker) to the run."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -364,6 +360,7 @@ def scenario_drain(
             raise Failed(f"only one progress stamp within {cap:.0f} s")
         rate = (last - first) / (stamps[last] - stamps[first])
         result = {"rate": rate, "tasks": last - first + 1, "partial": partial}
+        result["boot"] = round(first_seen - started, 2)  # the pool's start-up, not counted
         if want_memory:
             time.sleep(0.5)  # the last tasks finish; a forked job process exits
             result["memory"] = memory(proc.pid)
@@ -381,23 +378,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def scenario_latency(r: Runner, s: System, samples: int, seconds: float) -> dict:
-    r.flush(s)
-    setting = next(iter(s.info["drain_settings"]))  # the 1x1 setting
-    with r.worker(s, setting) as proc:
-        try:
-            out = r.call(
-                s,
-                "latency",
-                "--samples",
-                str(samples),
-                "--seconds",
-                str(seconds),
-                timeout=max(seconds, 30) + 120,
-            )
-        except Failed:
-            r.check_alive(proc)  # a worker that died says more
-            raise
+def scenario_latency(
+    r: Runner, s: System, proc: subprocess.Popen, samples: int, seconds: float
+) -> dict:
+    """Enqueue -> start on the system's idle pool (already booted)."""
+    try:
+        out = r.call(
+            s,
+            "latency",
+            "--samples",
+            str(samples),
+            "--seconds",
+            str(seconds),
+            timeout=max(seconds, 30) + 120,
+        )
+    except Failed:
+        r.check_alive(proc)  # a worker that died says more
+        raise
     values = out["latencies_ms"]
     if not values:
         raise Failed("no latency sample")
@@ -413,13 +410,15 @@ def count_queries(directory: Path) -> int:
     return sum(int(p.read_text() or 0) for p in directory.iterdir())
 
 
-def idle_round(systems: list[System], workdir: Path, seconds: float, settle: float) -> dict:
-    """Redis commands/s (and, for SQLite, SQL statements/s) of each system's idle pool.
+def idle_pools(systems: list[System], workdir: Path, cfg: Config, results: dict) -> None:
+    """The idle pool of every system (2 processes x 4 threads or the nearest equivalent):
+    first its Redis commands/s (and, for SQLite, SQL statements/s) in `cfg.runs` windows,
+    then its enqueue -> start latency, `cfg.runs` times, one system after the other.
 
-    Every pool idles at the same time, each against a redis-server of its own (same binary,
-    same flags as the main one), so that `INFO commandstats` counts one system's commands:
-    an idle pool uses next to no CPU, and this saves a minute per round."""
-    results: dict[str, dict | Failed] = {}
+    Every pool runs from the start of this phase to its end, each against a redis-server of
+    its own (same binary, same flags as the main one), so that `INFO commandstats` counts
+    one system's commands. An idle pool uses next to no CPU; booting each pool once for
+    both scenarios saves minutes per run."""
     with contextlib.ExitStack() as stack:
         running = []
         for s in systems:
@@ -433,34 +432,50 @@ def idle_round(systems: list[System], workdir: Path, seconds: float, settle: flo
                 proc = stack.enter_context(r.worker(s, s.info["idle_setting"][0], extra))
                 running.append((s, r, proc, queries))
             except Failed as e:
-                results[s.name] = e
+                for _ in range(cfg.runs):
+                    store(results, (s.name, "idle"), e, 0.0)
         booted = []
         for s, r, proc, queries in running:
             try:
                 r.probe(s, proc)
                 booted.append((s, r, proc, queries))
             except Failed as e:
-                results[s.name] = e
-        time.sleep(settle)  # the other workers of each pool finish booting
+                for _ in range(cfg.runs):
+                    store(results, (s.name, "idle"), e, 0.0)
+        time.sleep(cfg.idle_settle)  # the other workers of each pool finish booting
 
         def calls(r: Runner) -> int:
             return sum(v["calls"] for v in r.client.info("commandstats").values())
 
-        before = {s.name: (calls(r), count_queries(q)) for s, r, _, q in booted}
-        time.sleep(seconds)
-        for s, r, proc, queries in booted:
-            after, q_after = calls(r), count_queries(queries)
-            try:
-                r.check_alive(proc)
-            except Failed as e:
-                results[s.name] = e
-                continue
-            # The first INFO is counted by the second one.
-            result = {"redis": (after - before[s.name][0] - 1) / seconds}
-            if not s.info["uses_redis"]:
-                result["sql"] = (q_after - before[s.name][1]) / seconds
-            results[s.name] = result
-    return results
+        for window in range(1, cfg.runs + 1):
+            log(f"--- idle pools: window {window} of {cfg.runs}")
+            before = {s.name: (calls(r), count_queries(q)) for s, r, _, q in booted}
+            time.sleep(cfg.idle_seconds)
+            for s, r, proc, queries in booted:
+                after, q_after = calls(r), count_queries(queries)
+                try:
+                    r.check_alive(proc)
+                except Failed as e:
+                    store(results, (s.name, "idle"), e, cfg.idle_seconds)
+                    continue
+                # The first INFO is counted by the second one.
+                result = {"redis": (after - before[s.name][0] - 1) / cfg.idle_seconds}
+                if not s.info["uses_redis"]:
+                    result["sql"] = (q_after - before[s.name][1]) / cfg.idle_seconds
+                store(results, (s.name, "idle"), result, cfg.idle_seconds)
+        for round_no in range(1, cfg.runs + 1):
+            log(f"--- idle pools: latency, round {round_no} of {cfg.runs}")
+            for s, r, proc, _ in booted:
+                record(
+                    results,
+                    (s.name, "latency"),
+                    scenario_latency,
+                    r,
+                    s,
+                    proc,
+                    cfg.latency_samples,
+                    cfg.latency_seconds,
+                )
 
 
 # ---- the run --------------------------------------------------------------------------------
@@ -570,20 +585,7 @@ def run_all(r: Runner, systems: list[System], cfg: Config) -> dict:
                     setting == settings[0],
                     round_no == 1,
                 )
-        for s in ready:
-            record(
-                results,
-                (s.name, "latency"),
-                scenario_latency,
-                r,
-                s,
-                cfg.latency_samples,
-                cfg.latency_seconds,
-            )
-        began = time.monotonic()
-        idle = idle_round(ready, r.workdir, cfg.idle_seconds, cfg.idle_settle)
-        for s in ready:
-            store(results, (s.name, "idle"), idle[s.name], time.monotonic() - began)
+    idle_pools(ready, r.workdir, cfg, results)
     return results
 
 
@@ -831,10 +833,10 @@ def main() -> None:
         runs=args.runs or (1 if quick else 3),
         tasks=args.tasks or (2_000 if quick else 10_000),
         enqueue=1_000 if quick else 5_000,
-        enqueue_seconds=2.0 if quick else 3.0,
-        drain_cap=4.0,
+        enqueue_seconds=2.0,
+        drain_cap=3.0,
         latency_samples=50 if quick else 150,
-        latency_seconds=3.0 if quick else 6.0,
+        latency_seconds=3.0 if quick else 5.0,
         idle_seconds=5.0 if quick else 10.0,
         idle_settle=1.0 if quick else 2.0,
         sweep=(not quick) if args.sweep is None else args.sweep,

@@ -64,4 +64,4 @@ class CeleryDriver(Driver):
 
 
 if __name__ == "__main__":
-    CeleryDriver().main()
+    CeleryDriver.run()

@@ -2,7 +2,8 @@
 
 Runs inside each peer's private environment, so it imports only the standard library and
 redis-py (every environment has redis-py: the stamp task uses it). A driver subclasses
-`Driver` and is run as `python bench/peers/<system>_driver.py COMMAND ...`:
+`Driver` (its `__init__` sets its system up; `Driver.run()` is the entry point) and is run
+as `python bench/peers/<system>_driver.py COMMAND ...`:
 
     info                     versions and the worker settings the driver knows (JSON)
     setup                    one-off preparation (e.g. migrate a database)
@@ -270,6 +271,15 @@ class Driver:
         signal.signal(signal.SIGINT, forward)
         for child in children:
             child.wait()
+
+    @classmethod
+    def run(cls, argv: list[str] | None = None) -> None:
+        """The driver's entry point. `worker` skips the driver's set-up (importing its
+        system, Django's setup), which only the other commands use: the worker command it
+        execs does its own, and the benchmark waits for that start-up on every drain."""
+        argv = sys.argv[1:] if argv is None else argv
+        driver = cls.__new__(cls) if argv[:1] == ["worker"] else cls()
+        driver.main(argv)
 
     def main(self, argv: list[str] | None = None) -> None:
         parser = argparse.ArgumentParser(prog=f"{self.name} driver")

@@ -96,4 +96,4 @@ class DjangoTasksDbDriver(Driver):
 
 
 if __name__ == "__main__":
-    DjangoTasksDbDriver().main()
+    DjangoTasksDbDriver.run()

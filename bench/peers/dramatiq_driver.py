@@ -47,4 +47,4 @@ class DramatiqDriver(Driver):
 
 
 if __name__ == "__main__":
-    DramatiqDriver().main()
+    DramatiqDriver.run()

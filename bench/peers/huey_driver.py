@@ -52,4 +52,4 @@ class HueyDriver(Driver):
 
 
 if __name__ == "__main__":
-    HueyDriver().main()
+    HueyDriver.run()

@@ -70,4 +70,4 @@ class RqDriver(Driver):
 
 
 if __name__ == "__main__":
-    RqDriver().main()
+    RqDriver.run()

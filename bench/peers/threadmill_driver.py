@@ -31,8 +31,7 @@ class ThreadmillDriver(Driver):
     has_bulk = True
 
     def __init__(self) -> None:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-        os.environ["THREADMILL_TEST_REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
+        os.environ.update(self.settings_env())
         import django
 
         django.setup()
@@ -42,6 +41,13 @@ class ThreadmillDriver(Driver):
 
         self.tasks = threadmill_tasks
         self.backend = task_backends["default"]
+
+    @staticmethod
+    def settings_env() -> dict[str, str]:
+        return {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "THREADMILL_TEST_REDIS_URL": os.environ["BENCH_REDIS_URL"],
+        }
 
     def info(self) -> dict:
         out = super().info()
@@ -81,8 +87,8 @@ class ThreadmillDriver(Driver):
         argv = [sys.executable, "-m", "django", "threadmill", "--log-level", "WARNING"]
         argv += ["--processes", str(processes), "--threads", str(threads)]
         os.chdir(ROOT)
-        return argv, {}
+        return argv, self.settings_env()
 
 
 if __name__ == "__main__":
-    ThreadmillDriver().main()
+    ThreadmillDriver.run()

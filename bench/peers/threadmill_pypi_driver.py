@@ -62,4 +62,4 @@ class ThreadmillPypiDriver(Driver):
 
 
 if __name__ == "__main__":
-    ThreadmillPypiDriver().main()
+    ThreadmillPypiDriver.run()
