@@ -215,15 +215,26 @@ class Runner:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """SIGKILL the worker's session (the process group we started) and reap it.
+    """SIGKILL the worker's session (the process group we started) and every descendant,
+    then wait until none of them runs.
 
     What is measured is over by then, and Redis (and the SQLite file) are reset before the
     next measurement, so the stop need not be graceful: a graceful stop would only add its
-    shutdown time (up to a second per worker) to the run."""
+    shutdown time (up to a second per worker) to the run. Descendants are killed one by one
+    too because some leave the session (RQ's work horse calls setsid()), and the next
+    measurement waits for all of them: a process that is still finishing a task would
+    write into the flushed Redis."""
+    family = [proc.pid, *descendants(proc.pid)]
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+    for pid in family:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(10)
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in family) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 # ---- /proc ----------------------------------------------------------------------------------
@@ -252,6 +263,22 @@ def children(pid: int) -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             found.append(int(entry.name))
     return found
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    for child in children(pid):
+        found += [child, *descendants(child)]
+    return found
+
+
+def running(pid: int) -> bool:
+    """pid exists and is not a zombie (a killed orphan may wait a while to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def memory(pid: int) -> dict:
