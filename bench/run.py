@@ -24,20 +24,20 @@ sys.path.insert(0, str(ROOT))
 from tests.redis_server import RedisServer  # noqa: E402
 
 
+def django_env(url: str) -> dict[str, str]:
+    """The environment that points Django at bench.settings and Threadmill at url."""
+    return {"DJANGO_SETTINGS_MODULE": "bench.settings", "THREADMILL_TEST_REDIS_URL": url}
+
+
 def setup_django(url: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    os.environ["THREADMILL_TEST_REDIS_URL"] = url
+    os.environ.update(django_env(url))
     import django
 
     django.setup()
 
 
 def pool(url: str, *args: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "THREADMILL_TEST_REDIS_URL": url,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-    }
+    env = {**os.environ, **django_env(url)}
     return subprocess.Popen(
         [sys.executable, "-m", "django", "threadmill", "--log-level", "WARNING", *args],
         cwd=ROOT,

@@ -21,6 +21,7 @@ from bench.peers.common import (  # noqa: E402
     Driver,
     is_stamped,
 )
+from bench.run import django_env, setup_django  # noqa: E402
 
 
 class ThreadmillDriver(Driver):
@@ -31,23 +32,13 @@ class ThreadmillDriver(Driver):
     has_bulk = True
 
     def __init__(self) -> None:
-        os.environ.update(self.settings_env())
-        import django
-
-        django.setup()
+        setup_django(os.environ["BENCH_REDIS_URL"])
         from django.tasks import task_backends
 
         from bench.peers import threadmill_tasks
 
         self.tasks = threadmill_tasks
         self.backend = task_backends["default"]
-
-    @staticmethod
-    def settings_env() -> dict[str, str]:
-        return {
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "THREADMILL_TEST_REDIS_URL": os.environ["BENCH_REDIS_URL"],
-        }
 
     def info(self) -> dict:
         out = super().info()
@@ -87,7 +78,7 @@ class ThreadmillDriver(Driver):
         argv = [sys.executable, "-m", "django", "threadmill", "--log-level", "WARNING"]
         argv += ["--processes", str(processes), "--threads", str(threads)]
         os.chdir(ROOT)
-        return argv, self.settings_env()
+        return argv, django_env(os.environ["BENCH_REDIS_URL"])
 
 
 if __name__ == "__main__":
