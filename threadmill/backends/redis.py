@@ -31,7 +31,14 @@ from .base import (
     MaintenanceReport,
     ThreadmillBackend,
 )
-from .connection import TRANSLATED, Clients, generation, get_clients, translate_errors, translated
+from .connection import (
+    TRANSLATED,
+    Clients,
+    generation,
+    get_clients,
+    raise_translated,
+    translate_errors,
+)
 from .hotpath import Packed, ReplicaAcks
 from .inspection import RedisInspectionMixin
 from .keys import Keys
@@ -120,10 +127,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         try:  # not `with translate_errors(...)`: runs for every enqueue and ack
             return self.clients().hot.evalsha(self.scripts[name], keys, args, self._acks)
         except TRANSLATED as exc:
-            better = translated(exc, self.url)
-            if better is None:
-                raise
-            raise better from exc
+            raise_translated(exc, self.url)
 
     # ---- Django's task API --------------------------------------------------------------
 
