@@ -117,9 +117,6 @@ local function lease_next(base, leases_key, queues, worker_id, token, lease_ms, 
     if #queues == 1 then -- the common case: take the head in one command
       best_queue = queues[1]
       best_id = redis.call('ZPOPMIN', qkey(base, best_queue, 'ready'))[1]
-      if best_id == nil then
-        return nil
-      end
     else
       for _, queue in ipairs(queues) do
         local head = redis.call('ZRANGE', qkey(base, queue, 'ready'), 0, 0, 'WITHSCORES')
@@ -127,10 +124,12 @@ local function lease_next(base, leases_key, queues, worker_id, token, lease_ms, 
           best_queue, best_id, best_score = queue, head[1], tonumber(head[2])
         end
       end
-      if best_id == nil then
-        return nil
+      if best_id ~= nil then
+        redis.call('ZREM', qkey(base, best_queue, 'ready'), best_id)
       end
-      redis.call('ZREM', qkey(base, best_queue, 'ready'), best_id)
+    end
+    if best_id == nil then
+      return nil
     end
     local key = task_key(base, best_id)
     local f = redis.pcall('HMGET', key, unpack(RUN_FIELDS))
