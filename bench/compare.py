@@ -250,35 +250,44 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
-def children(pid: int) -> list[int]:
-    found = []
+def stat_fields(pid: int | str) -> list[str] | None:
+    """/proc/<pid>/stat after `pid (comm)`: state, ppid, ... (None: no such process).
+    comm may contain spaces, so the split is after the last ')'."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def parents() -> dict[int, int]:
+    """pid -> ppid of every process, from one pass over /proc."""
+    found = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may contain spaces, so split after the last ')'.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
+        if entry.name.isdigit() and (fields := stat_fields(entry.name)) is not None:
+            found[int(entry.name)] = int(fields[1])
     return found
 
 
+def children(pid: int) -> list[int]:
+    return [child for child, parent in parents().items() if parent == pid]
+
+
 def descendants(pid: int) -> list[int]:
-    found = []
-    for child in children(pid):
-        found += [child, *descendants(child)]
+    by_parent: dict[int, list[int]] = {}
+    for child, parent in parents().items():
+        by_parent.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        kids = by_parent.get(todo.pop(), [])
+        found += kids
+        todo += kids
     return found
 
 
 def running(pid: int) -> bool:
     """pid exists and is not a zombie (a killed orphan may wait a while to be reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def memory(pid: int) -> dict:
