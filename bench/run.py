@@ -54,13 +54,14 @@ def summary(values: list[float], unit: str, digits: int = 0) -> str:
     )
 
 
-def bench_enqueue(n: int) -> float:
+def bench_enqueue(n: int, alias: str = "default") -> float:
     from bench import tasks
 
-    tasks.noop.enqueue()
+    noop = tasks.noop.using(backend=alias)
+    noop.enqueue()
     start = time.perf_counter()
     for _ in range(n):
-        tasks.noop.enqueue()
+        noop.enqueue()
     return n / (time.perf_counter() - start)
 
 
@@ -74,16 +75,20 @@ def bench_enqueue_many(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def bench_drain(url: str, n: int, processes: int, threads: int) -> float:
+def bench_drain(url: str, n: int, processes: int, threads: int, alias: str = "default") -> float:
     """Tasks/s between the first and the last finish (net of pool start-up)."""
     from django.tasks import task_backends
 
     from bench import tasks
 
-    backend = task_backends["default"]
+    backend = task_backends[alias]
     backend.client.flushall()
-    backend.enqueue_many(tasks.noop, [((), {})] * n)
-    p = pool(url, "--processes", str(processes), "--threads", str(threads), "--exit-empty")
+    backend.enqueue_many(tasks.noop.using(backend=alias), [((), {})] * n)
+    p = pool(
+        url,
+        *("--backend", alias, "--processes", str(processes), "--threads", str(threads)),
+        "--exit-empty",
+    )
     p.wait(600)
     index = backend.keys.index("default", "successful")
     first = backend.client.zrange(index, 0, 0, withscores=True)[0][1]

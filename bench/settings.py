@@ -14,13 +14,22 @@ DEBUG = False
 USE_TZ = True
 INSTALLED_APPS = ["threadmill", "bench"]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or os.environ.get(
+    "THREADMILL_TEST_REDIS_URL", "redis://127.0.0.1:1/0"
+)
 TASKS = {
     "default": {
         "BACKEND": "threadmill.backends.redis.RedisTaskBackend",
-        "REDIS_URL": os.environ.get("BENCH_REDIS_URL")
-        or os.environ.get("THREADMILL_TEST_REDIS_URL", "redis://127.0.0.1:1/0"),
+        "REDIS_URL": REDIS_URL,
         "QUEUES": ["default"],
-    }
+    },
+    # The same without the busy-wait for replies, for bench/spin_probe.py's side by side.
+    "nospin": {
+        "BACKEND": "threadmill.backends.redis.RedisTaskBackend",
+        "REDIS_URL": REDIS_URL,
+        "QUEUES": ["default"],
+        "OPTIONS": {"reply_spin": 0},
+    },
 }
 LOGGING = {
     "version": 1,

@@ -45,6 +45,7 @@ class BackendOptions:
     replica_ack_timeout: float = 1.0
     max_connections: int | None = None
     max_result_size: int = 1_048_576
+    reply_spin: float = 0.0001
     key_prefix: str = "threadmill"
 
     @classmethod
@@ -152,6 +153,14 @@ OPTION_SPECS: dict[str, _Spec] = {
         1,
         "Largest return value, in bytes of JSON, that is stored; a larger one makes the task "
         "FAILED with `ResultTooLarge`.",
+    ),
+    "reply_spin": _Spec(
+        _DURATION,
+        0,
+        "Longest an enqueue, or a worker's acknowledge-and-lease call, busy-waits for Redis's "
+        "reply before its thread sleeps (0: never). On a virtual machine waking a sleeping "
+        "thread takes about as long as a round trip to a local Redis; the spin saves it "
+        "(docs/performance.md). A thread whose replies come later stops spinning for a while.",
     ),
     "key_prefix": _Spec(
         _STR,

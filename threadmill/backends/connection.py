@@ -135,7 +135,7 @@ class Clients:
             route: DirectRoute | SlotRoute = SlotRoute(self.commands.owner)
         else:
             route = DirectRoute(self.commands)
-        self.hot = HotPath(route, options.retry_attempts)
+        self.hot = HotPath(route, options.retry_attempts, options.reply_spin)
 
     def master_address(self) -> str:
         """host:port of the server that holds the alias's keys now (for display)."""

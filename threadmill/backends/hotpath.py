@@ -27,6 +27,7 @@ from redis.retry import Retry
 from threadmill.exceptions import ReplicationTimeout
 
 from .cluster import MAX_REDIRECTS, MIGRATING, TRANSIENT, SlotOwner, backoff
+from .spin import ReplySpin
 
 #: Written before WAIT when a call was retried on another connection: WAIT waits for the
 #: replication offset of its connection's last write, and a retried script that finds its
@@ -153,11 +154,13 @@ class SlotRoute:
 
 
 class HotPath:
-    """Script calls on a connection per thread, with retries, and WAIT when asked."""
+    """Script calls on a connection per thread, with retries, and WAIT when asked.
+    `spin`: the budget (seconds) of a call made with `spin=True` (see spin.py); 0: never."""
 
-    def __init__(self, route: DirectRoute | SlotRoute, retries: int) -> None:
+    def __init__(self, route: DirectRoute | SlotRoute, retries: int, spin: float = 0.0) -> None:
         self._route = route
         self._retries = retries
+        self._spin = spin
         self._local = threading.local()
         self._all: weakref.WeakSet = weakref.WeakSet()
 
@@ -176,7 +179,22 @@ class HotPath:
             if getattr(self._local, "conn", None) is conn:
                 self._local.conn = None
 
-    def evalsha(self, script, keys: list[str], args: list, acks: ReplicaAcks | None = None):
+    def _spinner(self) -> ReplySpin:
+        spinner = getattr(self._local, "spin", None)
+        if spinner is None:
+            spinner = self._local.spin = ReplySpin(self._spin)
+        return spinner
+
+    def evalsha(
+        self,
+        script,
+        keys: list[str],
+        args: list,
+        acks: ReplicaAcks | None = None,
+        spin: bool = False,
+    ):
+        """Run script; `spin`: busy-wait briefly for the reply (a producer's call)."""
+        spin = spin and self._spin > 0
         packed = pack_command(["EVALSHA", script.sha, len(keys), *keys, *args])
         conn = None
         failures = redirects = 0
@@ -186,6 +204,8 @@ class HotPath:
                     conn = self._connection()
                 if acks is None:
                     conn.send_packed_command([packed])
+                    if spin:
+                        self._spinner().wait(conn._sock)
                     return conn.read_response()
                 return self._call_and_wait(conn, packed, acks, fence=failures + redirects > 0)
             except NoScriptError:

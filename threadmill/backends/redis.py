@@ -121,11 +121,12 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         with translate_errors(self.url):
             return self.scripts[name](self.client, keys, args)
 
-    def _run_hot(self, name: str, keys: list[str], args: list[Any]) -> Any:
+    def _run_hot(self, name: str, keys: list[str], args: list[Any], spin: bool = False) -> Any:
         """A script call made for every task, on this thread's own connection; with
-        replica_acks, it returns once that many replicas have the write."""
+        replica_acks, it returns once that many replicas have the write. `spin`: busy-wait
+        briefly for the reply (the reply_spin option; not for an idle thread's calls)."""
         try:  # not `with translate_errors(...)`: runs for every enqueue and ack
-            return self.clients().hot.evalsha(self.scripts[name], keys, args, self._acks)
+            return self.clients().hot.evalsha(self.scripts[name], keys, args, self._acks, spin)
         except TRANSLATED as exc:
             raise_translated(exc, self.url)
 
@@ -197,7 +198,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
                 ]
             calls.append((self.scripts["enqueue"], task_keys, args))
         if len(calls) == 1:
-            replies = [self._run_hot("enqueue", calls[0][1], calls[0][2])]
+            replies = [self._run_hot("enqueue", calls[0][1], calls[0][2], spin=True)]
         else:
             with translate_errors(self.url):
                 replies = run_pipeline(self.client, calls, self._acks)
@@ -285,7 +286,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
 
     def acquire(self, worker_id: str, queues: Sequence[str], token: str) -> Lease | None:
         leases, worker, constants, listened = self._worker_args(worker_id, queues)
-        reply = self._run_hot("acquire", [leases], [worker, token, constants, listened])
+        reply = self._run_hot("acquire", [leases], [worker, token, constants, listened], spin=True)
         return lease_from_reply(reply) if reply else None
 
     def acknowledge(
@@ -312,6 +313,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
                 value_json,
                 listened,
             ],
+            spin=True,
         )
         return AckResult(
             outcome=AckOutcome(reply[0]),
