@@ -124,3 +124,11 @@ def pause(seconds):
     import threading
 
     threading.Event().wait(seconds)
+
+
+@task
+def spins_for_replies():
+    """Whether the worker process running it busy-waits for its replies (reply_spin)."""
+    from django.tasks import task_backends
+
+    return task_backends["default"].spin_replies

@@ -281,3 +281,15 @@ def test_parked_threads_leave_nothing_behind_after_recycling_and_a_stop(pool, ba
         for key in rclient.scan_iter(base + pattern)
     ]
     assert leftovers == []
+
+
+@pytest.mark.parametrize(("cpus", "spins"), [("0", False), ("0,1", True)])
+def test_a_worker_spins_for_replies_only_when_its_pool_leaves_a_core_free(
+    pool, backend, cpus, spins
+):
+    # The machines have 2 cores: pinned to one, a 1-process pool has a process per core.
+    assert len(os.sched_getaffinity(0)) >= 2
+    result = tasks.spins_for_replies.enqueue()
+    p = pool("--processes", "1", "--threads", "1", "--exit-empty", prefix=["taskset", "-c", cpus])
+    assert p.wait(30) == 0, p.tail()
+    assert backend.get_result(result.id).return_value is spins

@@ -29,7 +29,14 @@ from threadmill.backends.base import ThreadmillBackend
 from threadmill.exceptions import BackendUnavailable
 
 from .broker import HOUSEKEEPING_HEARTBEATS, Broker
-from .children import WorkerHandle, describe_exit, fork_worker, hostname, rss_bytes
+from .children import (
+    WorkerHandle,
+    describe_exit,
+    fork_worker,
+    hostname,
+    rss_bytes,
+    usable_cores,
+)
 from .slots import WorkerSlots
 from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, EXIT_EMPTY, EXIT_OK, WorkerSpec
 
@@ -200,6 +207,7 @@ class Arbiter:
             exit_empty=self.config.exit_empty,
             worker_id=worker_id,
             master_pid=self.pid,
+            spin_replies=self.processes < usable_cores(),
         )
         pid = fork_worker(spec, slots, HANDLED_SIGNALS, [self._pipe_r, self._pipe_w])
         self.workers[pid] = WorkerHandle(pid, worker_id, slots, time.time())

@@ -77,6 +77,14 @@ class WorkerHandle:
         return ""
 
 
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity mask: taskset, a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def hostname() -> str:
     return os.environ.get("THREADMILL_HOSTNAME") or socket.gethostname()
 

@@ -56,6 +56,7 @@ class WorkerSpec:
     exit_empty: bool
     worker_id: str
     master_pid: int
+    spin_replies: bool = True  # False when the pool has a process for every core
 
 
 class Worker:
@@ -71,6 +72,8 @@ class Worker:
         self._tokens = itertools.count(1)
         self._last_warning = -1e9
         self.backend: ThreadmillBackend = task_backends[spec.alias]
+        # Process-wide: each thread has its own backend instance (a task's enqueue too).
+        type(self.backend).spin_replies = spec.spin_replies
         self.config = self.backend.config
 
     # ---- process ----------------------------------------------------------------------
