@@ -160,7 +160,8 @@ OPTION_SPECS: dict[str, _Spec] = {
         "Longest an enqueue, or a worker's acknowledge-and-lease call, busy-waits for Redis's "
         "reply before its thread sleeps (0: never). On a virtual machine waking a sleeping "
         "thread takes about as long as a round trip to a local Redis; the spin saves it "
-        "(docs/performance.md). A thread whose replies come later stops spinning for a while.",
+        "(docs/performance.md). A thread whose replies come later stops spinning for a while; "
+        "a pool's workers spin only when it has fewer processes than cores.",
     ),
     "key_prefix": _Spec(
         _STR,

@@ -5,15 +5,18 @@ when the reply lands costs tens of microseconds (the idle virtual CPU is halted 
 resumed), about as long as the whole round trip to a Redis on the same host. A thread that
 polls its socket for a few dozen microseconds instead never sleeps and sees the reply at
 once. Measured on a 2-core VM: a PING 64 -> 23 us, `task.enqueue()` ~1.6x and a 1x1 drain
-~1.28x faster, drains with 2 processes unchanged (docs/performance.md).
+~1.5x faster (docs/performance.md).
 
 The calls made for every task spin: an enqueue, a worker's acknowledge-and-lease. An idle
-thread's calls do not (it is about to block anyway). The spin is bounded and adapts: when
-the reply has not come within the budget (a distant Redis, a busy host), the thread blocks
-as before and spins again only after 2, 4, ... up to `MAX_SKIPPED` calls, so a deployment
-where it cannot help pays for it rarely. In a process whose other threads run Python, the
-poll gives them the GIL, so a spinning thread mostly waits for the GIL, as it would for
-the reply.
+thread's calls do not (it is about to block anyway), nor do a worker's when its pool has a
+process for every core (`spin_replies`: a spinning worker would hold a core that Redis and
+the other tasks need; a 2x2 pool on 2 cores drained ~0.93x as fast with it).
+
+The spin is bounded and adapts: when the reply has not come within the budget (a distant
+Redis, a busy host), the thread blocks as before and spins again only after 2, 4, ... up
+to `MAX_SKIPPED` calls, so a deployment where it cannot help pays for it rarely. In a
+process whose other threads run Python, the poll gives them the GIL, so a spinning thread
+mostly waits for the GIL, as it would for the reply.
 """
 
 from __future__ import annotations
