@@ -293,3 +293,5 @@ def test_a_worker_spins_for_replies_only_when_its_pool_leaves_a_core_free(
     p = pool("--processes", "1", "--threads", "1", "--exit-empty", prefix=["taskset", "-c", cpus])
     assert p.wait(30) == 0, p.tail()
     assert backend.get_result(result.id).return_value is spins
+    said = "busy-wait for replies" if spins else "block on replies"
+    assert f"usable core(s): workers {said}" in p.log()

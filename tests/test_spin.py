@@ -3,6 +3,7 @@ reply, back off when the reply comes later; an idle thread's calls never spin.""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 
@@ -11,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from threadmill.backends.redis import RedisTaskBackend
 from threadmill.backends.spin import MAX_SKIPPED, ReplySpin
+from threadmill.pool.children import cgroup_cpu_limit, usable_cores
 
 from . import tasks
 
@@ -116,3 +118,17 @@ def test_an_enqueue_whose_reply_is_late_misses_the_spin_and_still_succeeds(
     assert spin.misses == 1
     assert spin.skip == 2
     assert backend.get_result(result.id).status == "READY"
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "limit"),
+    [("max 100000\n", None), ("150000 100000\n", 1.5), ("50000 100000\n", 0.5), (None, None)],
+)
+def test_a_cgroup_cpu_quota_caps_the_usable_cores(tmp_path, cpu_max, limit):
+    # A cgroup v2 tree as a container sees it: its own cgroup at the root.
+    if cpu_max is not None:
+        (tmp_path / "cpu.max").write_text(cpu_max)
+    assert cgroup_cpu_limit(tmp_path) == limit
+    affinity = len(os.sched_getaffinity(0))
+    expected = affinity if limit is None else min(affinity, max(1, int(limit)))
+    assert usable_cores(tmp_path) == expected

@@ -74,6 +74,7 @@ class Arbiter:
         self.pid = os.getpid()
         self.pool_id = f"{self.host}.{self.pid}.{secrets.token_hex(2)}"
         self.processes = config.processes
+        self.cores = usable_cores()  # a worker spins for replies while processes < cores
         self.workers: dict[int, WorkerHandle] = {}
         self.broker = Broker(
             backend, self.pool_id, sorted(set(backend.queues) | set(config.queues))
@@ -207,7 +208,7 @@ class Arbiter:
             exit_empty=self.config.exit_empty,
             worker_id=worker_id,
             master_pid=self.pid,
-            spin_replies=self.processes < usable_cores(),
+            spin_replies=self.processes < self.cores,
         )
         pid = fork_worker(spec, slots, HANDLED_SIGNALS, [self._pipe_r, self._pipe_w])
         self.workers[pid] = WorkerHandle(pid, worker_id, slots, time.time())
@@ -336,7 +337,8 @@ class Arbiter:
         self._init_signals()
         c = self.config
         logger.info(
-            "Pool %s started: backend %r, queues %s, %d process(es) x %d thread(s)%s%s",
+            "Pool %s started: backend %r, queues %s, %d process(es) x %d thread(s)%s%s; "
+            "%d usable core(s): workers %s",
             self.pool_id,
             c.alias,
             ",".join(c.queues),
@@ -344,6 +346,10 @@ class Arbiter:
             c.threads,
             f", recycle after {c.max_tasks}+{c.max_tasks_jitter} tasks" if c.max_tasks else "",
             ", exit when empty" if c.exit_empty else "",
+            self.cores,
+            "busy-wait for replies (reply_spin)"
+            if c.processes < self.cores and self.backend.config.reply_spin
+            else "block on replies",
         )
         connections.close_all()  # no database socket may be shared across a fork
         try:

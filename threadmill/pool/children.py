@@ -15,6 +15,7 @@ import signal
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from .slots import WorkerSlots
 from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, Worker, WorkerSpec
@@ -77,12 +78,42 @@ class WorkerHandle:
         return ""
 
 
-def usable_cores() -> int:
-    """CPUs this process may run on (its affinity mask: taskset, a container's cpuset)."""
+def usable_cores(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may keep busy: its affinity mask (taskset, a container's cpuset),
+    capped by its cgroup's CPU quota (a container's CPU limit, cgroup v2 `cpu.max`)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+    limit = cgroup_cpu_limit(cgroup_root)
+    if limit is not None:
+        cores = min(cores, max(1, int(limit)))
+    return cores
+
+
+def cgroup_cpu_limit(cgroup_root: Path) -> float | None:
+    """CPUs' worth of time the cgroup v2 quota of this process allows, or None (no quota,
+    no cgroup v2)."""
+    try:
+        relative = next(
+            line.split("::", 1)[1].strip()
+            for line in Path("/proc/self/cgroup").read_text().splitlines()
+            if line.startswith("0::")
+        )
+    except (OSError, StopIteration):
+        relative = "/"
+    for directory in (cgroup_root / relative.lstrip("/"), cgroup_root):
+        try:
+            quota, period = (directory / "cpu.max").read_text().split()[:2]
+        except (OSError, ValueError):
+            continue
+        if quota == "max":
+            return None
+        try:
+            return int(quota) / int(period)
+        except (ValueError, ZeroDivisionError):
+            return None
+    return None
 
 
 def hostname() -> str:
