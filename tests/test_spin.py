@@ -4,6 +4,7 @@ reply, back off when the reply comes later; an idle thread's calls never spin.""
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
 
@@ -66,6 +67,12 @@ def test_misses_back_off_exponentially_and_a_hit_resets_them(socket_pair):
 
 def test_a_socket_it_cannot_watch_is_not_spun_on():
     assert ReplySpin(1.0).wait(None) is None
+
+
+def test_without_select_poll_it_does_not_spin(socket_pair, monkeypatch):
+    # gevent's monkey-patching removes select.poll; so does Windows.
+    monkeypatch.delattr(select, "poll")
+    assert ReplySpin(1.0).wait(socket_pair[0]) is None
 
 
 def test_reply_spin_is_validated():

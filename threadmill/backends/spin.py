@@ -44,15 +44,18 @@ class ReplySpin:
     def wait(self, sock: socket.socket | None) -> bool | None:
         """Spin until sock is readable or the budget is spent: True when the reply came,
         False on a miss, None when it did not spin (skipping, or a socket it cannot
-        watch: TLS buffers what it decrypts, so the kernel's view would mislead)."""
+        watch: TLS buffers what it decrypts, so the kernel's view would mislead; without
+        `select.poll`, as under gevent's monkey-patching, where a spin would stall every
+        greenlet)."""
         if self.skip:
             self.skip -= 1
             return None
-        if type(sock) is not socket.socket:
+        make_poller = getattr(select, "poll", None)  # not on Windows, nor under gevent
+        if type(sock) is not socket.socket or make_poller is None:
             return None
         fd = sock.fileno()
         if fd != self._fd or self._poller is None:
-            self._poller = select.poll()
+            self._poller = make_poller()
             self._poller.register(fd, select.POLLIN)
             self._fd = fd
         poll = self._poller.poll
