@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import platform
+import select
 import shutil
 import signal
 import statistics
@@ -48,6 +49,7 @@ from bench.peers.versions import pins_for  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 STAMPS_KEY = "bench:stamps"  # as in bench/peers/common.py
+SERVE_MARK = b"@@bench-reply "  # as in bench/peers/common.py
 DASH, TIMES = "\u2013", "\u00d7"  # the tables' en dash and multiplication sign
 SYSTEMS = ["threadmill", "threadmill-pypi", "dramatiq", "huey", "celery", "rq", "django-tasks-db"]
 DRIVERS = {
@@ -142,6 +144,71 @@ class System:
     error: str = ""  # set when the system cannot run at all (install, setup)
 
 
+class ServingDriver:
+    """A driver process in `serve` mode: one start-up (interpreter, the system's imports,
+    Django's setup) for every command of a run, instead of ~1 s per command."""
+
+    def __init__(self, argv: list[str], env: dict, log_path: Path) -> None:
+        self.log_path = log_path
+        with open(log_path, "ab") as log_file:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                env=env,
+                cwd=PEERS,
+                start_new_session=True,
+            )
+        self.buffer = b""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def call(self, args: list[str], timeout: float) -> dict:
+        name = args[0]
+        try:
+            self.proc.stdin.write((json.dumps(args) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError as e:
+            raise Failed(f"`{name}`: the driver is gone ({self._tail()})") from e
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while True:
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                if line.startswith(SERVE_MARK):
+                    reply = json.loads(line[len(SERVE_MARK) :])
+                    if "error" in reply:
+                        raise Failed(f"`{name}`: {one_line(reply['error'])}")
+                    return reply["out"]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.close()
+                raise Failed(f"`{name}` timed out after {timeout:.0f} s")
+            if select.select([fd], [], [], remaining)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    self.proc.wait()
+                    raise Failed(f"`{name}`: the driver exited ({self._tail()})")
+                self.buffer += chunk
+
+    def _tail(self) -> str:
+        try:
+            return one_line(self.log_path.read_text(errors="replace")[-2000:]) or "no output"
+        except OSError:
+            return "no log"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
 class Runner:
     """Runs driver commands and workers for every system against one redis-server."""
 
@@ -158,21 +225,27 @@ class Runner:
         self.env.update({"BENCH_REDIS_URL": server.url, "BENCH_WORKDIR": str(workdir)})
         self.worker_logs = workdir / "logs"
         self.worker_logs.mkdir(exist_ok=True)
+        self.drivers: dict[str, ServingDriver] = {}
 
     def call(self, system: System, *args: str, timeout: float = 120.0) -> dict:
-        argv = [system.python, str(PEERS / DRIVERS[system.name]), *args]
+        """A driver command, run by the system's serving driver (started on first use; a
+        driver that timed out or died is replaced on the next call)."""
+        driver = self.drivers.get(system.name)
+        if driver is None:
+            argv = [system.python, str(PEERS / DRIVERS[system.name]), "serve"]
+            log_path = self.worker_logs / f"{system.name}-driver-{id(self)}.log"
+            driver = self.drivers[system.name] = ServingDriver(argv, self.env, log_path)
         try:
-            done = subprocess.run(
-                argv, capture_output=True, text=True, timeout=timeout, env=self.env, cwd=PEERS
-            )
-        except subprocess.TimeoutExpired as e:
-            raise Failed(f"`{args[0]}` timed out after {timeout:.0f} s") from e
-        if done.returncode != 0:
-            raise Failed(f"`{args[0]}`: {one_line(done.stderr or done.stdout)}")
-        try:
-            return json.loads(done.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError) as e:
-            raise Failed(f"`{args[0]}` printed no JSON: {one_line(done.stdout)}") from e
+            return driver.call(list(args), timeout)
+        except Failed:
+            if not driver.alive():
+                self.drivers.pop(system.name).close()
+            raise
+
+    def close(self) -> None:
+        for driver in self.drivers.values():
+            driver.close()
+        self.drivers.clear()
 
     def flush(self, system: System) -> None:
         """Start from nothing: flush Redis, and the system's own store if it has one."""
@@ -461,6 +534,7 @@ def idle_pools(systems: list[System], workdir: Path, cfg: Config, results: dict)
             try:
                 server = stack.enter_context(RedisServer(appendonly=False))
                 r = Runner(server, workdir)  # the workdir holds django-tasks-db's SQLite file
+                stack.callback(r.close)
                 queries = Path(tempfile.mkdtemp(prefix=f"queries-{s.name}-", dir=workdir))
                 extra = {} if s.info["uses_redis"] else {"BENCH_COUNT_QUERIES": str(queries)}
                 if not s.info["uses_redis"]:
@@ -870,9 +944,9 @@ def main() -> None:
         tasks=args.tasks or (2_000 if quick else 10_000),
         enqueue=1_000 if quick else 5_000,
         enqueue_seconds=2.0,
-        drain_cap=3.0,
+        drain_cap=2.0,
         latency_samples=50 if quick else 150,
-        latency_seconds=3.0 if quick else 5.0,
+        latency_seconds=3.0,
         idle_seconds=5.0 if quick else 10.0,
         idle_settle=1.0 if quick else 2.0,
         sweep=(not quick) if args.sweep is None else args.sweep,
@@ -903,19 +977,22 @@ def main() -> None:
     try:
         with RedisServer(appendonly=False) as server:
             runner = Runner(server, workdir)
-            redis_version = server.client().info()["redis_version"]
-            for s in systems:
-                if s.error:
-                    continue
-                try:
-                    s.info = runner.call(s, "info", timeout=120)
-                    runner.call(s, "setup", timeout=300)
-                except Failed as e:
-                    s.error = str(e)
-                    log(f"[{s.name}] FAILED: {e}")
-                else:
-                    log(f"[{s.name}] {s.info['versions']} on Python {s.info['python']}")
-            results = run_all(runner, systems, cfg)
+            try:
+                redis_version = server.client().info()["redis_version"]
+                for s in systems:
+                    if s.error:
+                        continue
+                    try:
+                        s.info = runner.call(s, "info", timeout=120)
+                        runner.call(s, "setup", timeout=300)
+                    except Failed as e:
+                        s.error = str(e)
+                        log(f"[{s.name}] FAILED: {e}")
+                    else:
+                        log(f"[{s.name}] {s.info['versions']} on Python {s.info['python']}")
+                results = run_all(runner, systems, cfg)
+            finally:
+                runner.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -17,6 +17,8 @@ as `python bench/peers/<system>_driver.py COMMAND ...`:
     probe                    enqueue one stamp task and wait until it has started
     latency                  probe, then enqueue stamp tasks one at a time on an idle worker
     pending                  how many tasks are still waiting
+    serve                    run the commands above (not worker) read from stdin, one JSON
+                             list of arguments per line, each answered on one line
 
 Every command prints one JSON object on its last stdout line. The environment carries the
 shared configuration: BENCH_REDIS_URL (the private redis-server) and BENCH_WORKDIR (a
@@ -45,6 +47,7 @@ STAMPS_KEY = "bench:stamps"
 STAMP_EVERY = 100
 MIN_LATENCY_SAMPLES = 20
 SLOW_POLLER_SECONDS = 12.0  # a 1 s poller: about 12 samples a round
+SERVE_MARK = "@@bench-reply "  # starts a served command's reply line (see Driver.serve)
 
 _client: tuple[int, redis.Redis] | None = None
 
@@ -101,7 +104,7 @@ POOL_IDLE_SETTING = ("2x4", "2 processes x 4 threads")
 
 
 class Driver:
-    """One system. Subclasses implement the primitives; `main()` is the command line."""
+    """One system. Subclasses implement the primitives; `run()` is the command line."""
 
     name = "?"
     packages: tuple[str, ...] = ()
@@ -276,12 +279,42 @@ class Driver:
     def run(cls, argv: list[str] | None = None) -> None:
         """The driver's entry point. `worker` skips the driver's set-up (importing its
         system, Django's setup), which only the other commands use: the worker command it
-        execs does its own, and the benchmark waits for that start-up on every drain."""
+        execs does its own, and the benchmark waits for that start-up on every drain.
+        `serve` keeps one set-up for many commands (see `serve`)."""
         argv = sys.argv[1:] if argv is None else argv
+        if argv[:1] == ["serve"]:
+            cls().serve()
+            return
         driver = cls.__new__(cls) if argv[:1] == ["worker"] else cls()
-        driver.main(argv)
+        print(json.dumps(driver.dispatch(argv)))
 
-    def main(self, argv: list[str] | None = None) -> None:
+    def serve(self) -> None:
+        """Run commands read from stdin, one JSON list of arguments per line, and answer
+        each with one stdout line: SERVE_MARK, then {"out": ...} or {"error": "..."}. The
+        coordinator keeps one such process per system instead of starting a driver (its
+        interpreter, its system's imports, Django's setup: ~1 s) for every command."""
+        for line in sys.stdin:
+            argv = json.loads(line)
+            try:
+                if argv[:1] == ["worker"]:  # it would replace this process
+                    raise SystemExit("`worker` is not served: run it as its own command")
+                reply = {"out": self.dispatch(argv)}
+            except SystemExit as e:
+                reply = {"error": str(e.code)}
+            except Exception as e:  # reported to the coordinator, which goes on
+                reply = {"error": f"{type(e).__name__}: {e}"}
+            self.after_command()
+            sys.stdout.write("\n" + SERVE_MARK + json.dumps(reply) + "\n")  # own line
+            sys.stdout.flush()
+
+    def after_command(self) -> None:
+        """Between served commands: no database connection outlives a command (restore
+        replaces django-tasks-db's SQLite file under it)."""
+        django_db = sys.modules.get("django.db")
+        if django_db is not None:
+            django_db.connections.close_all()
+
+    def dispatch(self, argv: list[str]) -> dict:
         parser = argparse.ArgumentParser(prog=f"{self.name} driver")
         sub = parser.add_subparsers(dest="command", required=True)
         sub.add_parser("info")
@@ -331,12 +364,12 @@ class Driver:
             case "worker":
                 if args.setting not in self.drain_settings and args.setting != self.idle_setting[0]:
                     raise SystemExit(f"unknown setting {args.setting!r} for {self.name}")
-                self.cmd_worker(args.setting)
-                return
+                self.cmd_worker(args.setting)  # execs, or supervises until its workers exit
+                out = {"ok": True}
             case "probe":
                 out = self.cmd_probe(args.timeout)
             case "latency":
                 out = self.cmd_latency(args.samples, args.seconds, args.boot_timeout)
             case "pending":
                 out = {"pending": self.pending()}
-        print(json.dumps(out))
+        return out
