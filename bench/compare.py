@@ -946,7 +946,7 @@ def main() -> None:
         enqueue_seconds=2.0,
         drain_cap=2.0,
         latency_samples=50 if quick else 150,
-        latency_seconds=3.0,
+        latency_seconds=3.0 if quick else 5.0,
         idle_seconds=5.0 if quick else 10.0,
         idle_settle=1.0 if quick else 2.0,
         sweep=(not quick) if args.sweep is None else args.sweep,
