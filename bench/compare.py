@@ -161,16 +161,19 @@ class ServingDriver:
                 start_new_session=True,
             )
         self.buffer = b""
+        self.requests = 0
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def call(self, args: list[str], timeout: float) -> dict:
         name = args[0]
+        self.requests += 1
+        request = {"id": self.requests, "argv": args}
         try:
-            self.proc.stdin.write((json.dumps(args) + "\n").encode())
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: closed already
             raise Failed(f"`{name}`: the driver is gone ({self._tail()})") from e
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
@@ -178,7 +181,12 @@ class ServingDriver:
             while b"\n" in self.buffer:
                 line, self.buffer = self.buffer.split(b"\n", 1)
                 if line.startswith(SERVE_MARK):
-                    reply = json.loads(line[len(SERVE_MARK) :])
+                    try:
+                        reply = json.loads(line[len(SERVE_MARK) :])
+                    except ValueError as e:
+                        raise Failed(f"`{name}`: a garbled reply: {one_line(str(line))}") from e
+                    if reply.get("id") != request["id"]:
+                        continue  # the answer to an earlier call that timed out or was garbled
                     if "error" in reply:
                         raise Failed(f"`{name}`: {one_line(reply['error'])}")
                     return reply["out"]
@@ -189,7 +197,7 @@ class ServingDriver:
             if select.select([fd], [], [], remaining)[0]:
                 chunk = os.read(fd, 65536)
                 if not chunk:
-                    self.proc.wait()
+                    self.close()
                     raise Failed(f"`{name}`: the driver exited ({self._tail()})")
                 self.buffer += chunk
 
@@ -200,9 +208,8 @@ class ServingDriver:
             return "no log"
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its group: anything it started too
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError):

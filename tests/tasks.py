@@ -129,6 +129,6 @@ def pause(seconds):
 @task
 def spins_for_replies():
     """Whether the worker process running it busy-waits for its replies (reply_spin)."""
-    from django.tasks import task_backends
+    from threadmill.backends import spin
 
-    return task_backends["default"].spin_replies
+    return spin.allowed()

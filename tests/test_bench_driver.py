@@ -33,10 +33,18 @@ def test_one_driver_process_serves_command_after_command(driver):
 def test_a_failed_command_is_reported_and_the_driver_goes_on(driver):
     with pytest.raises(Failed, match="`worker`: `worker` is not served"):
         driver.call(["worker", "1x1"], 60)  # it would exec over the serving process
-    with pytest.raises(Failed, match="`nope`"):
+    with pytest.raises(Failed, match=r"`nope`: .*invalid choice: 'nope'"):
         driver.call(["nope"], 60)
     assert driver.alive()
     assert driver.call(["pending"], 60) == {"pending": 0}
+
+
+def test_a_reply_is_matched_to_its_request(driver):
+    driver.proc.stdin.write(b"not json\n")  # answered with an error no call is waiting for
+    driver.proc.stdin.flush()
+    assert driver.call(["pending"], 60) == {"pending": 0}
+    assert driver.call(["drain-setup", "3"], 60)["pending"] == 3
+    assert driver.call(["pending"], 60) == {"pending": 3}
 
 
 def test_a_command_that_times_out_stops_its_driver(driver):

@@ -11,6 +11,7 @@ import threading
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from threadmill.backends import spin as reply_spin
 from threadmill.backends.redis import RedisTaskBackend
 from threadmill.backends.spin import MAX_SKIPPED, ReplySpin
 from threadmill.pool.children import cgroup_cpu_limit, usable_cores
@@ -63,16 +64,53 @@ def test_misses_back_off_exponentially_and_a_hit_resets_them(socket_pair):
         spin.skip = 0
         spin.wait(left)
     assert spin.skip == MAX_SKIPPED
+    assert spin.misses == 8
 
 
 def test_a_socket_it_cannot_watch_is_not_spun_on():
     assert ReplySpin(1.0).wait(None) is None
 
 
-def test_without_select_poll_it_does_not_spin(socket_pair, monkeypatch):
-    # gevent's monkey-patching removes select.poll; so does Windows.
-    monkeypatch.delattr(select, "poll")
+def test_without_the_systems_select_poll_it_does_not_spin(socket_pair, monkeypatch):
+    socket_pair[1].sendall(b"+OK\r\n")
+    monkeypatch.delattr(select, "poll")  # Windows
     assert ReplySpin(1.0).wait(socket_pair[0]) is None
+
+    class CooperativePoll:  # what gevent's monkey-patching puts in its place
+        __module__ = "gevent.select"
+
+    monkeypatch.setattr(select, "poll", CooperativePoll, raising=False)
+    assert ReplySpin(1.0).wait(socket_pair[0]) is None
+
+
+def test_a_socket_closed_since_the_send_is_not_spun_on(socket_pair):
+    socket_pair[0].close()
+    assert ReplySpin(1.0).wait(socket_pair[0]) is None
+
+
+def test_a_spin_sees_a_real_redis_reply(backend):
+    conn = backend.clients().hot._route.connect()
+    try:
+        conn.send_command("PING")
+        assert ReplySpin(1.0).wait(conn._sock) is True  # a miss would take a second
+        assert conn.read_response() in (True, b"PONG", "PONG")
+    finally:
+        conn.disconnect()
+
+
+def test_a_process_that_forbids_spinning_does_not_spin(backend):
+    tasks.noop.enqueue()
+    spinner = backend.clients().hot._local.spin
+    spinner.skip = 100  # a call that consults the spinner counts this down
+    reply_spin.allow(False)
+    try:
+        result = tasks.noop.enqueue()
+        lease = backend.acquire("w1", ["default"], "tok-1")
+        backend.acknowledge(lease, "w1", succeeded=True, value_json="null")
+    finally:
+        reply_spin.allow(True)
+    assert spinner.skip == 100
+    assert backend.get_result(result.id).status == "READY"  # the first one was leased
 
 
 def test_reply_spin_is_validated():
@@ -139,3 +177,14 @@ def test_a_cgroup_cpu_quota_caps_the_usable_cores(tmp_path, cpu_max, limit):
     affinity = len(os.sched_getaffinity(0))
     expected = affinity if limit is None else min(affinity, max(1, int(limit)))
     assert usable_cores(tmp_path) == expected
+
+
+def test_the_tightest_cgroup_quota_above_the_process_counts(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    (tmp_path / "a" / "cpu.max").write_text("200000 100000\n")  # e.g. the pod's limit
+    (tmp_path / "a" / "b" / "cpu.max").write_text("max 100000\n")  # the container's: none
+    assert cgroup_cpu_limit(tmp_path, "/a/b") == 2.0
+    (tmp_path / "cpu.max").write_text("50000 100000\n")
+    assert cgroup_cpu_limit(tmp_path, "/a/b") == 0.5
+    assert cgroup_cpu_limit(tmp_path, "/") == 0.5

@@ -161,7 +161,8 @@ OPTION_SPECS: dict[str, _Spec] = {
         "reply before its thread sleeps (0: never). On a virtual machine waking a sleeping "
         "thread takes about as long as a round trip to a local Redis; the spin saves it "
         "(docs/performance.md). A thread whose replies come later stops spinning for a while; "
-        "a pool's workers spin only when it has fewer processes than cores.",
+        "a pool's workers spin only when it has fewer processes than usable cores; no spin "
+        "with `replica_acks`.",
     ),
     "key_prefix": _Spec(
         _STR,

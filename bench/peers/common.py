@@ -20,7 +20,8 @@ as `python bench/peers/<system>_driver.py COMMAND ...`:
     serve                    run the commands above (not worker) read from stdin, one JSON
                              list of arguments per line, each answered on one line
 
-Every command prints one JSON object on its last stdout line. The environment carries the
+Every command prints one JSON object on its last stdout line (`serve`: one marked line per
+command). The environment carries the
 shared configuration: BENCH_REDIS_URL (the private redis-server) and BENCH_WORKDIR (a
 scratch directory for this run, e.g. for SQLite files).
 """
@@ -28,6 +29,8 @@ scratch directory for this run, e.g. for SQLite files).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import random
@@ -289,20 +292,28 @@ class Driver:
         print(json.dumps(driver.dispatch(argv)))
 
     def serve(self) -> None:
-        """Run commands read from stdin, one JSON list of arguments per line, and answer
-        each with one stdout line: SERVE_MARK, then {"out": ...} or {"error": "..."}. The
+        """Run commands read from stdin, one JSON object per line ({"id": ..., "argv": [...]}),
+        and answer each with one stdout line: SERVE_MARK, then {"id": the same, "out": ...}
+        or {"id": ..., "error": "..."}. The
         coordinator keeps one such process per system instead of starting a driver (its
         interpreter, its system's imports, Django's setup: ~1 s) for every command."""
         for line in sys.stdin:
-            argv = json.loads(line)
+            errors = io.StringIO()  # argparse explains a bad command on stderr
+            request: dict = {}
             try:
+                request = json.loads(line)
+                argv = request["argv"]
                 if argv[:1] == ["worker"]:  # it would replace this process
                     raise SystemExit("`worker` is not served: run it as its own command")
-                reply = {"out": self.dispatch(argv)}
+                with contextlib.redirect_stderr(errors):
+                    reply = {"out": self.dispatch(argv)}
             except SystemExit as e:
-                reply = {"error": str(e.code)}
+                said = errors.getvalue().strip().splitlines()
+                reply = {"error": said[-1] if said and e.code == 2 else str(e.code)}
             except Exception as e:  # reported to the coordinator, which goes on
                 reply = {"error": f"{type(e).__name__}: {e}"}
+            reply["id"] = request.get("id") if isinstance(request, dict) else None
+            sys.stderr.write(errors.getvalue())
             self.after_command()
             sys.stdout.write("\n" + SERVE_MARK + json.dumps(reply) + "\n")  # own line
             sys.stdout.flush()

@@ -259,12 +259,6 @@ class ThreadmillBackend(BaseTaskBackend):
     supports_get_result = True
     supports_priority = True
 
-    #: Whether this process's per-task calls may busy-wait for their replies (the
-    #: reply_spin option). A worker process turns it off, for its class (every instance of
-    #: the process), when its pool has a process for every core: a spinning worker would
-    #: hold a core that Redis and the tasks need.
-    spin_replies = True
-
     # ---- worker API -------------------------------------------------------------------
 
     @abstractmethod

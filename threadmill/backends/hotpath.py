@@ -26,8 +26,8 @@ from redis.retry import Retry
 
 from threadmill.exceptions import ReplicationTimeout
 
+from . import spin as reply_spin
 from .cluster import MAX_REDIRECTS, MIGRATING, TRANSIENT, SlotOwner, backoff
-from .spin import ReplySpin
 
 #: Written before WAIT when a call was retried on another connection: WAIT waits for the
 #: replication offset of its connection's last write, and a retried script that finds its
@@ -179,10 +179,10 @@ class HotPath:
             if getattr(self._local, "conn", None) is conn:
                 self._local.conn = None
 
-    def _spinner(self) -> ReplySpin:
+    def _spinner(self) -> reply_spin.ReplySpin:
         spinner = getattr(self._local, "spin", None)
         if spinner is None:
-            spinner = self._local.spin = ReplySpin(self._spin)
+            spinner = self._local.spin = reply_spin.ReplySpin(self._spin)
         return spinner
 
     def evalsha(
@@ -193,8 +193,9 @@ class HotPath:
         acks: ReplicaAcks | None = None,
         spin: bool = False,
     ):
-        """Run script; `spin`: busy-wait briefly for the reply (a producer's call)."""
-        spin = spin and self._spin > 0
+        """Run script; `spin`: busy-wait briefly for the reply (a per-task call: enqueue,
+        acquire, acknowledge), unless reply_spin is 0 or this process forbids it."""
+        spin = spin and self._spin > 0 and reply_spin.allowed()
         packed = pack_command(["EVALSHA", script.sha, len(keys), *keys, *args])
         conn = None
         failures = redirects = 0

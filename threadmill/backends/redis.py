@@ -126,9 +126,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         replica_acks, it returns once that many replicas have the write. `spin`: busy-wait
         briefly for the reply (the reply_spin option; not for an idle thread's calls)."""
         try:  # not `with translate_errors(...)`: runs for every enqueue and ack
-            return self.clients().hot.evalsha(
-                self.scripts[name], keys, args, self._acks, spin and self.spin_replies
-            )
+            return self.clients().hot.evalsha(self.scripts[name], keys, args, self._acks, spin)
         except TRANSLATED as exc:
             raise_translated(exc, self.url)
 

@@ -7,9 +7,10 @@ polls its socket for a few dozen microseconds instead never sleeps and sees the 
 once. Measured on a 2-core VM: a PING 64 -> 23 us, `task.enqueue()` ~1.6x and a 1x1 drain
 ~1.5x faster (docs/performance.md).
 
-The calls made for every task spin: an enqueue, a worker's acknowledge-and-lease. An idle
-thread's calls do not (it is about to block anyway), nor do a worker's when its pool has a
-process for every core (`spin_replies`: a spinning worker would hold a core that Redis and
+The calls made for every task spin: an enqueue, a worker's acquire and acknowledge-and-lease
+(not with replica_acks: WAIT's reply comes later anyway). An idle thread's calls do not (it
+is about to block anyway), nor does anything in a worker process whose pool has a process
+for every usable core (`allow(False)`: a spinning worker would hold a core that Redis and
 the other tasks need; a 2x2 pool on 2 cores drained ~0.93x as fast with it).
 
 The spin is bounded and adapts: when the reply has not come within the budget (a distant
@@ -25,8 +26,31 @@ import select
 import socket
 import time
 
-#: Calls made without spinning after repeated misses, at most.
-MAX_SKIPPED = 256
+#: Calls made without spinning after repeated misses, at most (2 ** MAX_MISSES).
+MAX_MISSES = 8
+MAX_SKIPPED = 1 << MAX_MISSES
+
+_allowed = True
+
+
+def allow(allowed: bool) -> None:
+    """Allow or forbid spinning in this whole process (a worker process sets it once)."""
+    global _allowed
+    _allowed = allowed
+
+
+def allowed() -> bool:
+    return _allowed
+
+
+def _native_poll():
+    """select.poll when it is the operating system's: not on Windows; under gevent's
+    monkey-patching it is gevent's cooperative version, whose every call switches to other
+    greenlets (a spin would then last as long as they run)."""
+    poll = getattr(select, "poll", None)
+    if poll is None or getattr(poll, "__module__", None) != "select":
+        return None
+    return poll
 
 
 class ReplySpin:
@@ -44,16 +68,17 @@ class ReplySpin:
     def wait(self, sock: socket.socket | None) -> bool | None:
         """Spin until sock is readable or the budget is spent: True when the reply came,
         False on a miss, None when it did not spin (skipping, or a socket it cannot
-        watch: TLS buffers what it decrypts, so the kernel's view would mislead; without
-        `select.poll`, as under gevent's monkey-patching, where a spin would stall every
-        greenlet)."""
+        watch: TLS buffers what it decrypts, so the kernel's view would mislead; a closed
+        one; without the operating system's `select.poll`, see _native_poll)."""
         if self.skip:
             self.skip -= 1
             return None
-        make_poller = getattr(select, "poll", None)  # not on Windows, nor under gevent
+        make_poller = _native_poll()
         if type(sock) is not socket.socket or make_poller is None:
             return None
         fd = sock.fileno()
+        if fd < 0:  # closed by another thread (HotPath.close) since the send
+            return None
         if fd != self._fd or self._poller is None:
             self._poller = make_poller()
             self._poller.register(fd, select.POLLIN)
@@ -62,8 +87,8 @@ class ReplySpin:
         deadline = time.perf_counter_ns() + self.budget_ns
         while not poll(0):
             if time.perf_counter_ns() > deadline:
-                self.misses += 1
-                self.skip = min(1 << self.misses, MAX_SKIPPED)
+                self.misses = min(self.misses + 1, MAX_MISSES)
+                self.skip = 1 << self.misses
                 return False
         self.misses = 0
         return True

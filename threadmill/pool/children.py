@@ -91,29 +91,37 @@ def usable_cores(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
     return cores
 
 
-def cgroup_cpu_limit(cgroup_root: Path) -> float | None:
-    """CPUs' worth of time the cgroup v2 quota of this process allows, or None (no quota,
+def cgroup_cpu_limit(cgroup_root: Path, relative: str | None = None) -> float | None:
+    """CPUs' worth of time the cgroup v2 quotas of this process allow (the tightest of its
+    own cgroup, `relative` to the root, read from /proc/self/cgroup by default, and every
+    cgroup above it: a container's limit, a pod's, a systemd slice's), or None (no quota,
     no cgroup v2)."""
+    if relative is None:
+        try:
+            relative = next(
+                line.split("::", 1)[1].strip()
+                for line in Path("/proc/self/cgroup").read_text().splitlines()
+                if line.startswith("0::")
+            )
+        except (OSError, StopIteration):
+            relative = "/"
+    directory = cgroup_root / relative.strip("/")
+    limits = []
+    for level in (directory, *directory.parents):  # up to cgroup_root, included
+        limits.append(_quota(level / "cpu.max"))
+        if level == cgroup_root:
+            break
+    found = [limit for limit in limits if limit is not None]
+    return min(found) if found else None
+
+
+def _quota(path: Path) -> float | None:
+    """A cgroup v2 `cpu.max` ("QUOTA PERIOD" or "max PERIOD") in CPUs, or None."""
     try:
-        relative = next(
-            line.split("::", 1)[1].strip()
-            for line in Path("/proc/self/cgroup").read_text().splitlines()
-            if line.startswith("0::")
-        )
-    except (OSError, StopIteration):
-        relative = "/"
-    for directory in (cgroup_root / relative.lstrip("/"), cgroup_root):
-        try:
-            quota, period = (directory / "cpu.max").read_text().split()[:2]
-        except (OSError, ValueError):
-            continue
-        if quota == "max":
-            return None
-        try:
-            return int(quota) / int(period)
-        except (ValueError, ZeroDivisionError):
-            return None
-    return None
+        quota, period = path.read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def hostname() -> str:

@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from django.tasks import task_backends
 
+from threadmill.backends import spin as reply_spin
 from threadmill.backends.base import AckOutcome, AckResult, Lease, ThreadmillBackend
 from threadmill.exceptions import BackendUnavailable
 from threadmill.signals import worker_started
@@ -56,7 +57,7 @@ class WorkerSpec:
     exit_empty: bool
     worker_id: str
     master_pid: int
-    spin_replies: bool = True  # False when the pool has a process for every core
+    spin_replies: bool = True  # False when the pool has a process for every usable core
 
 
 class Worker:
@@ -72,8 +73,7 @@ class Worker:
         self._tokens = itertools.count(1)
         self._last_warning = -1e9
         self.backend: ThreadmillBackend = task_backends[spec.alias]
-        # Process-wide: each thread has its own backend instance (a task's enqueue too).
-        type(self.backend).spin_replies = spec.spin_replies
+        reply_spin.allow(spec.spin_replies)  # the whole process: a task's enqueue too
         self.config = self.backend.config
 
     # ---- process ----------------------------------------------------------------------
