@@ -1,6 +1,6 @@
 """Threadmill side by side with its peers: one command, one machine, one private Redis.
 
-    uv run python bench/compare.py                       # the full run (~6.5 min on 2 cores)
+    uv run python bench/compare.py                       # the full run (~7 min on 2 cores)
     uv run python bench/compare.py --quick               # a smoke run (~1.6 min)
     uv run python bench/compare.py --output docs/performance-run.md --json results.json
 
@@ -303,13 +303,22 @@ def stop(proc: subprocess.Popen) -> None:
     shutdown time (up to a second per worker) to the run. Descendants are killed one by one
     too because some leave the session (RQ's work horse calls setsid()), and the next
     measurement waits for all of them: a process that is still finishing a task would
-    write into the flushed Redis."""
-    family = [proc.pid, *descendants(proc.pid)]
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    for pid in family:
+    write into the flushed Redis. The family is stopped (SIGSTOP) before it is listed
+    again and killed: a process forked after the first listing (an RQ worker starting its
+    next work horse) is then still its parent's child, found by the second listing, where
+    killing the parent first would orphan it out of reach."""
+
+    def send(pids: list[int], signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+            os.killpg(proc.pid, signum)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+
+    family = [proc.pid, *descendants(proc.pid)]
+    send(family, signal.SIGSTOP)
+    family = list(dict.fromkeys([*family, *descendants(proc.pid)]))
+    send(family, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(10)
     deadline = time.monotonic() + 10
@@ -629,6 +638,9 @@ def store(results: dict, key: tuple, value: dict | Exception, took: float) -> No
     label = " ".join(str(k) for k in key[1:])
     if isinstance(value, Exception):
         reason = str(value) if isinstance(value, Failed) else f"{type(value).__name__}: {value}"
+        # A Redis error may quote a binary argument (a DUMP payload): keep the text readable.
+        reason = "".join(c if c.isprintable() else "?" for c in reason)
+        reason = reason if len(reason) <= 300 else reason[:299] + "…"
         value = {"error": reason}
         log(f"[{system}] {label}: FAILED: {reason}")
     else:
