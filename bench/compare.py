@@ -208,9 +208,7 @@ class ServingDriver:
             return "no log"
 
     def close(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # its group: anything it started too
-        self.proc.wait()
+        stop(self.proc)  # as a worker: its group and anything it started
         for stream in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError):
                 stream.close()

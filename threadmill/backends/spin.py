@@ -56,13 +56,14 @@ def _native_poll():
 class ReplySpin:
     """One thread's busy-wait state (not thread-safe: keep one per thread)."""
 
-    __slots__ = ("_fd", "_poller", "budget_ns", "misses", "skip")
+    __slots__ = ("_fd", "_make_poller", "_poller", "budget_ns", "misses", "skip")
 
     def __init__(self, budget: float) -> None:
         self.budget_ns = round(budget * 1e9)
         self.skip = 0  # calls left to make without spinning
         self.misses = 0  # misses in a row
         self._fd = -1
+        self._make_poller = _native_poll()  # looked up once, not on every call
         self._poller: select.poll | None = None
 
     def wait(self, sock: socket.socket | None) -> bool | None:
@@ -73,7 +74,7 @@ class ReplySpin:
         if self.skip:
             self.skip -= 1
             return None
-        make_poller = _native_poll()
+        make_poller = self._make_poller
         if type(sock) is not socket.socket or make_poller is None:
             return None
         fd = sock.fileno()
