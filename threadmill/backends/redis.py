@@ -14,12 +14,13 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ImproperlyConfigured
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
+from django.utils.json import normalize_json
 
 from threadmill.options import BackendOptions
 
@@ -57,6 +58,19 @@ logger = logging.getLogger("threadmill")
 
 #: Tasks per script call in enqueue_many (bounded so no call blocks Redis for long).
 ENQUEUE_CHUNK = 500
+
+
+class PreparedCall(NamedTuple):
+    """One validated call of enqueue / enqueue_many: its new id, its arguments as Django's
+    TaskResult keeps them (normalized to JSON types) and as JSON."""
+
+    id: str
+    args: list
+    kwargs: dict
+    args_json: str
+    kwargs_json: str
+
+
 #: What request_stop puts in a parked thread's mailbox (a lease is a JSON array).
 STOP_REQUEST = "stop"
 VALIDATED_TASKS_KEPT = 1024
@@ -132,22 +146,6 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
 
     # ---- Django's task API --------------------------------------------------------------
 
-    def _new_result(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
-        return TaskResult(
-            task=task,
-            id=secrets.token_hex(16),
-            status=TaskResultStatus.READY,
-            enqueued_at=None,
-            started_at=None,
-            last_attempted_at=None,
-            finished_at=None,
-            args=args,
-            kwargs=kwargs,
-            backend=self.alias,
-            errors=[],
-            worker_ids=[],
-        )
-
     def _validate_once(self, task: Task) -> None:
         """Django's validate_task, once per Task. A Task is immutable and what validation
         reads of this backend (its queues, what it supports) is fixed when it is created;
@@ -162,39 +160,40 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
                 self._validated.clear()
             self._validated.add(task)
 
-    def _prepare(self, task: Task, calls: Iterable[tuple[Any, Any]]) -> list[tuple]:
+    def _prepare(self, task: Task, calls: Iterable[tuple[Any, Any]]) -> list[PreparedCall]:
         """Validate and encode everything before the first write."""
         self._validate_once(task)
-        run_after = "" if task.run_after is None else str(to_ms(task.run_after))
         prepared = []
         for args, kwargs in calls:
-            try:
-                result = self._new_result(task, args, kwargs)
+            try:  # what Django's TaskResult keeps of them
+                args = normalize_json(args) if args else []
+                kwargs = normalize_json(kwargs) if kwargs else {}
             except (TypeError, ValueError):
                 encode_arguments(args, kwargs)  # raises the explanatory error
                 raise
-            args_json, kwargs_json = encode_arguments(result.args, result.kwargs)
-            prepared.append((result, args_json, kwargs_json))
-        return [(p, run_after) for p in prepared]
+            prepared.append(
+                PreparedCall(secrets.token_hex(16), args, kwargs, *encode_arguments(args, kwargs))
+            )
+        return prepared
 
-    def _write(self, task: Task, prepared: list[tuple]) -> datetime | None:
+    def _write(self, task: Task, prepared: list[PreparedCall]) -> datetime | None:
         queue = task.queue_name
         keys = self.keys
+        run_after = "" if task.run_after is None else str(to_ms(task.run_after))
         calls = []
         for start in range(0, len(prepared), ENQUEUE_CHUNK):
-            chunk = prepared[start : start + ENQUEUE_CHUNK]
             args: list[Any] = [keys.base, queue]
             task_keys = []
-            for (result, args_json, kwargs_json), run_after in chunk:
-                task_keys.append(keys.task(result.id))
+            for call in prepared[start : start + ENQUEUE_CHUNK]:
+                task_keys.append(keys.task(call.id))
                 args += [
-                    result.id,
+                    call.id,
                     task.module_path,
                     task.priority,
                     "1" if task.takes_context else "0",
                     run_after,
-                    args_json,
-                    kwargs_json,
+                    call.args_json,
+                    call.kwargs_json,
                 ]
             calls.append((self.scripts["enqueue"], task_keys, args))
         if len(calls) == 1:
@@ -204,10 +203,27 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
                 replies = run_pipeline(self.client, calls, self._acks)
         return from_ms(replies[0])
 
-    def _announce(self, prepared: list[tuple], enqueued_at: datetime | None) -> list:
+    def _announce(
+        self, task: Task, prepared: list[PreparedCall], enqueued_at: datetime | None
+    ) -> list[TaskResult]:
+        """The TaskResults, built after the write: an idle producer's first TaskResult
+        costs as much as the rest of an enqueue, and the worker waits for none of it."""
         results = []
-        for (result, _, _), _run_after in prepared:
-            object.__setattr__(result, "enqueued_at", enqueued_at)
+        for call in prepared:
+            result = TaskResult(
+                task=task,
+                id=call.id,
+                status=TaskResultStatus.READY,
+                enqueued_at=enqueued_at,
+                started_at=None,
+                last_attempted_at=None,
+                finished_at=None,
+                args=call.args,
+                kwargs=call.kwargs,
+                backend=self.alias,
+                errors=[],
+                worker_ids=[],
+            )
             task_enqueued.send(type(self), task_result=result)
             results.append(result)
         return results
@@ -216,7 +232,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         """Store a task in Redis; when this returns, the task is durable (see guarantees)."""
         prepared = self._prepare(task, [(args, kwargs)])
         enqueued_at = self._write(task, prepared)
-        return self._announce(prepared, enqueued_at)[0]
+        return self._announce(task, prepared, enqueued_at)[0]
 
     def enqueue_many(self, task: Task, calls: Iterable[tuple[Any, Any]]) -> list[TaskResult]:
         """Enqueue one task with many (args, kwargs) pairs in as few round trips as possible.
@@ -227,7 +243,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         if not prepared:
             return []
         enqueued_at = self._write(task, prepared)
-        return self._announce(prepared, enqueued_at)
+        return self._announce(task, prepared, enqueued_at)
 
     def get_result(self, result_id: str) -> TaskResult:
         with translate_errors(self.url):
