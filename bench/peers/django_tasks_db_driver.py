@@ -30,6 +30,7 @@ class DjangoTasksDbDriver(Driver):
     # db_worker polls every second and polls again right after a task: with gaps shorter than
     # the interval every sample would meet the same point of the poll cycle.
     latency_gap = (0.02, 1.02)
+    slow_poller = True
 
     def __init__(self) -> None:
         import django
