@@ -132,3 +132,14 @@ def spins_for_replies():
     from threadmill.backends import spin
 
     return spin.allowed()
+
+
+#: Database connection checks seen at a task's start (tests/test_runner_connections.py).
+checks_at_start: list[int] = []
+
+
+@task
+def note_connection_checks():
+    from tests.test_runner_connections import FakeConnection
+
+    checks_at_start.append(FakeConnection.checks)

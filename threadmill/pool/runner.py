@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import close_old_connections
+from django.db import connections
 from django.tasks import TaskContext, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.signals import task_finished, task_started
@@ -30,6 +31,19 @@ from threadmill.backends.serialization import (
 from threadmill.exceptions import CorruptTaskData
 
 logger = logging.getLogger("threadmill")
+
+# Per task thread: whether a database connection stayed open after its last task.
+_held = threading.local()
+
+
+def _close_old_connections() -> None:
+    """Django's close_old_connections, noting whether a connection stayed open (persistent
+    connections, CONN_MAX_AGE > 0): only then can one go stale while the thread idles."""
+    still_open = False
+    for conn in connections.all(initialized_only=True):
+        conn.close_if_unusable_or_obsolete()
+        still_open = still_open or conn.connection is not None
+    _held.connection_open = still_open
 
 
 @dataclass(slots=True)
@@ -77,9 +91,11 @@ def run_lease(
     """Run the leased task; never raises (except KeyboardInterrupt in a foreground run).
 
     Database connections are checked after every task, and before one only when the thread
-    was idle since (`after_idle`): back to back, the two checks would be the same."""
-    if after_idle:
-        close_old_connections()
+    was idle since (`after_idle`) with a connection left open: back to back, the two checks
+    would be the same, and with every connection closed there is nothing to check. (Right
+    after idling, the check costs ~0.1 ms of the task's start: nothing of it is cached.)"""
+    if after_idle and getattr(_held, "connection_open", True):
+        _close_old_connections()
     try:
         try:
             result, args, kwargs = _load(lease, alias)
@@ -102,7 +118,7 @@ def run_lease(
         object.__setattr__(result, "_return_value", normalized)
         return Outcome(True, value_json, result)
     finally:
-        close_old_connections()
+        _close_old_connections()
 
 
 def announce_finished(outcome: Outcome, sender: type, finished_at: datetime | None) -> None:
