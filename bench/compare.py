@@ -530,6 +530,32 @@ def scenario_latency(
     }
 
 
+def cpu_busy(seconds: float) -> float:
+    """The share of the machine's CPU time that was busy over the next `seconds`."""
+
+    def times() -> list[int]:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:]]
+
+    before = times()
+    time.sleep(seconds)
+    delta = [b - a for a, b in zip(before, times(), strict=True)]
+    idle = delta[3] + delta[4]  # idle, iowait
+    return 1 - idle / max(sum(delta), 1)
+
+
+def wait_until_quiet(least: float, most: float, busy_below: float = 0.15) -> float:
+    """Sleep `least` seconds, then until the CPUs were less than `busy_below` busy over half
+    a second, or `most` seconds in all; returns the seconds waited. A pool answers its first
+    task before all its processes have booted (django-tasks-db's 8 db_workers take seconds
+    of CPU), and the first latency round would pay for the rest."""
+    began = time.monotonic()
+    time.sleep(least)
+    while time.monotonic() - began < most and cpu_busy(0.5) >= busy_below:
+        pass
+    return time.monotonic() - began
+
+
 def count_queries(directory: Path) -> int:
     return sum(int(p.read_text() or 0) for p in directory.iterdir())
 
@@ -634,7 +660,8 @@ def idle_pools(systems: list[System], workdir: Path, cfg: Config, results: dict)
             except Failed as e:
                 for _ in range(cfg.runs):
                     store(results, (pool.system.name, "idle"), e, 0.0)
-        time.sleep(cfg.idle_settle)  # the other workers of each pool finish booting
+        waited = wait_until_quiet(cfg.idle_settle, 20.0)  # the other workers finish booting
+        log(f"--- idle pools: booted, the machine quiet after {waited:.1f} s")
         slow = [p for p in booted if p.system.info.get("slow_poller")]
         beside = threading.Thread(
             target=latency_rounds, args=(" (slow pollers)", slow, cfg, results), daemon=True
