@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -41,6 +40,7 @@ from .connection import (
     translate_errors,
 )
 from .hotpath import Packed, ReplicaAcks
+from .ids import new_task_id
 from .inspection import RedisInspectionMixin
 from .keys import Keys
 from .scripts import load_scripts, run_pipeline
@@ -172,7 +172,7 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
                 encode_arguments(args, kwargs)  # raises the explanatory error
                 raise
             prepared.append(
-                PreparedCall(secrets.token_hex(16), args, kwargs, *encode_arguments(args, kwargs))
+                PreparedCall(new_task_id(), args, kwargs, *encode_arguments(args, kwargs))
             )
         return prepared
 
