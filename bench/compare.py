@@ -949,9 +949,9 @@ def markdown(systems: list[System], results: dict, meta: dict) -> str:
         if not s.info["uses_redis"]:
             idle = f"n/a (SQLite: {cell(results, (s.name, 'idle'), 'sql', 1)} SQL statements/s)"
         lines.append(
-            f"| {s.name} | {cell(results, (s.name, 'latency'), 'p50', 1)} "
-            f"| {cell(results, (s.name, 'latency'), 'p95', 1)} "
-            f"| {cell(results, (s.name, 'latency'), 'p99', 1)} | {samples(results, s)} | {idle} "
+            f"| {s.name} | {cell(results, (s.name, 'latency'), 'p50', 2)} "
+            f"| {cell(results, (s.name, 'latency'), 'p95', 2)} "
+            f"| {cell(results, (s.name, 'latency'), 'p99', 2)} | {samples(results, s)} | {idle} "
             f"| {memory_cell(results, (s.name, 'drain', first), 'master')} "
             f"| {memory_cell(results, (s.name, 'drain', first), 'worker')} |"
         )
