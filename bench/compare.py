@@ -1,7 +1,7 @@
 """Threadmill side by side with its peers: one command, one machine, one private Redis.
 
-    uv run python bench/compare.py                       # the full run (~7 min on 2 cores)
-    uv run python bench/compare.py --quick               # a smoke run (~1.6 min)
+    uv run python bench/compare.py                       # the full run (~6 min on 2 cores)
+    uv run python bench/compare.py --quick               # a smoke run (~1.3 min)
     uv run python bench/compare.py --output docs/performance-run.md --json results.json
 
 Systems: threadmill (this repository, in its own environment), the published threadmill
