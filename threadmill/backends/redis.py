@@ -206,8 +206,8 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
     def _announce(
         self, task: Task, prepared: list[PreparedCall], enqueued_at: datetime | None
     ) -> list[TaskResult]:
-        """The TaskResults, built after the write: an idle producer's first TaskResult
-        costs as much as the rest of an enqueue, and the worker waits for none of it."""
+        """The TaskResults, built after the write: right after an idle wait building one
+        takes ~0.1 ms (nothing of it is cached), which the worker no longer waits for."""
         results = []
         for call in prepared:
             result = TaskResult(
