@@ -134,6 +134,12 @@ def spins_for_replies():
     return spin.allowed()
 
 
+@task
+def reports_niceness():
+    """The CPU priority (nice value) of the thread running it."""
+    return os.nice(0)
+
+
 #: Database connection checks seen at a task's start (tests/test_runner_connections.py).
 checks_at_start: list[int] = []
 

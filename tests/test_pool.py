@@ -284,6 +284,24 @@ def test_parked_threads_leave_nothing_behind_after_recycling_and_a_stop(pool, ba
     assert leftovers == []
 
 
+@pytest.mark.parametrize(("args", "lower"), [((), 5), (("--nice", "0"), 0), (("--nice", "12"), 12)])
+def test_worker_processes_run_at_a_lower_cpu_priority_than_the_master(pool, backend, args, lower):
+    results = [tasks.reports_niceness.enqueue() for _ in range(4)]
+    p = pool("--processes", "1", "--threads", "2", "--exit-empty", *args)
+    assert p.wait(30) == 0, p.tail()
+    # The master runs at this process's nice value; a task thread (the main thread's and
+    # every later thread's) at that plus --nice (capped at 19 by the OS).
+    expected = min(os.nice(0) + lower, 19)
+    assert {backend.get_result(r.id).return_value for r in results} == {expected}
+    assert (f"at nice +{lower}" in p.log()) is (lower > 0)
+
+
+def test_nice_outside_0_to_19_is_a_clear_error(pool):
+    p = pool("--nice", "20")
+    assert p.wait(30) != 0
+    assert "--nice must be 0..19" in p.log()
+
+
 @pytest.mark.parametrize(("cpus", "cores"), [("0", 1), ("0,1", 2)])
 def test_a_worker_spins_for_replies_only_when_its_pool_leaves_a_core_free(
     pool, backend, cpus, cores

@@ -64,6 +64,7 @@ class PoolConfig:
     exit_empty: bool = False
     graceful_timeout: float = 30.0
     max_memory: int | None = None  # bytes of RSS per worker process; None: no limit
+    nice: int = 0  # worker processes lower their CPU priority by this much
 
 
 class Arbiter:
@@ -209,6 +210,7 @@ class Arbiter:
             worker_id=worker_id,
             master_pid=self.pid,
             spin_replies=self.processes < self.cores,
+            nice=self.config.nice,
         )
         pid = fork_worker(spec, slots, HANDLED_SIGNALS, [self._pipe_r, self._pipe_w])
         self.workers[pid] = WorkerHandle(pid, worker_id, slots, time.time())
@@ -338,7 +340,7 @@ class Arbiter:
         c = self.config
         logger.info(
             "Pool %s started: backend %r, queues %s, %d process(es) x %d thread(s)%s%s; "
-            "%d usable core(s): workers %s",
+            "%d usable core(s): workers %s%s",
             self.pool_id,
             c.alias,
             ",".join(c.queues),
@@ -350,6 +352,7 @@ class Arbiter:
             "busy-wait for replies (reply_spin)"
             if c.processes < self.cores and self.backend.config.reply_spin
             else "block on replies",
+            f", at nice +{c.nice}" if c.nice else "",
         )
         connections.close_all()  # no database socket may be shared across a fork
         try:

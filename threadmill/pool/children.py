@@ -173,6 +173,9 @@ def _become_worker(spec, slots, handled, close_fds, mask) -> None:
         for sig in [*handled, signal.SIGCHLD]:
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if spec.nice:
+            # Before any thread starts: on Linux the priority is per thread, and inherited.
+            os.nice(spec.nice)
         code = EXIT_BOOT_ERROR
         worker = Worker(spec, slots)
         code = EXIT_CRASH

@@ -58,6 +58,7 @@ class WorkerSpec:
     worker_id: str
     master_pid: int
     spin_replies: bool = True  # False when the pool has a process for every usable core
+    nice: int = 0  # lower the process's CPU priority by this much (os.nice)
 
 
 class Worker:

@@ -126,6 +126,15 @@ class Command(BaseCommand):
             "its running tasks are requeued or FAILED as for a crash (default: no limit).",
         )
         parser.add_argument(
+            "--nice",
+            type=non_negative_int,
+            default=5,
+            metavar="N",
+            help="Worker processes lower their CPU priority by N, 0..19, as batch work does: "
+            "Redis and web processes on the same host get a core first when they need one "
+            "(default: %(default)s; 0 keeps the master's).",
+        )
+        parser.add_argument(
             "--log-level",
             default="INFO",
             choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -145,6 +154,10 @@ class Command(BaseCommand):
             )
         if options["max_tasks_jitter"] and not options["max_tasks"]:
             raise CommandError("--max-tasks-jitter needs --max-tasks.")
+        if options["nice"] > 19:
+            raise CommandError(
+                f"--nice must be 0..19 (19 is the lowest priority), got {options['nice']}."
+            )
         self._configure_logging(options["log_level"])
         for message in checks.run_checks(include_deployment_checks=False):
             level = logging.ERROR if message.is_serious() else logging.WARNING
@@ -159,6 +172,7 @@ class Command(BaseCommand):
             exit_empty=options["exit_empty"],
             graceful_timeout=options["graceful_timeout"],
             max_memory=options["max_memory"] * 2**20 if options["max_memory"] else None,
+            nice=options["nice"],
         )
         code = Arbiter(config, backend).run()
         if code:
