@@ -209,7 +209,7 @@ class Arbiter:
             exit_empty=self.config.exit_empty,
             worker_id=worker_id,
             master_pid=self.pid,
-            spin_replies=self.processes < self.cores,
+            spin_replies=self._workers_spin(),
             nice=self.config.nice,
         )
         pid = fork_worker(spec, slots, HANDLED_SIGNALS, [self._pipe_r, self._pipe_w])
@@ -330,6 +330,11 @@ class Arbiter:
             "workers": [handle.status() for handle in self.workers.values()],
         }
 
+    def _workers_spin(self) -> bool:
+        """Whether a worker started now may busy-wait for replies: only while the pool
+        leaves a core free (for Redis and the other tasks)."""
+        return self.processes < self.cores
+
     def _worker_ids(self) -> list[str]:
         return [h.worker_id for h in self.workers.values()]
 
@@ -350,7 +355,7 @@ class Arbiter:
             ", exit when empty" if c.exit_empty else "",
             self.cores,
             "busy-wait for replies (reply_spin)"
-            if c.processes < self.cores and self.backend.config.reply_spin
+            if self._workers_spin() and self.backend.config.reply_spin
             else "block on replies",
             f", at nice +{c.nice}" if c.nice else "",
         )
