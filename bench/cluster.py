@@ -101,7 +101,7 @@ def drain_rate(url: str, aliases: tuple[str, ...], n: int, options: dict, size: 
 
     backends = [task_backends[a] for a in aliases]
     for backend in backends:
-        backend.client.flushall()  # on a cluster: the master of this alias's slot
+        backend.store.client.flushall()  # on a cluster: the master of this alias's slot
         for start in range(0, n, 10_000):
             backend.enqueue_many(tasks.noop, [((), {})] * min(10_000, n - start))
     pools = [pool(url, a, options, *size) for a in aliases]
@@ -110,9 +110,9 @@ def drain_rate(url: str, aliases: tuple[str, ...], n: int, options: dict, size: 
     first, last, done = float("inf"), 0.0, 0
     for backend in backends:
         index = backend.keys.index("default", "successful")
-        first = min(first, backend.client.zrange(index, 0, 0, withscores=True)[0][1])
-        last = max(last, backend.client.zrange(index, -1, -1, withscores=True)[0][1])
-        done += backend.client.zcard(index)
+        first = min(first, backend.store.client.zrange(index, 0, 0, withscores=True)[0][1])
+        last = max(last, backend.store.client.zrange(index, -1, -1, withscores=True)[0][1])
+        done += backend.store.client.zcard(index)
     assert done == n * len(aliases), f"only {done} of {n * len(aliases)} tasks finished"
     return (done - 1) / max((last - first) / 1000, 1e-3)
 

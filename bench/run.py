@@ -82,7 +82,7 @@ def bench_drain(url: str, n: int, processes: int, threads: int, alias: str = "de
     from bench import tasks
 
     backend = task_backends[alias]
-    backend.client.flushall()
+    backend.store.client.flushall()
     backend.enqueue_many(tasks.noop.using(backend=alias), [((), {})] * n)
     p = pool(
         url,
@@ -91,9 +91,9 @@ def bench_drain(url: str, n: int, processes: int, threads: int, alias: str = "de
     )
     p.wait(600)
     index = backend.keys.index("default", "successful")
-    first = backend.client.zrange(index, 0, 0, withscores=True)[0][1]
-    last = backend.client.zrange(index, -1, -1, withscores=True)[0][1]
-    done = backend.client.zcard(index)
+    first = backend.store.client.zrange(index, 0, 0, withscores=True)[0][1]
+    last = backend.store.client.zrange(index, -1, -1, withscores=True)[0][1]
+    done = backend.store.client.zcard(index)
     assert done == n, f"only {done} of {n} tasks finished"
     return (n - 1) / max((last - first) / 1000, 1e-3)
 

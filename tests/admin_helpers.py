@@ -10,8 +10,9 @@ import time
 
 from django.contrib.auth.models import Permission, User
 
-from threadmill.backends.base import Lease
-from threadmill.backends.serialization import error_json
+from tests.reports import pool_report
+from threadmill.backends.records import Lease
+from threadmill.task_codec import error_json
 
 _tokens = itertools.count()
 ALL_QUEUES = ["default", "high", "low"]
@@ -57,7 +58,7 @@ def next_redis_millisecond(backend) -> None:
     time differs from the last (finished lists order by it; equal times order by id)."""
 
     def now_ms() -> int:
-        seconds, micros = backend.client.time()
+        seconds, micros = backend.store.client.time()
         return seconds * 1000 + micros // 1000
 
     start = now_ms()
@@ -105,7 +106,7 @@ def fake_heartbeat(backend, pool_id: str = "pool-1", running: Lease | None = Non
             }
         ],
     }
-    backend.heartbeat(pool_id, ["w1"], status)
+    backend.heartbeat(pool_id, ["w1"], pool_report(status))
 
 
 #: Debian's chromium, as the browser test and docs/screenshots.py launch it (Playwright's own

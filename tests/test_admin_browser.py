@@ -13,7 +13,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests import tasks
 from tests.admin_helpers import CHROMIUM, CHROMIUM_ARGS, fail_next
-from threadmill.backends.base import TaskState
+from threadmill.backends.records import TaskState
 
 TIMEOUT_MS = 15_000  # generous: the machine is shared; nothing here measures speed
 

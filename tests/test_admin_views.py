@@ -81,8 +81,9 @@ def test_overview_warns_when_redis_can_lose_tasks(admin_client, disposable_redis
     backend = make_backend(server.url)
     backend.record_data_loss("the data epoch changed")
     html = admin_client.get(BASE).content.decode()
-    assert "Persistence is off" in html
-    assert "maxmemory-policy is allkeys-lru" in html
+    assert "has persistence off (appendonly no)" in html
+    assert "has maxmemory-policy allkeys-lru" in html
+    assert "lost data at" in html  # the warning, and the fact below it
     assert "Data lost at" in html
     assert "AOF off" in html
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tests import tasks
 from tests.conftest import tasks_setting
+from tests.reports import pool_report
 from threadmill.backends.redis import RedisTaskBackend
 from threadmill.exceptions import BackendUnavailable, InvalidTaskArguments
 
@@ -185,9 +186,9 @@ def test_options_accept_timedelta_and_seconds():
             "OPTIONS": {"lease_ttl": timedelta(minutes=2), "result_ttl": 30},
         },
     )
-    assert backend.config.lease_ttl == 120.0
-    assert backend.config.result_ttl == 30.0
-    assert backend.config.batch_size == 100
+    assert backend.options.lease_ttl == 120.0
+    assert backend.options.result_ttl == 30.0
+    assert backend.options.batch_size == 100
 
 
 def test_unreachable_redis_raises_a_clear_error_quickly():
@@ -210,7 +211,7 @@ def test_every_key_carries_the_alias_hash_tag(backend, rclient):
     tasks.noop.using(run_after=timezone.now() + timedelta(hours=1)).enqueue()
     run_one(backend, "w1")
     run_one(backend, "w1", succeeded=False)
-    backend.heartbeat("pool-1", ["w1"], {"host": "h"})
+    backend.heartbeat("pool-1", ["w1"], pool_report({"host": "h"}))
     keys = list(rclient.scan_iter(count=1000))
     assert len(keys) > 10
     assert all("{default}" in k for k in keys), keys

@@ -8,9 +8,10 @@ import pytest
 from django.tasks import TaskResultStatus
 
 from tests import tasks
+from tests.reports import pool_report
 from tests.test_backend_states import ALL, drain_order, run_one, token
-from threadmill.backends.base import AckOutcome, TaskState
-from threadmill.checks import redis_too_old
+from threadmill.backends.health import redis_too_old
+from threadmill.backends.records import AckOutcome, TaskState
 from threadmill.exceptions import CorruptTaskData, RedisOutOfMemory
 from threadmill.pool.runner import run_lease
 
@@ -160,10 +161,10 @@ def test_healthy_redis_passes_the_checks(backend):
 def test_data_loss_is_detected_from_the_epoch(disposable_redis, make_backend):
     server = disposable_redis(appendonly=False)
     backend = make_backend(server.url)
-    first = backend.heartbeat("p", [], {})
-    assert backend.heartbeat("p", [], {}).epoch == first.epoch
+    first = backend.heartbeat("p", [], pool_report({}))
+    assert backend.heartbeat("p", [], pool_report({})).epoch == first.epoch
     server.restart(flush_data=True)
-    second = backend.heartbeat("p", [], {})
+    second = backend.heartbeat("p", [], pool_report({}))
     assert second.epoch != first.epoch
     backend.record_data_loss("epoch changed")
     assert "threadmill.W003" in {m.id for m in backend.check()}

@@ -9,8 +9,9 @@ from django.tasks import TaskResultStatus
 from django.utils import timezone
 
 from tests import tasks
+from tests.reports import pool_report
 from tests.test_backend_states import ALL, drain_order, run_one, token
-from threadmill.backends.base import AckOutcome, TaskState
+from threadmill.backends.records import AckOutcome, TaskState
 
 pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
 
@@ -178,11 +179,16 @@ def test_pools_read_back_heartbeats(backend):
             }
         ],
     }
-    reply = backend.heartbeat("pool-1", ["w1"], status)
+    reply = backend.heartbeat("pool-1", ["w1"], pool_report(status))
     assert reply.epoch
     [pool] = backend.pools()
-    assert (pool.pool_id, pool.host, pool.pid, pool.stale) == ("pool-1", "h1", 10, False)
-    [worker] = pool.workers
+    assert (pool.pool_id, pool.report.host, pool.report.pid, pool.stale) == (
+        "pool-1",
+        "h1",
+        10,
+        False,
+    )
+    [worker] = pool.report.workers
     assert (worker.worker_id, worker.busy, worker.processed) == ("w1", 1, 5)
     assert worker.threads[0].task_path == "a.b"
     backend.remove_pool("pool-1", ["w1"])

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from tests import tasks
+from tests.reports import pool_report
 from tests.test_backend_states import run_one
-from threadmill.backends.base import TaskState
+from threadmill.backends.records import TaskState
 from threadmill.exceptions import BackendUnavailable
 
 pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
@@ -49,7 +50,7 @@ def test_overview_matches_the_separate_reads(backend):
     for queue in ("default", "high", "low", "default"):
         tasks.fail.using(queue_name=queue).enqueue()
         run_one(backend, succeeded=False, queues=[queue])
-    backend.heartbeat("pool-1", ["w1"], POOL_STATUS)
+    backend.heartbeat("pool-1", ["w1"], pool_report(POOL_STATUS))
 
     overview = backend.overview(recent_failures=3)
 
@@ -60,8 +61,14 @@ def test_overview_matches_the_separate_reads(backend):
     assert [q.queue for q in overview.queues] == ["default", "high", "low"]
     assert overview.pools == backend.pools()
     [pool] = overview.pools
-    assert (pool.rss_bytes, pool.restarts, pool.crashes, pool.stopping) == (4096, 2, 1, False)
-    assert pool.workers[0].threads[0].task_path == "a.b"
+    report = pool.report
+    assert (report.rss_bytes, report.restarts, report.crashes, report.stopping) == (
+        4096,
+        2,
+        1,
+        False,
+    )
+    assert report.workers[0].threads[0].task_path == "a.b"
     server = backend.server_info()
     assert overview.server.reachable
     assert (overview.server.version, overview.server.aof_enabled) == (server.version, True)

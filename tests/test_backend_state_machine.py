@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tests import tasks
-from threadmill.backends.base import AckOutcome, TaskState
 from threadmill.backends.keys import STATUS_INDEXES
+from threadmill.backends.records import AckOutcome, TaskState
 from threadmill.backends.redis import RedisTaskBackend
 
 QUEUES = ["default", "high"]
@@ -36,7 +36,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
             "default",
             {"REDIS_URL": self.url, "QUEUES": QUEUES, "OPTIONS": {"max_attempts": MAX_ATTEMPTS}},
         )
-        self.client = self.backend.client
+        self.client = self.backend.store.client
         self.client.flushall()
         self.state: dict[str, TaskState] = {}
         self.queue: dict[str, str] = {}

@@ -12,7 +12,8 @@ from django.tasks import TaskResultStatus
 from django.utils import timezone
 
 from tests import tasks
-from threadmill.backends.base import AckOutcome, TaskState
+from tests.reports import pool_report
+from threadmill.backends.records import AckOutcome, TaskState
 
 pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
 
@@ -218,7 +219,7 @@ def test_lost_worker_requeues_until_max_attempts_then_fails(make_backend, redis_
 def test_dead_pool_workers_are_reaped_after_heartbeat_ttl(make_backend, redis_server):
     backend = make_backend(redis_server.url, {"heartbeat_interval": 0.1, "heartbeat_ttl": 0.2})
     result = tasks.noop.enqueue()
-    backend.heartbeat("pool-a", ["w1"], {"host": "a"})
+    backend.heartbeat("pool-a", ["w1"], pool_report({"host": "a"}))
     backend.acquire("w1", ALL, token("w1"))
     assert backend.maintain(ALL).reaped_workers == {}
     wait_until(lambda: backend.maintain(ALL).reaped_workers == {"w1": 1})
@@ -232,7 +233,7 @@ def test_a_stale_maintenance_call_neither_reaps_nor_expires(make_backend, redis_
         redis_server.url, {"heartbeat_interval": 0.05, "heartbeat_ttl": 0.1, "lease_ttl": 0.1}
     )
     tasks.noop.enqueue()
-    backend.heartbeat("pool-a", ["w1"], {"host": "a"})
+    backend.heartbeat("pool-a", ["w1"], pool_report({"host": "a"}))
     backend.acquire("w1", ALL, token("w1"))
     time.sleep(0.15)  # heartbeat and lease expire: the behaviour under test
     stale = time.time() - 1.0  # on Redis's clock (same host): already past

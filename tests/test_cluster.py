@@ -15,10 +15,10 @@ from django.test import override_settings
 from tests import tasks
 from tests.conftest import tasks_setting
 from tests.pool_helpers import wait_until
-from threadmill.backends.base import TaskState
+from tests.reports import pool_report
+from threadmill.backends.records import TaskState
 from threadmill.backends.redis import RedisTaskBackend
 from threadmill.backends.topology import CLUSTER, SENTINEL, STANDALONE, mask_url, parse_url
-from threadmill.checks import check_backend
 from threadmill.exceptions import BackendUnavailable, ReplicationTimeout
 
 SUCCESSFUL = TaskResultStatus.SUCCESSFUL
@@ -120,7 +120,9 @@ def test_the_inspection_api_answers_for_every_alias(aliases):
     ids = {}
     for n, (alias, backend) in enumerate(aliases.items()):
         ids[alias] = [r.id for r in backend.enqueue_many(tasks.echo, [((alias,), {})] * (n + 1))]
-        backend.heartbeat(f"pool-{alias}", [f"w-{alias}"], {"host": alias, "queues": ["default"]})
+        backend.heartbeat(
+            f"pool-{alias}", [f"w-{alias}"], pool_report({"host": alias, "queues": ["default"]})
+        )
     for n, (alias, backend) in enumerate(aliases.items()):
         [stats] = backend.queue_stats(["default"])
         assert (stats.ready, stats.enqueued_total) == (n + 1, n + 1)
@@ -129,7 +131,7 @@ def test_the_inspection_api_answers_for_every_alias(aliases):
         assert backend.get_task(ids[alias][0]).args == [alias]
         assert [p.pool_id for p in backend.pools()] == [f"pool-{alias}"]
         assert backend.queue_names() == ["default", "high", "low"]
-        assert check_backend(backend) == []
+        assert backend.check() == []
     moved, left = aliases["a"].purge_batch("default", TaskState.READY)
     assert (moved, left) == (2, 0)
     assert aliases["b"].queue_stats(["default"])[0].ready == 3  # other aliases untouched

@@ -177,15 +177,18 @@ def test_heartbeat_shows_the_pool_while_it_runs(pool, backend):
 
     def published():
         pools = backend.pools()
-        return pools if pools and {w.pid for w in pools[0].workers} == pids else None
+        return pools if pools and {w.pid for w in pools[0].report.workers} == pids else None
 
-    [info] = wait_until(published, 15)
+    [status] = wait_until(published, 15)
+    info = status.report
     assert info.pid == p.pid
     assert (info.processes, info.threads, info.queues) == (2, 3, ["default", "high", "low"])
     assert all(len(w.threads) == 3 for w in info.workers)
     result = tasks.nap.enqueue(1.0)
     wait_until(
-        lambda: any(t.task_id == result.id for w in backend.pools()[0].workers for t in w.threads)
+        lambda: any(
+            t.task_id == result.id for w in backend.pools()[0].report.workers for t in w.threads
+        )
     )
     p.send(signal.SIGTERM)
     assert p.wait(30) == 0

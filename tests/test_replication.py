@@ -12,8 +12,7 @@ from django.tasks import TaskResultStatus
 from tests import tasks
 from tests.faults.proxy import FaultProxy
 from tests.pool_helpers import wait_until
-from threadmill.backends.base import AckOutcome
-from threadmill.checks import check_backend
+from threadmill.backends.records import AckOutcome
 from threadmill.exceptions import BackendUnavailable, ReplicationTimeout
 
 ACKS = {"replica_acks": 1, "replica_ack_timeout": 0.3, "retry_attempts": 2}
@@ -44,8 +43,8 @@ def primary_and_replica(disposable_redis):
 def test_each_write_returns_once_the_replica_has_it(primary_and_replica, make_backend):
     primary, replica = primary_and_replica
     backend = make_backend(primary.url, ACKS)
-    for script in backend.scripts.values():  # no NOSCRIPT detour: count WAITs exactly
-        backend.client.script_load(script.source)
+    for script in backend.store.scripts.lua.values():  # no NOSCRIPT detour: count WAITs exactly
+        backend.store.client.script_load(script.source)
     before = waits(primary)
     result = tasks.add.enqueue(1, 2)
     with replica.client() as r:
@@ -58,7 +57,7 @@ def test_each_write_returns_once_the_replica_has_it(primary_and_replica, make_ba
         assert ack.outcome == AckOutcome.OK
         assert r.hget(backend.keys.task(result.id), "status") == "SUCCESSFUL"
     assert waits(primary) == before + 4  # enqueue, the enqueue_many pipeline, lease, ack
-    assert check_backend(backend) == []
+    assert backend.check() == []
     assert backend.server_info().connected_replicas == 1
 
 
@@ -75,7 +74,7 @@ def test_without_enough_replicas_calls_raise_replication_timeout(disposable_redi
     assert stored.path == "tests.tasks.add"
     with pytest.raises(ReplicationTimeout):
         backend.enqueue_many(tasks.add, [((1, 1), {})] * 3)
-    assert "threadmill.W005" in {m.id for m in check_backend(backend)}
+    assert "threadmill.W005" in {m.id for m in backend.check()}
     assert any("replica_acks is 1" in w for w in backend.server_info().warnings)
 
 

@@ -89,7 +89,7 @@ def test_a_socket_closed_since_the_send_is_not_spun_on(socket_pair):
 
 
 def test_a_spin_sees_a_real_redis_reply(backend):
-    conn = backend.clients().hot._route.connect()
+    conn = backend.store.clients().hot._route.connect()
     try:
         conn.send_command("PING")
         assert ReplySpin(1.0).wait(conn._sock) is True  # a miss would take a second
@@ -100,7 +100,7 @@ def test_a_spin_sees_a_real_redis_reply(backend):
 
 def test_a_process_that_forbids_spinning_does_not_spin(backend):
     tasks.noop.enqueue()
-    spinner = backend.clients().hot._local.spin
+    spinner = backend.store.clients().hot._local.spin
     spinner.skip = 100  # a call that consults the spinner counts this down
     reply_spin.allow(False)
     try:
@@ -115,15 +115,15 @@ def test_a_process_that_forbids_spinning_does_not_spin(backend):
 
 def test_reply_spin_is_validated():
     params = {"REDIS_URL": "redis://localhost:1/0"}
-    assert RedisTaskBackend("x", params).config.reply_spin == 0.0001
+    assert RedisTaskBackend("x", params).options.reply_spin == 0.0001
     off = RedisTaskBackend("x", {**params, "OPTIONS": {"reply_spin": 0}})
-    assert off.config.reply_spin == 0
+    assert off.options.reply_spin == 0
     with pytest.raises(ImproperlyConfigured, match=r"reply_spin.*at least 0"):
         RedisTaskBackend("x", {**params, "OPTIONS": {"reply_spin": -1}})
 
 
 def test_per_task_calls_spin_and_an_idle_threads_calls_do_not(backend):
-    hot = backend.clients().hot
+    hot = backend.store.clients().hot
     result = tasks.noop.enqueue()
     spin = hot._local.spin
     assert spin is not None
@@ -147,7 +147,7 @@ def test_per_task_calls_spin_and_an_idle_threads_calls_do_not(backend):
 def test_reply_spin_zero_never_spins(make_backend, redis_server):
     backend = make_backend(redis_server.url, {"reply_spin": 0})
     tasks.noop.enqueue()
-    assert getattr(backend.clients().hot._local, "spin", None) is None
+    assert getattr(backend.store.clients().hot._local, "spin", None) is None
 
 
 def test_an_enqueue_whose_reply_is_late_misses_the_spin_and_still_succeeds(
@@ -156,7 +156,7 @@ def test_an_enqueue_whose_reply_is_late_misses_the_spin_and_still_succeeds(
     server = disposable_redis(appendonly=False)
     backend = make_backend(server.url, {"reply_spin": 0.001})
     tasks.noop.enqueue()  # connected, warm
-    spin = backend.clients().hot._local.spin
+    spin = backend.store.clients().hot._local.spin
     # On a loaded machine the warm-up's own reply may have missed the spin too: start clean.
     spin.misses = spin.skip = 0
     server.pause()  # the reply cannot come within the 1 ms spin

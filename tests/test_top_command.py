@@ -74,7 +74,7 @@ def test_once_and_json_show_the_queues_workers_and_running_tasks(pool, backend, 
 
     def both_napping():
         running = backend.queue_stats(["default"])[0].running
-        busy = [t.task_path for pl in backend.pools() for w in pl.workers for t in w.threads]
+        busy = [t.task_path for pl in backend.pools() for w in pl.report.workers for t in w.threads]
         return running == 2 and busy.count("tests.tasks.nap") == 2
 
     wait_until(both_napping, 30, message=f"both workers running a nap; log:\n{p.tail()}")

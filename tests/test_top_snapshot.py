@@ -9,6 +9,7 @@ from django.utils import timezone
 from redis.connection import AbstractConnection
 
 from tests import tasks
+from tests.reports import pool_report
 from tests.test_backend_states import run_one, token
 from threadmill.top.snapshot import Sampler
 
@@ -97,7 +98,7 @@ def test_ages_and_runtimes_use_redis_time_and_pool_skew(backend):
             }
         ],
     }
-    backend.heartbeat("p1", ["w1"], status)
+    backend.heartbeat("p1", ["w1"], pool_report(status))
     [pool] = Sampler(backend).sample().pools
     assert pool.uptime_seconds == pytest.approx(42, abs=2)
     assert pool.workers[0].threads[0].running_seconds == pytest.approx(42, abs=2)
@@ -171,7 +172,7 @@ def fill(backend, ready: int) -> None:
         tasks.noop.using(queue_name="high").enqueue()
         backend.acquire("w1", ["high"], token())
     backend.enqueue_many(tasks.noop, [((), {})] * ready)
-    backend.heartbeat("pool-1", ["w1"], {"host": "h", "pid": 1, "workers": []})
+    backend.heartbeat("pool-1", ["w1"], pool_report({"host": "h", "pid": 1, "workers": []}))
 
 
 def frame_cost(backend, rclient, monkeypatch) -> tuple[int, int, object]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from threadmill.backends.base import TaskState, ThreadmillBackend
+from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.records import TaskState
 
 
 @dataclass(frozen=True, slots=True)

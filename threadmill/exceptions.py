@@ -60,7 +60,3 @@ class ResultNotSerializable(ThreadmillError, TypeError):
 
 class ResultTooLarge(ThreadmillError, ValueError):
     """A task returned more JSON than `max_result_size` allows."""
-
-
-class NotAThreadmillBackend(ThreadmillError):
-    """An alias in TASKS does not use a Threadmill backend."""

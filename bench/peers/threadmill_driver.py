@@ -70,7 +70,7 @@ class ThreadmillDriver(Driver):
             self.backend.enqueue_many(self.tasks.noop, noops)
 
     def pending(self) -> int:
-        client = self.backend.client
+        client = self.backend.store.client
         return sum(client.zcard(self.backend.keys.index(q, "ready")) for q in self.backend.queues)
 
     def worker_command(self, setting: str, index: int = 0) -> tuple[list[str], dict[str, str]]:

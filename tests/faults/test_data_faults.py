@@ -19,8 +19,7 @@ from tests import tasks
 from tests.faults import ledger
 from tests.pool_helpers import wait_until
 from tests.test_backend_states import ALL, token
-from threadmill.backends.base import AckOutcome, TaskState
-from threadmill.checks import check_backend
+from threadmill.backends.records import AckOutcome, TaskState
 
 SUCCESSFUL, FAILED = TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED
 
@@ -121,8 +120,8 @@ def test_a_pool_with_a_skewed_clock_changes_nothing(pool, backend):
     assert started >= due  # never early (Redis time decides)
     assert started - due < timedelta(seconds=2)  # and not 10 minutes late
     [info] = backend.pools()
-    assert 590 < info.skew_seconds < 610
-    assert "threadmill.W004" in {m.id for m in check_backend(backend)}
+    assert 590 < info.report.skew_seconds < 610
+    assert "threadmill.W004" in {m.id for m in backend.check()}
     assert "AcknowledgementTimeout" not in p.log()
 
 

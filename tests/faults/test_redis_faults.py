@@ -13,8 +13,7 @@ from tests.faults import ledger
 from tests.faults.proxy import FaultProxy
 from tests.pool_helpers import wait_until
 from tests.test_backend_states import ALL, token
-from threadmill.backends.base import AckOutcome, TaskState
-from threadmill.checks import check_backend
+from threadmill.backends.records import AckOutcome, TaskState
 from threadmill.exceptions import BackendUnavailable, RedisOutOfMemory
 
 SUCCESSFUL = TaskResultStatus.SUCCESSFUL
@@ -92,7 +91,7 @@ def test_redis_restart_without_persistence_is_survived_and_reported(
     server.restart(flush_data=True)  # what a restart with persistence off does
     p.wait_for_log("Redis data loss detected", 15)
     assert p.process.poll() is None
-    ids = {m.id for m in check_backend(backend)}
+    ids = {m.id for m in backend.check()}
     assert {"threadmill.W002", "threadmill.W003"} <= ids
     after = tasks.add.enqueue(1, 1)  # and the pool keeps working
     wait_until(lambda: backend.get_result(after.id).status == SUCCESSFUL, 20)
@@ -169,7 +168,9 @@ def test_acknowledge_whose_reply_is_lost_is_retried_and_stored_once(disposable_r
         backend = make_backend(proxy.url)
         result = tasks.add.enqueue(2, 3)
         lease = backend.acquire("w1", ALL, token())
-        backend.client.script_load(backend.scripts["acknowledge"].source)  # no NOSCRIPT detour
+        backend.store.client.script_load(
+            backend.store.scripts.lua["acknowledge"].source
+        )  # no NOSCRIPT detour
         proxy.mode = "cut_reply"  # the ack reaches Redis, its reply never comes back
         ack = backend.acknowledge(lease, "w1", succeeded=True, value_json="5")
         assert proxy.cut == 1

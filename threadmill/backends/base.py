@@ -1,254 +1,48 @@
-"""The queue-agnostic interface of a Threadmill backend and its read-model dataclasses.
+"""The queue-agnostic interface of a Threadmill backend: everything the pool, the admin and the
+dashboard may use of a backend, and nothing about Redis.
 
-Two audiences use it, and neither knows Redis:
+Two audiences use it:
 
 * the worker pool (`threadmill.pool`) uses the **worker API**: wait for work, acquire a lease,
   acknowledge it (and acquire the next task in the same round trip), extend a lease, resolve
-  the tasks of a lost worker, heartbeat, and the broker's maintenance steps;
-* the admin pages and the dashboard use the **inspection API**: queue statistics, a page of
-  tasks of one status, one task, the live pools, server health, requeue and purge.
+  the tasks of a lost worker, heartbeat with a typed `PoolReport`, the broker's maintenance
+  steps, and `prepare_worker_process` once in each worker process;
+* the admin pages, the dashboard and the system checks use the **inspection API**: queue
+  statistics, a page of tasks of one status, one task, the live pools, server health,
+  requeue and purge.
 
+Both may read `options` (the alias's validated `BackendOptions`) and `display_url` (where the
+backend keeps its data, password masked). The values passed and returned are in `records.py`.
 Every inspection call costs work proportional to what it returns, never to queue length.
 """
 
 from __future__ import annotations
 
-import enum
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from django.core import checks
 from django.tasks.backends.base import BaseTaskBackend
 
+from threadmill.options import BackendOptions
 
-class TaskState(enum.StrEnum):
-    """Where a task is. DEFERRED is READY with a `run_after` still in the future."""
-
-    READY = "READY"
-    DEFERRED = "DEFERRED"
-    RUNNING = "RUNNING"
-    SUCCESSFUL = "SUCCESSFUL"
-    FAILED = "FAILED"
-
-    @property
-    def index(self) -> str:
-        return self.value.lower()
-
-    @property
-    def newest_first(self) -> bool:
-        return self in (TaskState.SUCCESSFUL, TaskState.FAILED)
-
-
-class AckOutcome(enum.StrEnum):
-    """What an acknowledgement (or lease extension) did."""
-
-    OK = "OK"  # stored now
-    ALREADY_DONE = "ALREADY_DONE"  # a retry of an acknowledgement that was stored
-    LEASE_LOST = "LEASE_LOST"  # the lease expired or another worker holds the task now
-    GONE = "GONE"  # no record any more (purged, or Redis lost it)
-
-
-@dataclass(slots=True)  # not frozen: built for every task, and frozen init is slow
-class Lease:
-    """A task leased to one worker thread: everything needed to run it."""
-
-    task_id: str
-    token: str
-    acquired_at: datetime  # Redis time; also the attempt's last_attempted_at
-    path: str
-    queue: str
-    priority: int
-    takes_context: bool
-    args_json: str
-    kwargs_json: str
-    run_after: datetime | None
-    enqueued_at: datetime | None
-    started_at: datetime | None
-    worker_ids_json: str
-    errors_json: str
-    attempt: int
-
-
-@dataclass(slots=True)
-class AckResult:
-    outcome: AckOutcome
-    finished_at: datetime
-    next_lease: Lease | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorRecord:
-    exception_class_path: str
-    traceback: str
-
-    @property
-    def exception_name(self) -> str:
-        return self.exception_class_path.rsplit(".", 1)[-1]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskRecord:
-    """Everything the backend knows about one task, tolerant of corrupt data."""
-
-    id: str
-    queue: str
-    state: TaskState | None  # None: unreadable
-    path: str
-    priority: int
-    args: Any
-    kwargs: Any
-    run_after: datetime | None
-    enqueued_at: datetime | None
-    ready_at: datetime | None
-    started_at: datetime | None
-    last_attempted_at: datetime | None
-    finished_at: datetime | None
-    attempts: int
-    worker_ids: list[str]
-    errors: list[ErrorRecord]
-    result: Any
-    worker: str
-    lease_deadline: datetime | None
-    raw: str = ""  # what a quarantined record held
-    problems: list[str] = field(default_factory=list)  # fields that could not be decoded
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit(".", 1)[-1] if self.path else "?"
-
-    @property
-    def last_error(self) -> ErrorRecord | None:
-        return self.errors[-1] if self.errors else None
-
-
-@dataclass(frozen=True, slots=True)
-class TaskPage:
-    queue: str
-    state: TaskState
-    items: list[TaskRecord]
-    total: int
-    offset: int
-    limit: int
-    name: str = ""  # the task-name filter, if any
-    next_offset: int | None = None  # with a filter: the position after the last one examined
-
-
-#: Positions of an index that one name-filtered page looks at, at most: what bounds its cost.
-NAME_FILTER_SCAN = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStats:
-    queue: str
-    ready: int
-    deferred: int
-    running: int
-    successful: int
-    failed: int
-    oldest_ready_at: datetime | None
-    next_deferred_at: datetime | None
-    successful_last_minute: int
-    failed_last_minute: int
-    enqueued_total: int
-    successful_total: int
-    failed_total: int
-    measured_at: datetime
-
-    def count(self, state: TaskState) -> int:
-        return getattr(self, state.index)
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadStatus:
-    index: int
-    task_id: str
-    task_path: str
-    since: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerStatus:
-    worker_id: str
-    pid: int
-    started_at: datetime | None
-    threads: list[ThreadStatus]
-    processed: int
-    failed: int
-    rss_bytes: int
-
-    @property
-    def busy(self) -> int:
-        return sum(1 for t in self.threads if t.task_id)
-
-
-@dataclass(frozen=True, slots=True)
-class PoolStatus:
-    """One pool (master process) as its last heartbeat described it."""
-
-    pool_id: str
-    host: str
-    pid: int
-    started_at: datetime | None
-    seen_at: datetime | None  # Redis time of the last heartbeat
-    queues: list[str]
-    processes: int
-    threads: int
-    restarts: int
-    crashes: int
-    skew_seconds: float  # host clock minus Redis clock
-    workers: list[WorkerStatus]
-    stale: bool
-    rss_bytes: int = 0  # of the master process
-    stopping: bool = False  # stopping gracefully: workers finish what they hold
-
-
-@dataclass(frozen=True, slots=True)
-class ServerInfo:
-    """Health of the backend's server, with warnings when a setting can lose tasks."""
-
-    url: str  # password masked
-    reachable: bool
-    error: str = ""
-    version: str = ""
-    used_memory: int = 0
-    maxmemory: int = 0
-    maxmemory_policy: str = ""
-    aof_enabled: bool = False
-    appendfsync: str = ""
-    rdb_save: str = ""
-    now: datetime | None = None
-    data_lost_at: datetime | None = None
-    warnings: list[str] = field(default_factory=list)
-    node: str = ""  # host:port of the server holding the alias's keys (cluster: slot master)
-    topology: str = "standalone"  # standalone, cluster or sentinel
-    connected_replicas: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Overview:
-    """Everything the dashboard shows, read in one bounded batch (see `overview()`)."""
-
-    server: ServerInfo
-    queues: list[QueueStats]
-    pools: list[PoolStatus]
-    failures: list[TaskRecord]  # the most recent FAILED tasks across queues, newest first
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatReply:
-    now: datetime
-    epoch: str
-    data_lost_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class MaintenanceReport:
-    promoted: int = 0
-    expired: list[str] = field(default_factory=list)
-    reaped_workers: dict[str, int] = field(default_factory=dict)
-    trimmed: int = 0
+from .records import (
+    NAME_FILTER_SCAN,
+    AckOutcome,
+    AckResult,
+    HeartbeatReply,
+    Lease,
+    MaintenanceReport,
+    Overview,
+    PoolReport,
+    PoolStatus,
+    QueueStats,
+    ServerInfo,
+    TaskPage,
+    TaskRecord,
+    TaskState,
+)
 
 
 class ThreadmillBackend(BaseTaskBackend):
@@ -258,6 +52,19 @@ class ThreadmillBackend(BaseTaskBackend):
     supports_async_task = True
     supports_get_result = True
     supports_priority = True
+
+    #: The alias's validated options (lease_ttl, batch_size, heartbeat_interval ...).
+    options: BackendOptions
+    #: Where the backend keeps its data, safe to show (the password masked).
+    display_url: str
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        """System checks of this alias: its health issues as errors and warnings."""
+        messages: list[checks.CheckMessage] = list(super().check(**kwargs))
+        for issue in self.health(where=f"TASKS[{self.alias!r}]: ").issues:
+            kind = checks.Error if issue.level == "error" else checks.Warning
+            messages.append(kind(issue.message, hint=issue.hint, id=issue.id))
+        return messages
 
     # ---- worker API -------------------------------------------------------------------
 
@@ -306,8 +113,10 @@ class ThreadmillBackend(BaseTaskBackend):
         """The worker is gone: requeue or fail what it held. Returns id -> outcome."""
 
     @abstractmethod
-    def heartbeat(self, pool_id: str, worker_ids: Iterable[str], status: dict) -> HeartbeatReply:
-        """Mark a pool and its workers alive for `heartbeat_ttl`, publish its status, and
+    def heartbeat(
+        self, pool_id: str, worker_ids: Iterable[str], report: PoolReport
+    ) -> HeartbeatReply:
+        """Mark a pool and its workers alive for `heartbeat_ttl`, publish its report, and
         return the server's data epoch (it changes when Redis loses its data)."""
 
     @abstractmethod
@@ -317,6 +126,11 @@ class ThreadmillBackend(BaseTaskBackend):
     @abstractmethod
     def record_data_loss(self, detail: str) -> None:
         """Remember that the server lost data, for checks, admin and dashboard."""
+
+    def prepare_worker_process(self, *, spin_replies: bool) -> None:
+        """Called once in each new worker process, before its task threads start.
+        `spin_replies`: whether this process may busy-wait briefly for replies (the pool
+        forbids it when it has a process for every usable core). Nothing to do by default."""
 
     @abstractmethod
     def maintain(
@@ -379,10 +193,18 @@ class ThreadmillBackend(BaseTaskBackend):
         """Purge up to batch_size tasks of a state (not RUNNING); returns (purged, remaining)."""
 
     @abstractmethod
-    def pools(self) -> list[PoolStatus]: ...
+    def pools(self) -> list[PoolStatus]:
+        """The live pools (and the stale ones not yet reaped), as their last reports say."""
 
     @abstractmethod
-    def server_info(self) -> ServerInfo: ...
+    def server_info(self) -> ServerInfo:
+        """The server's facts and health issues; reports an unreachable server, never
+        raises for it."""
+
+    @abstractmethod
+    def health(self, where: str = "") -> ServerInfo:
+        """server_info for `manage.py check`: waits about a second at most, never retries;
+        `where` prefixes every issue's message."""
 
     @abstractmethod
     def overview(self, recent_failures: int = 5) -> Overview:

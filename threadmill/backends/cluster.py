@@ -13,8 +13,8 @@ master owns the slot and then talks to that master with an ordinary `redis.Redis
   connection errors, timeouts and a cluster that is failing over (CLUSTERDOWN,
   TRYAGAIN) are retried `retries` times with capped exponential backoff (safe: every
   Threadmill script is idempotent). A pipeline is replayed as a whole on the new master.
-* the hot path (`connection.HotPath`) keeps a connection per thread to the slot's master
-  and uses `SlotOwner` to find the new one after a failover.
+* the per-task calls (`hotpath.HotPath`, through `hotpath.SlotRoute`) keep a connection per
+  thread to the slot's master and use `SlotOwner` to find the new one after a failover.
 
 `RedisCluster`'s own command routing is not used: it cannot pipeline EVALSHA, sends TIME,
 INFO and CONFIG GET to arbitrary nodes, and retries without backoff.

@@ -42,19 +42,8 @@ from threadmill.exceptions import BackendUnavailable, RedisOutOfMemory
 from threadmill.options import BackendOptions
 
 from .cluster import TRANSIENT, SlotClient, SlotOwner
-from .hotpath import DirectRoute, HotPath, SlotRoute, pack_command
-from .topology import CLUSTER, SENTINEL, STANDALONE, RedisTarget, mask_url, parse_url
-
-__all__ = [
-    "Clients",
-    "close_all",
-    "close_client",
-    "get_clients",
-    "make_client",
-    "mask_url",
-    "pack_command",
-    "parse_url",
-]
+from .hotpath import DirectRoute, HotPath, SlotRoute
+from .topology import CLUSTER, SENTINEL, STANDALONE, RedisTarget, mask_url
 
 
 def _retry(retries: int) -> Retry:

@@ -26,6 +26,7 @@ from redis.retry import Retry
 
 from threadmill.exceptions import ReplicationTimeout
 
+from . import lua
 from . import spin as reply_spin
 from .cluster import MAX_REDIRECTS, MIGRATING, TRANSIENT, SlotOwner, backoff
 
@@ -50,15 +51,21 @@ def _encode(value: object) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Packed:
-    """Arguments encoded once (they repeat in every call of a worker): `count` of them."""
+    """Arguments encoded once (they repeat in every call of a worker): `values`, as RESP
+    bulk strings in `data`. Where a call is sent through redis-py (not this module), the
+    values are sent instead."""
 
-    count: int
+    values: tuple
     data: bytes
+
+    @property
+    def count(self) -> int:
+        return len(self.values)
 
     @classmethod
     def of(cls, *values: object) -> Packed:
         encoded = [_encode(v) for v in values]
-        return cls(len(encoded), b"".join(b"$%d\r\n%s\r\n" % (len(e), e) for e in encoded))
+        return cls(values, b"".join(b"$%d\r\n%s\r\n" % (len(e), e) for e in encoded))
 
 
 def pack_command(parts: list) -> bytes:
@@ -69,7 +76,7 @@ def pack_command(parts: list) -> bytes:
     for part in parts:
         if type(part) is Packed:
             chunks.append(part.data)
-            count += part.count
+            count += len(part.values)
         else:
             item = _encode(part)
             chunks.append(b"$%d\r\n%s\r\n" % (len(item), item))
@@ -107,6 +114,11 @@ class ReplicaAcks:
                 acknowledged=acknowledged,
                 required=self.replicas,
             )
+
+
+def _script_load(conn, source: str) -> None:
+    conn.send_command("SCRIPT", "LOAD", source)
+    conn.read_response()
 
 
 class DirectRoute:
@@ -210,8 +222,7 @@ class HotPath:
                     return conn.read_response()
                 return self._call_and_wait(conn, packed, acks, fence=failures + redirects > 0)
             except NoScriptError:
-                conn.send_command("SCRIPT", "LOAD", script.source)
-                conn.read_response()
+                lua.load_all(lambda source, conn=conn: _script_load(conn, source))
             except MovedError as exc:
                 redirects += 1
                 if redirects > MAX_REDIRECTS:

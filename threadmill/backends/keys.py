@@ -1,9 +1,24 @@
-"""Every Redis key name of a backend alias, in one place.
+"""Every Redis key name of a backend alias, in one place: the rule and its Python side.
 
-All keys of an alias are `<prefix>:{<alias>}:<name>`: the `{<alias>}` hash tag puts them in
-one Redis Cluster slot, so every script runs on one shard. Scripts that must reach a task
-record whose id they only learn inside Redis (acquire, reap) build `<base>task:<id>` from
-the `base` they receive; it carries the same hash tag.
+The rule: every key of an alias is `base + name`, where `base` is `<prefix>:{<alias>}:`.
+The `{<alias>}` hash tag puts all of them in one Redis Cluster slot, so every script runs on
+one shard. The names:
+
+    task:<id>                 hash    a task record
+    q:<queue>:<status>        zset    a queue's index of one status (STATUS_INDEXES)
+    q:<queue>:idle            list    mailboxes of threads parked on the queue
+    mbox:<mailbox>            list    what is handed to one parked thread
+    park:<mailbox>            hash    how to lease a task to that parked thread
+    parks:<worker>            set     the mailboxes a worker process has parked
+    leases:<worker>           hash    lease token -> task id, what a worker process holds
+    pool:<pool>               hash    a pool's last report (expiring)
+    seq, due, workers, pools, queues, stats, fence, meta   one of each per alias
+
+The Lua scripts build names with the functions of the `K` table in `lua/_lib.lua`, which has
+one function per method of `Keys` below, with the same name and the same result (checked by
+tests/test_script_contract.py). A script takes a key from its KEYS when the caller knows it,
+and builds a name with `K` only for what it learns inside Redis (the task at the head of a
+queue, the mailbox of a parked thread).
 """
 
 from __future__ import annotations
@@ -16,7 +31,7 @@ STATUS_INDEXES = ("ready", "deferred", "running", "successful", "failed")
 
 @dataclass(frozen=True)
 class Keys:
-    """Key names of one alias."""
+    """Key names of one alias (see the module docstring for the rule)."""
 
     prefix: str
     alias: str
@@ -25,10 +40,6 @@ class Keys:
     def base(self) -> str:
         """`<prefix>:{<alias>}:`, the start of every key; the hash tag is `{<alias>}`."""
         return f"{self.prefix}:{{{self.alias}}}:"
-
-    @property
-    def hash_tag(self) -> str:
-        return f"{{{self.alias}}}"
 
     def task(self, task_id: str) -> str:
         return f"{self.base}task:{task_id}"
@@ -41,24 +52,24 @@ class Keys:
         """List of the mailboxes of threads parked on queue (longest waiting first)."""
         return f"{self.base}q:{queue}:idle"
 
-    def mailbox(self, mailbox_id: str) -> str:
+    def mailbox(self, mailbox: str) -> str:
         """List a parked thread blocks on: the lease handed to it, or a stop request."""
-        return f"{self.base}mbox:{mailbox_id}"
+        return f"{self.base}mbox:{mailbox}"
 
-    def park(self, mailbox_id: str) -> str:
+    def park(self, mailbox: str) -> str:
         """Hash: how to lease a task to a parked thread (token, worker, queues)."""
-        return f"{self.base}park:{mailbox_id}"
+        return f"{self.base}park:{mailbox}"
+
+    def parks(self, worker_id: str) -> str:
+        """Set of the mailboxes of one worker process's parked threads."""
+        return f"{self.base}parks:{worker_id}"
 
     def leases(self, worker_id: str) -> str:
         """Hash lease token -> task id of what one worker process holds."""
         return f"{self.base}leases:{worker_id}"
 
-    def worker(self, worker_id: str) -> str:
-        """Expiring hash: display status of one worker process."""
-        return f"{self.base}worker:{worker_id}"
-
     def pool(self, pool_id: str) -> str:
-        """Expiring hash: display status of one pool (master process)."""
+        """Expiring hash: the last report of one pool (master process) and when it came."""
         return f"{self.base}pool:{pool_id}"
 
     @property

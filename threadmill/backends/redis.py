@@ -1,15 +1,14 @@
-"""RedisTaskBackend: Django's task API and the worker API on Redis.
+"""RedisTaskBackend: Django's task API and Threadmill's backend interface on Redis.
 
 Configuration (`settings.TASKS[alias]`): `REDIS_URL` and `OPTIONS` (see
 `threadmill.options`). Every state change is one call of a Lua script in `lua/` (atomic,
-Redis time, idempotent under retries); this module only prepares keys and arguments and
-decodes replies. The inspection API (admin, dashboard) lives in `inspection.py`.
+Redis time, idempotent under retries), made through its typed wrapper (`scripts.py`) on the
+alias's store (`store.py`). This module validates and prepares what Django hands it; the
+inspection API is carried out by `inspection.RedisInspection` on the same store.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -22,42 +21,44 @@ from django.tasks.signals import task_enqueued
 from django.utils.json import normalize_json
 
 from threadmill.options import BackendOptions
+from threadmill.task_codec import encode_arguments
 
-from .base import (
+from . import spin as reply_spin
+from .base import ThreadmillBackend
+from .ids import new_task_id
+from .inspection import RedisInspection
+from .records import (
+    NAME_FILTER_SCAN,
     AckOutcome,
     AckResult,
     HeartbeatReply,
     Lease,
     MaintenanceReport,
-    ThreadmillBackend,
+    Overview,
+    PoolReport,
+    PoolStatus,
+    QueueStats,
+    ServerInfo,
+    TaskPage,
+    TaskRecord,
+    TaskState,
 )
-from .connection import (
-    TRANSLATED,
-    Clients,
-    generation,
-    get_clients,
-    raise_translated,
-    translate_errors,
-)
-from .hotpath import Packed, ReplicaAcks
-from .ids import new_task_id
-from .inspection import RedisInspectionMixin
-from .keys import Keys
-from .scripts import load_scripts, run_pipeline
-from .serialization import (
-    encode_arguments,
-    from_ms,
+from .redis_records import (
     lease_from_reply,
     record_from_hash,
+    report_to_json,
     result_from_record,
     to_ms,
 )
-from .topology import CLUSTER, parse_url
-
-logger = logging.getLogger("threadmill")
+from .scripts import NewTask
+from .store import RedisStore
+from .topology import parse_url
 
 #: Tasks per script call in enqueue_many (bounded so no call blocks Redis for long).
 ENQUEUE_CHUNK = 500
+#: What request_stop puts in a parked thread's mailbox (a lease is a JSON array).
+STOP_REQUEST = "stop"
+VALIDATED_TASKS_KEPT = 1024
 
 
 class PreparedCall(NamedTuple):
@@ -71,12 +72,7 @@ class PreparedCall(NamedTuple):
     kwargs_json: str
 
 
-#: What request_stop puts in a parked thread's mailbox (a lease is a JSON array).
-STOP_REQUEST = "stop"
-VALIDATED_TASKS_KEPT = 1024
-
-
-class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
+class RedisTaskBackend(ThreadmillBackend):
     """A durable Redis backend for `django.tasks`; see docs/backend.md."""
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
@@ -88,61 +84,16 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
                 f"(got {url!r})."
             )
         try:
-            self.target = parse_url(url)
+            target = parse_url(url)
         except ValueError as exc:
             raise ImproperlyConfigured(f"TASKS[{alias!r}]['REDIS_URL'] {exc}.") from exc
-        self.url = url
-        self.config = BackendOptions.from_settings(alias, params.get("OPTIONS"))
-        self.keys = Keys(self.config.key_prefix, alias)
-        self._clients_stamp: int | None = None
-        self._worker_args_cache: dict[tuple, tuple] = {}
+        self.options = BackendOptions.from_settings(alias, params.get("OPTIONS"))
+        self.store = RedisStore(alias, target, self.options)
+        self.display_url = self.store.display_url
+        self.keys = self.store.keys  # key names, for tests and tools that look at Redis
+        self._scripts = self.store.scripts
+        self._inspection = RedisInspection(self.store, self.queues)
         self._validated: set[Task] = set()
-        self._lease_constants = (
-            self.config.ms("lease_ttl"),
-            self.config.batch_size,
-            self.config.ms("result_ttl"),
-        )
-        self.scripts = load_scripts()
-        # On a cluster the alias's hash tag picks the master; one server serves any alias.
-        self.slot_key = self.keys.base if self.target.kind == CLUSTER else ""
-        self._acks = None
-        if self.config.replica_acks:
-            self._acks = ReplicaAcks(
-                self.config.replica_acks, self.config.replica_ack_timeout, self.keys.fence
-            )
-
-    # ---- clients ----------------------------------------------------------------------
-
-    def clients(self) -> Clients:
-        """This process's Redis clients for this alias (fork-safe, shared by threads)."""
-        stamp = generation()  # changes in a forked child
-        if self._clients_stamp != stamp:  # cached: this runs for every Redis call
-            self._clients = get_clients(self.target, self.config, self.slot_key)
-            self._clients_stamp = stamp
-        return self._clients
-
-    @property
-    def client(self):
-        """This process's Redis client for commands (fork-safe, shared by threads). On a
-        cluster every command goes to the master of the alias's slot."""
-        return self.clients().commands
-
-    @property
-    def blocking_client(self):
-        return self.clients().blocking
-
-    def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        with translate_errors(self.url):
-            return self.scripts[name](self.client, keys, args)
-
-    def _run_hot(self, name: str, keys: list[str], args: list[Any], spin: bool = False) -> Any:
-        """A script call made for every task, on this thread's own connection; with
-        replica_acks, it returns once that many replicas have the write. `spin`: busy-wait
-        briefly for the reply (the reply_spin option; not for an idle thread's calls)."""
-        try:  # not `with translate_errors(...)`: runs for every enqueue and ack
-            return self.clients().hot.evalsha(self.scripts[name], keys, args, self._acks, spin)
-        except TRANSLATED as exc:
-            raise_translated(exc, self.url)
 
     # ---- Django's task API --------------------------------------------------------------
 
@@ -177,31 +128,25 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         return prepared
 
     def _write(self, task: Task, prepared: list[PreparedCall]) -> datetime | None:
-        queue = task.queue_name
-        keys = self.keys
-        run_after = "" if task.run_after is None else str(to_ms(task.run_after))
+        run_after = None if task.run_after is None else to_ms(task.run_after)
         calls = []
         for start in range(0, len(prepared), ENQUEUE_CHUNK):
-            args: list[Any] = [keys.base, queue]
-            task_keys = []
-            for call in prepared[start : start + ENQUEUE_CHUNK]:
-                task_keys.append(keys.task(call.id))
-                args += [
-                    call.id,
+            tasks = [
+                NewTask(
+                    p.id,
                     task.module_path,
                     task.priority,
-                    "1" if task.takes_context else "0",
+                    task.takes_context,
                     run_after,
-                    call.args_json,
-                    call.kwargs_json,
-                ]
-            calls.append((self.scripts["enqueue"], task_keys, args))
+                    p.args_json,
+                    p.kwargs_json,
+                )
+                for p in prepared[start : start + ENQUEUE_CHUNK]
+            ]
+            calls.append(self._scripts.enqueue(queue=task.queue_name, tasks=tasks))
         if len(calls) == 1:
-            replies = [self._run_hot("enqueue", calls[0][1], calls[0][2], spin=True)]
-        else:
-            with translate_errors(self.url):
-                replies = run_pipeline(self.client, calls, self._acks)
-        return from_ms(replies[0])
+            return self.store.run_hot(calls[0], spin=True)
+        return self.store.run_many(calls, wait_for_replicas=True)[0]
 
     def _announce(
         self, task: Task, prepared: list[PreparedCall], enqueued_at: datetime | None
@@ -246,64 +191,42 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         return self._announce(task, prepared, enqueued_at)
 
     def get_result(self, result_id: str) -> TaskResult:
-        with translate_errors(self.url):
-            fields = self.client.hgetall(self.keys.task(result_id))
+        with self.store.translate():
+            fields = self.store.client.hgetall(self.keys.task(result_id))
         if not fields:
             raise TaskResultDoesNotExist(result_id)
         return result_from_record(record_from_hash(result_id, fields), self.alias)
 
-    def check(self, **kwargs: Any) -> list:
-        from threadmill.checks import check_backend
-
-        return check_backend(self)
-
     # ---- worker API ---------------------------------------------------------------------
 
-    def _worker_args(self, worker_id: str, queues: Sequence[str]) -> tuple:
-        """The parts of acquire / acknowledge calls that repeat for a worker, encoded once:
-        (leases key, [base, worker id], [lease ms, batch, result ttl ms], [queues...])."""
-        key = (worker_id, tuple(queues))
-        found = self._worker_args_cache.get(key)
-        if found is None:
-            if len(self._worker_args_cache) > 64:
-                self._worker_args_cache.clear()
-            found = self._worker_args_cache[key] = (
-                self.keys.leases(worker_id),
-                Packed.of(self.keys.base, worker_id),
-                Packed.of(*self._lease_constants),
-                Packed.of(*queues),
-            )
-        return found
+    def prepare_worker_process(self, *, spin_replies: bool) -> None:
+        reply_spin.allow(spin_replies)  # the whole process: a task's own enqueues too
 
     def park(self, worker_id: str, queues: Sequence[str], token: str, mailbox: str) -> Lease | None:
-        leases, worker, constants, listened = self._worker_args(worker_id, queues)
-        reply = self._run_hot("park", [leases], [worker, token, constants, mailbox, listened])
-        return lease_from_reply(reply) if reply else None
+        call = self._scripts.park(worker_id=worker_id, token=token, mailbox=mailbox, queues=queues)
+        return self.store.run_hot(call)
 
     def wait_for_lease(self, mailbox: str, timeout: float) -> Lease | None:
-        with translate_errors(self.url):
-            reply = self.blocking_client.blpop([self.keys.mailbox(mailbox)], timeout=timeout)
+        with self.store.translate():
+            reply = self.store.blocking_client.blpop([self.keys.mailbox(mailbox)], timeout=timeout)
         if reply is None or reply[1] == STOP_REQUEST:
             return None
         return lease_from_reply(reply[1])
 
     def unpark(self, worker_id: str, mailbox: str, token: str) -> Lease | None:
-        reply = self._run_hot(
-            "unpark", [self.keys.leases(worker_id)], [self.keys.base, mailbox, token]
-        )
-        return lease_from_reply(reply) if reply else None
+        call = self._scripts.unpark(worker_id=worker_id, mailbox=mailbox, token=token)
+        return self.store.run_hot(call)
 
     def request_stop(self, mailboxes: Iterable[str]) -> None:
-        with translate_errors(self.url):
-            pipe = self.client.pipeline(transaction=False)
+        with self.store.translate():
+            pipe = self.store.client.pipeline(transaction=False)
             for mailbox in mailboxes:
                 pipe.rpush(self.keys.mailbox(mailbox), STOP_REQUEST)
             pipe.execute()
 
     def acquire(self, worker_id: str, queues: Sequence[str], token: str) -> Lease | None:
-        leases, worker, constants, listened = self._worker_args(worker_id, queues)
-        reply = self._run_hot("acquire", [leases], [worker, token, constants, listened], spin=True)
-        return lease_from_reply(reply) if reply else None
+        call = self._scripts.acquire(worker_id=worker_id, token=token, queues=queues)
+        return self.store.run_hot(call, spin=True)
 
     def acknowledge(
         self,
@@ -315,69 +238,45 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         next_token: str = "",
         queues: Sequence[str] = (),
     ) -> AckResult:
-        leases, worker, constants, listened = self._worker_args(worker_id, queues)
-        reply = self._run_hot(
-            "acknowledge",
-            [leases, self.keys.task(lease.task_id)],
-            [
-                worker,
-                next_token,
-                constants,
-                lease.task_id,
-                lease.token,
-                "SUCCESSFUL" if succeeded else "FAILED",
-                value_json,
-                listened,
-            ],
-            spin=True,
+        call = self._scripts.acknowledge(
+            worker_id=worker_id,
+            next_token=next_token,
+            task_id=lease.task_id,
+            token=lease.token,
+            status="SUCCESSFUL" if succeeded else "FAILED",
+            value=value_json,
+            queues=queues,
         )
-        return AckResult(
-            outcome=AckOutcome(reply[0]),
-            finished_at=from_ms(reply[1]),
-            next_lease=lease_from_reply(reply[2]) if reply[2] else None,
-        )
+        return self.store.run_hot(call, spin=True)
 
     def extend_lease(self, lease: Lease, seconds: float) -> AckOutcome:
-        reply = self._run(
-            "extend_lease",
-            [self.keys.task(lease.task_id)],
-            [self.keys.base, lease.task_id, lease.token, int(seconds * 1000)],
+        call = self._scripts.extend_lease(
+            task_id=lease.task_id, token=lease.token, ms=int(seconds * 1000)
         )
-        return AckOutcome(reply[0])
+        return self.store.run(call)
 
     def resolve_worker(self, worker_id: str, reason: str) -> dict[str, str]:
-        k = self.keys
-        reply = self._run(
-            "resolve_worker",
-            [k.seq, k.stats, k.workers, k.leases(worker_id)],
-            [k.base, worker_id, reason, self.config.max_attempts, self.config.ms("result_ttl")],
-        )
-        return dict(zip(reply[::2], reply[1::2], strict=True))
+        return self.store.run(self._scripts.resolve_worker(worker_id=worker_id, reason=reason))
 
-    def heartbeat(self, pool_id: str, worker_ids: Iterable[str], status: dict) -> HeartbeatReply:
-        k = self.keys
-        reply = self._run(
-            "heartbeat",
-            [k.workers, k.pools, k.pool(pool_id), k.meta],
-            # A fresh candidate each time: after a data loss the epoch in Redis changes.
-            [
-                pool_id,
-                self.config.ms("heartbeat_ttl"),
-                json.dumps(status),
-                uuid.uuid4().hex,
-                *worker_ids,
-            ],
+    def heartbeat(
+        self, pool_id: str, worker_ids: Iterable[str], report: PoolReport
+    ) -> HeartbeatReply:
+        # A fresh epoch candidate each time: after a data loss the epoch in Redis changes.
+        call = self._scripts.heartbeat(
+            pool_id=pool_id,
+            report=report_to_json(report),
+            epoch=uuid.uuid4().hex,
+            worker_ids=list(worker_ids),
         )
-        return HeartbeatReply(now=from_ms(reply[0]), epoch=reply[1], data_lost_at=from_ms(reply[2]))
+        return self.store.run(call)
 
     def remove_pool(self, pool_id: str, worker_ids: Iterable[str]) -> None:
-        k = self.keys
-        self._run("remove_pool", [k.workers, k.pools, k.pool(pool_id)], [pool_id, *worker_ids])
+        self.store.run(self._scripts.remove_pool(pool_id=pool_id, worker_ids=list(worker_ids)))
 
     def record_data_loss(self, detail: str) -> None:
-        with translate_errors(self.url):
-            now = self.client.time()
-            self.client.hset(
+        with self.store.translate():
+            now = self.store.client.time()
+            self.store.client.hset(
                 self.keys.meta,
                 mapping={"lost_at": now[0] * 1000 + now[1] // 1000, "lost_detail": detail},
             )
@@ -390,39 +289,66 @@ class RedisTaskBackend(RedisInspectionMixin, ThreadmillBackend):
         housekeeping: bool = True,
         reap_until: float | None = None,
     ) -> MaintenanceReport:
-        k, c, s = self.keys, self.config, self.scripts
-        until = "" if reap_until is None else int(reap_until * 1000)
-        steps = {
-            "promote": (
-                s["promote"],
-                [k.seq, k.due],
-                [k.base, c.batch_size, *queues],
-            )
-        }
+        s = self._scripts
+        until = None if reap_until is None else int(reap_until * 1000)
+        steps: dict[str, Any] = {"promote": s.promote(queues=queues)}
         if housekeeping:
-            steps["trim"] = (
-                s["trim_results"],
-                [k.index(q, st) for q in queues for st in ("successful", "failed")],
-                [c.ms("result_ttl"), c.batch_size],
-            )
+            steps["trim"] = s.trim_results(queues=queues)
         if housekeeping and reap:
-            steps["expire"] = (
-                s["expire_leases"],
-                [k.stats] + [k.index(q, "running") for q in queues],
-                [k.base, c.batch_size, c.ms("result_ttl"), c.ms("lease_ttl"), until, *queues],
-            )
+            steps["expire"] = s.expire_leases(until_ms=until, queues=queues)
         if reap:
-            steps["reap"] = (
-                s["reap_workers"],
-                [k.seq, k.stats, k.workers, k.pools],
-                [k.base, c.batch_size, c.max_attempts, c.ms("result_ttl"), until],
-            )
-        with translate_errors(self.url):
-            done = dict(zip(steps, run_pipeline(self.client, list(steps.values())), strict=True))
-        reaped = done.get("reap", [])
+            steps["reap"] = s.reap_workers(until_ms=until)
+        done = dict(zip(steps, self.store.run_many(list(steps.values())), strict=True))
         return MaintenanceReport(
             promoted=done["promote"],
             trimmed=done.get("trim", 0),
-            expired=list(done.get("expire", [])),
-            reaped_workers=dict(zip(reaped[::2], reaped[1::2], strict=True)),
+            expired=done.get("expire", []),
+            reaped_workers={w: int(n) for w, n in done.get("reap", {}).items()},
         )
+
+    # ---- inspection API: carried out by RedisInspection on the same store ---------------
+
+    def queue_names(self) -> list[str]:
+        return self._inspection.queue_names()
+
+    def queue_stats(self, queues: Sequence[str] | None = None) -> list[QueueStats]:
+        return self._inspection.queue_stats(queues)
+
+    def list_tasks(
+        self,
+        queue: str,
+        state: TaskState,
+        offset: int,
+        limit: int,
+        *,
+        name: str = "",
+        scan: int = NAME_FILTER_SCAN,
+    ) -> TaskPage:
+        return self._inspection.list_tasks(queue, state, offset, limit, name=name, scan=scan)
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        return self._inspection.get_task(task_id)
+
+    def requeue(self, task_ids: Iterable[str]) -> dict[str, str]:
+        return self._inspection.requeue(task_ids)
+
+    def requeue_batch(self, queue: str, state: TaskState) -> tuple[int, int]:
+        return self._inspection.requeue_batch(queue, state)
+
+    def purge(self, task_ids: Iterable[str], queue: str = "") -> dict[str, str]:
+        return self._inspection.purge(task_ids, queue)
+
+    def purge_batch(self, queue: str, state: TaskState) -> tuple[int, int]:
+        return self._inspection.purge_batch(queue, state)
+
+    def pools(self) -> list[PoolStatus]:
+        return self._inspection.pools()
+
+    def server_info(self) -> ServerInfo:
+        return self._inspection.server_info()
+
+    def health(self, where: str = "") -> ServerInfo:
+        return self._inspection.health(where)
+
+    def overview(self, recent_failures: int = 5) -> Overview:
+        return self._inspection.overview(recent_failures)

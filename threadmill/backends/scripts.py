@@ -1,93 +1,248 @@
-"""Loads the Lua scripts in `lua/` once and calls them by SHA.
+"""One typed Python wrapper per Lua script: named arguments in, a `Call` out.
 
-Each `lua/<name>.lua` is one state transition; its header names KEYS, ARGV, the return
-value and its flags (`-- flags: allow-oom`, `no-writes`). Redis cannot include files, so
-`_lib.lua` is prepended to every script. A script missing from the server's cache (after a
-restart or `SCRIPT FLUSH`) is loaded again transparently.
+A wrapper builds the KEYS and ARGV its script's header declares, in that order (parameters
+that map to one argument have its name: `task_id`, `token`, `queues`), and the `decode` that
+turns the script's reply into a typed value. It does not run anything: the store runs a
+`Call` alone, pipelined with others, or on a thread's own connection (`store.py`), so the
+same wrapper serves the per-task path and the admin. tests/test_script_contract.py holds
+every wrapper to its script's header.
+
+The options every call repeats (lease_ttl, batch_size, result_ttl ...) come from the alias's
+`BackendOptions`; the parts of a worker's calls that never change are encoded once
+(`Packed`, see hotpath.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from functools import cache
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from redis.exceptions import NoScriptError
+from threadmill.options import BackendOptions
 
-LUA_DIR = Path(__file__).with_name("lua")
-_FLAGS = re.compile(r"^-- flags: ([a-z-]+(?:,[a-z-]+)*)", re.MULTILINE)
+from .hotpath import Packed
+from .keys import STATUS_INDEXES, Keys
+from .lua import Script, load_scripts
+from .records import (
+    AckOutcome,
+    AckResult,
+    HeartbeatReply,
+    Lease,
+    QueueStats,
+    TaskRecord,
+    TaskState,
+)
+from .redis_records import (
+    from_ms,
+    lease_from_reply,
+    page_items_from_reply,
+    queue_stats_from_reply,
+)
 
-
-class Script:
-    """One composed script: `#!lua` shebang with its flags, the shared library, its body."""
-
-    def __init__(self, name: str, source: str) -> None:
-        self.name = name
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
-
-    def __call__(self, client: Any, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return client.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            client.script_load(self.source)
-            return client.evalsha(self.sha, len(keys), *keys, *args)
-
-    def queue_in(self, pipeline: Any, keys: list[str], args: list[Any]) -> None:
-        """Add a call to a pipeline; `run_pipeline` loads scripts the server lacks."""
-        pipeline.evalsha(self.sha, len(keys), *keys, *args)
-
-    def __repr__(self) -> str:
-        return f"<Script {self.name} {self.sha[:8]}>"
+#: Window of "successful / failed in the last minute" in queue_stats.
+RECENT_WINDOW_MS = 60_000
 
 
-def _compose(name: str) -> Script:
-    lib = (LUA_DIR / "_lib.lua").read_text()
-    body = (LUA_DIR / f"{name}.lua").read_text()
-    match = _FLAGS.search(body)
-    flags = match.group(1) if match else ""
-    shebang = f"#!lua flags={flags}" if flags else "#!lua"
-    return Script(name, f"{shebang}\n{lib}\n{body}")
+@dataclass(slots=True)
+class Call[T]:
+    """One script call, ready to send: `decode(reply)` is its typed result."""
+
+    script: Script
+    keys: list[str]
+    args: list[Any]
+    decode: Callable[[Any], T]
 
 
-@cache
-def load_scripts() -> dict[str, Script]:
-    """Every script in lua/, composed once per process."""
-    return {
-        path.stem: _compose(path.stem)
-        for path in sorted(LUA_DIR.glob("*.lua"))
-        if not path.stem.startswith("_")
-    }
+class NewTask(NamedTuple):
+    """One task of an enqueue call, encoded."""
+
+    id: str
+    path: str
+    priority: int
+    takes_context: bool
+    run_after_ms: int | None
+    args_json: str
+    kwargs_json: str
 
 
-def run_pipeline(
-    client: Any, calls: list[tuple[Script, list[str], list[Any]]], acks: Any = None
-) -> list[Any]:
-    """Run several script calls in one round trip (not a transaction: each is atomic).
-    With acks (a hotpath.ReplicaAcks), WAIT for the replicas at the end, on the same
-    connection, after a fence write (the pipeline may have been replayed on a new one)."""
-    from .hotpath import FENCE_SCRIPT
+class Page(NamedTuple):
+    total: int
+    next_offset: int
+    items: list[TaskRecord]
 
-    for attempt in (1, 2):
-        pipe = client.pipeline(transaction=False)
-        for script, keys, args in calls:
-            script.queue_in(pipe, keys, args)
-        if acks is not None:
-            pipe.eval(FENCE_SCRIPT, 1, acks.fence_key, "1")
-            pipe.wait(acks.replicas, max(1, round(acks.timeout * 1000)))
-        results = pipe.execute(raise_on_error=False)
-        missing = [r for r in results if isinstance(r, NoScriptError)]
-        if missing and attempt == 1:
-            for script, _, _ in calls:
-                client.script_load(script.source)
-            continue
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        if acks is not None:
-            acks.check(results[-1])
-            results = results[:-2]
-        return results
-    raise AssertionError("unreachable")
+
+def _lease(reply: Any) -> Lease | None:
+    return lease_from_reply(reply) if reply else None
+
+
+def _pairs(reply: list[Any]) -> dict[str, Any]:
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def _ack(reply: list[Any]) -> AckResult:
+    return AckResult(AckOutcome(reply[0]), from_ms(reply[1]), _lease(reply[2]))  # type: ignore[arg-type]
+
+
+def _heartbeat(reply: list[Any]) -> HeartbeatReply:
+    return HeartbeatReply(now=from_ms(reply[0]), epoch=reply[1], data_lost_at=from_ms(reply[2]))  # type: ignore[arg-type]
+
+
+def _same(reply: Any) -> Any:
+    return reply
+
+
+class Scripts:
+    """The wrappers of one alias's scripts (keys and options bound)."""
+
+    def __init__(self, keys: Keys, options: BackendOptions) -> None:
+        self.keys = keys
+        self.options = options
+        self.lua = load_scripts()
+        self._base = keys.base
+        self._lease = (options.ms("lease_ttl"), options.batch_size, options.ms("result_ttl"))
+        self._worker_args: dict[tuple, tuple[str, Packed, Packed, Packed]] = {}
+
+    def _for_worker(self, worker_id: str, queues: Sequence[str]) -> tuple:
+        """What a worker's acquire / park / acknowledge calls repeat, encoded once: (its
+        leases key, [base, worker_id], [lease_ms, batch, result_ttl_ms], [queues...])."""
+        key = (worker_id, tuple(queues))
+        found = self._worker_args.get(key)
+        if found is None:
+            if len(self._worker_args) > 64:
+                self._worker_args.clear()
+            found = self._worker_args[key] = (
+                self.keys.leases(worker_id),
+                Packed.of(self._base, worker_id),
+                Packed.of(*self._lease),
+                Packed.of(*queues),
+            )
+        return found
+
+    # ---- the per-task path --------------------------------------------------------------
+
+    def enqueue(self, *, queue: str, tasks: Sequence[NewTask]) -> Call[datetime | None]:
+        """Create tasks in queue; decodes to their enqueued_at (Redis time)."""
+        args: list[Any] = [self._base, queue]
+        for t in tasks:
+            run_after = "" if t.run_after_ms is None else t.run_after_ms
+            context = "1" if t.takes_context else "0"
+            args += [t.id, t.path, t.priority, context, run_after, t.args_json, t.kwargs_json]
+        return Call(self.lua["enqueue"], [self.keys.task(t.id) for t in tasks], args, from_ms)
+
+    def acquire(self, *, worker_id: str, token: str, queues: Sequence[str]) -> Call[Lease | None]:
+        leases, worker, constants, listened = self._for_worker(worker_id, queues)
+        return Call(self.lua["acquire"], [leases], [worker, token, constants, listened], _lease)
+
+    def park(
+        self, *, worker_id: str, token: str, mailbox: str, queues: Sequence[str]
+    ) -> Call[Lease | None]:
+        leases, worker, constants, listened = self._for_worker(worker_id, queues)
+        args = [worker, token, constants, mailbox, listened]
+        return Call(self.lua["park"], [leases], args, _lease)
+
+    def unpark(self, *, worker_id: str, mailbox: str, token: str) -> Call[Lease | None]:
+        keys = [self.keys.leases(worker_id)]
+        return Call(self.lua["unpark"], keys, [self._base, mailbox, token], _lease)
+
+    def acknowledge(
+        self,
+        *,
+        worker_id: str,
+        next_token: str,
+        task_id: str,
+        token: str,
+        status: str,
+        value: str,
+        queues: Sequence[str],
+    ) -> Call[AckResult]:
+        leases, worker, constants, listened = self._for_worker(worker_id, queues)
+        args = [worker, next_token, constants, task_id, token, status, value, listened]
+        return Call(self.lua["acknowledge"], [leases, self.keys.task(task_id)], args, _ack)
+
+    def extend_lease(self, *, task_id: str, token: str, ms: int) -> Call[AckOutcome]:
+        args = [self._base, task_id, token, ms]
+        return Call(
+            self.lua["extend_lease"], [self.keys.task(task_id)], args, lambda r: AckOutcome(r[0])
+        )
+
+    # ---- the pool's master: heartbeats, lost workers, maintenance ------------------------
+
+    def heartbeat(
+        self, *, pool_id: str, report: str, epoch: str, worker_ids: Sequence[str]
+    ) -> Call[HeartbeatReply]:
+        k = self.keys
+        keys = [k.workers, k.pools, k.pool(pool_id), k.meta]
+        args = [pool_id, self.options.ms("heartbeat_ttl"), report, epoch, *worker_ids]
+        return Call(self.lua["heartbeat"], keys, args, _heartbeat)
+
+    def remove_pool(self, *, pool_id: str, worker_ids: Sequence[str]) -> Call[Any]:
+        keys = [self.keys.workers, self.keys.pools, self.keys.pool(pool_id)]
+        return Call(self.lua["remove_pool"], keys, [pool_id, *worker_ids], _same)
+
+    def resolve_worker(self, *, worker_id: str, reason: str) -> Call[dict[str, str]]:
+        o = self.options
+        keys = [self.keys.workers, self.keys.leases(worker_id)]
+        args = [self._base, worker_id, reason, o.max_attempts, o.ms("result_ttl")]
+        return Call(self.lua["resolve_worker"], keys, args, _pairs)
+
+    def promote(self, *, queues: Sequence[str]) -> Call[int]:
+        args = [self._base, self.options.batch_size, *queues]
+        return Call(self.lua["promote"], [self.keys.due], args, int)
+
+    def trim_results(self, *, queues: Sequence[str]) -> Call[int]:
+        keys = [self.keys.index(q, status) for q in queues for status in ("successful", "failed")]
+        args = [self.options.ms("result_ttl"), self.options.batch_size]
+        return Call(self.lua["trim_results"], keys, args, int)
+
+    def expire_leases(self, *, until_ms: int | None, queues: Sequence[str]) -> Call[list[str]]:
+        o = self.options
+        until = "" if until_ms is None else until_ms
+        args = [self._base, o.batch_size, o.ms("result_ttl"), o.ms("lease_ttl"), until, *queues]
+        keys = [self.keys.index(q, "running") for q in queues]
+        return Call(self.lua["expire_leases"], keys, args, list)
+
+    def reap_workers(self, *, until_ms: int | None) -> Call[dict[str, int]]:
+        o = self.options
+        until = "" if until_ms is None else until_ms
+        args = [self._base, o.batch_size, o.max_attempts, o.ms("result_ttl"), until]
+        return Call(self.lua["reap_workers"], [self.keys.workers, self.keys.pools], args, _pairs)
+
+    # ---- inspection and repair ----------------------------------------------------------
+
+    def queue_stats(
+        self, *, queues: Sequence[str], window_ms: int = RECENT_WINDOW_MS
+    ) -> Call[list[QueueStats]]:
+        keys = [self.keys.stats]
+        for queue in queues:
+            keys += [self.keys.index(queue, status) for status in STATUS_INDEXES]
+        names = list(queues)
+        return Call(
+            self.lua["queue_stats"],
+            keys,
+            [self._base, window_ms, *names],
+            lambda reply: queue_stats_from_reply(names, reply),
+        )
+
+    def page(
+        self, *, queue: str, state: TaskState, offset: int, limit: int, text: str, scan: int
+    ) -> Call[Page]:
+        def decode(reply: list[Any]) -> Page:
+            return Page(reply[0], reply[1], page_items_from_reply(reply, queue, state))
+
+        newest = "1" if state.newest_first else "0"
+        args = [self._base, offset, limit, newest, text, scan]
+        return Call(self.lua["page"], [self.keys.index(queue, state.index)], args, decode)
+
+    def requeue(self, *, ids: Sequence[str]) -> Call[dict[str, str]]:
+        keys = [self.keys.task(i) for i in ids]
+        return Call(self.lua["requeue"], keys, [self._base, *ids], _pairs)
+
+    def purge(self, *, queue: str, ids: Sequence[str]) -> Call[dict[str, str]]:
+        keys = [self.keys.task(i) for i in ids]
+        return Call(self.lua["purge"], keys, [self._base, queue, *ids], _pairs)
+
+    def purge_index(self, *, queue: str, state: TaskState) -> Call[tuple[int, int]]:
+        keys = [self.keys.index(queue, state.index)]
+        args = [self._base, self.options.batch_size]
+        return Call(self.lua["purge_index"], keys, args, lambda r: (int(r[0]), int(r[1])))

@@ -1,5 +1,6 @@
 """The worker pool behind `manage.py threadmill` (Gunicorn's arbiter pattern).
 
-`arbiter` is the master process, `worker` a worker process, `runner` runs one task,
-`slots` is the memory the two share, `broker` the master's maintenance and heartbeat.
+`arbiter` is the master process and `children` its view of the worker processes it forks,
+`worker` a worker process, `runner` runs one task, `scoreboard` is the memory a worker and
+the master share, `broker` the master's maintenance and heartbeat.
 """

@@ -22,10 +22,12 @@ import select
 import signal
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.db import connections
 
 from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.records import PoolReport
 from threadmill.exceptions import BackendUnavailable
 
 from .broker import HOUSEKEEPING_HEARTBEATS, Broker
@@ -37,7 +39,7 @@ from .children import (
     rss_bytes,
     usable_cores,
 )
-from .slots import WorkerSlots
+from .scoreboard import Scoreboard
 from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, EXIT_EMPTY, EXIT_OK, WorkerSpec
 
 logger = logging.getLogger("threadmill")
@@ -54,7 +56,9 @@ MAX_BOOT_BACKOFF = 30.0
 
 
 @dataclass(frozen=True)
-class PoolConfig:
+class PoolSpec:
+    """How a pool was asked to run (the command line of `manage.py threadmill`)."""
+
     alias: str
     queues: tuple[str, ...]
     processes: int
@@ -68,18 +72,16 @@ class PoolConfig:
 
 
 class Arbiter:
-    def __init__(self, config: PoolConfig, backend: ThreadmillBackend) -> None:
-        self.config = config
+    def __init__(self, spec: PoolSpec, backend: ThreadmillBackend) -> None:
+        self.spec = spec
         self.backend = backend
         self.host = hostname()
         self.pid = os.getpid()
         self.pool_id = f"{self.host}.{self.pid}.{secrets.token_hex(2)}"
-        self.processes = config.processes
+        self.processes = spec.processes
         self.cores = usable_cores()  # a worker spins for replies while processes < cores
         self.workers: dict[int, WorkerHandle] = {}
-        self.broker = Broker(
-            backend, self.pool_id, sorted(set(backend.queues) | set(config.queues))
-        )
+        self.broker = Broker(backend, self.pool_id, sorted(set(backend.queues) | set(spec.queues)))
         self.started_wall = time.time()
         self.restarts = 0
         self.crashes = 0
@@ -175,7 +177,7 @@ class Arbiter:
         logger.info(
             "%s: stopping gracefully; workers finish and acknowledge their tasks (up to %gs)",
             why,
-            self.config.graceful_timeout,
+            self.spec.graceful_timeout,
         )
         for handle in self.workers.values():
             handle.signal(signal.SIGTERM)
@@ -197,23 +199,23 @@ class Arbiter:
     def spawn(self) -> None:
         self.spawned += 1
         worker_id = f"{self.pool_id}.{self.spawned}"
-        slots = WorkerSlots(self.config.threads)
-        max_tasks = self.config.max_tasks
+        scoreboard = Scoreboard(self.spec.threads)
+        max_tasks = self.spec.max_tasks
         if max_tasks is not None:
-            max_tasks += random.randint(0, self.config.max_tasks_jitter)
-        spec = WorkerSpec(
-            alias=self.config.alias,
-            queues=self.config.queues,
-            threads=self.config.threads,
+            max_tasks += random.randint(0, self.spec.max_tasks_jitter)
+        worker_spec = WorkerSpec(
+            alias=self.spec.alias,
+            queues=self.spec.queues,
+            threads=self.spec.threads,
             max_tasks=max_tasks,
-            exit_empty=self.config.exit_empty,
+            exit_empty=self.spec.exit_empty,
             worker_id=worker_id,
             master_pid=self.pid,
             spin_replies=self._workers_spin(),
-            nice=self.config.nice,
+            nice=self.spec.nice,
         )
-        pid = fork_worker(spec, slots, HANDLED_SIGNALS, [self._pipe_r, self._pipe_w])
-        self.workers[pid] = WorkerHandle(pid, worker_id, slots, time.time())
+        pid = fork_worker(worker_spec, scoreboard, HANDLED_SIGNALS, [self._pipe_r, self._pipe_w])
+        self.workers[pid] = WorkerHandle(pid, worker_id, scoreboard, time.time())
         logger.info("Worker %s started (pid %d)", worker_id, pid)
 
     def reap(self) -> None:
@@ -231,11 +233,11 @@ class Arbiter:
     def _worker_exited(self, handle: WorkerHandle, status: int) -> None:
         handle.kill_group()  # no orphans: whatever its tasks started goes with it
         how, code = describe_exit(status)
-        booted = handle.slots.booted
-        if code is not None and code != handle.slots.exit_reason:
+        booted = handle.scoreboard.booted
+        if code is not None and code != handle.scoreboard.exit_reason:
             # Not an exit the worker announced (a task called os._exit(code)): a crash.
             code = EXIT_CRASH
-        handle.slots.close()
+        handle.scoreboard.close()
         if booted:
             self.boot_failures = 0
         reason = f"worker {handle.worker_id} (pid {handle.pid}) {how}"
@@ -274,7 +276,7 @@ class Arbiter:
             return
         active = sum(1 for h in self.workers.values() if not h.retiring)
         while active + self.empty_exits < self.processes:
-            if self.spawned >= self.config.processes:
+            if self.spawned >= self.spec.processes:
                 self.restarts += 1
             self.spawn()
             self._announce_workers = True
@@ -284,7 +286,7 @@ class Arbiter:
 
     def _work_available(self) -> bool:
         try:
-            stats = self.backend.queue_stats(self.config.queues)
+            stats = self.backend.queue_stats(self.spec.queues)
         except BackendUnavailable as exc:
             logger.warning("Cannot check the queues: %s", exc)
             return True
@@ -296,7 +298,7 @@ class Arbiter:
         """Kill a worker whose task overran its lease (the lease is already FAILED with
         AcknowledgementTimeout, and only a new process frees the stuck thread) or whose
         memory passed --max-memory."""
-        c = self.backend.config
+        c = self.backend.options
         # Late enough that the broker has marked the task FAILED (AcknowledgementTimeout)
         # first: leases are expired every HOUSEKEEPING_HEARTBEATS heartbeat intervals.
         lease_limit = (
@@ -307,28 +309,29 @@ class Arbiter:
         for handle in self.workers.values():
             if handle.killed_for:
                 continue
-            reason = handle.overrun(lease_limit, self.config.max_memory)
+            reason = handle.overrun(lease_limit, self.spec.max_memory)
             if reason:
                 handle.killed_for = reason
                 logger.error("Killing worker %s: %s", handle.worker_id, reason)
                 handle.signal(signal.SIGKILL)
 
-    # ---- status ---------------------------------------------------------------------------
+    # ---- report ---------------------------------------------------------------------------
 
-    def status(self) -> dict:
-        return {
-            "host": self.host,
-            "pid": self.pid,
-            "started_ms": int(self.started_wall * 1000),
-            "queues": list(self.config.queues),
-            "processes": self.processes,
-            "threads": self.config.threads,
-            "restarts": self.restarts,
-            "crashes": self.crashes,
-            "rss_bytes": rss_bytes(self.pid),
-            "stopping": self.stopping_since is not None,
-            "workers": [handle.status() for handle in self.workers.values()],
-        }
+    def report(self) -> PoolReport:
+        """What the next heartbeat publishes (the broker adds the clock skew)."""
+        return PoolReport(
+            host=self.host,
+            pid=self.pid,
+            started_at=datetime.fromtimestamp(self.started_wall, tz=UTC),
+            queues=list(self.spec.queues),
+            processes=self.processes,
+            threads=self.spec.threads,
+            restarts=self.restarts,
+            crashes=self.crashes,
+            rss_bytes=rss_bytes(self.pid),
+            stopping=self.stopping_since is not None,
+            workers=[handle.report() for handle in self.workers.values()],
+        )
 
     def _workers_spin(self) -> bool:
         """Whether a worker started now may busy-wait for replies: only while the pool
@@ -342,7 +345,7 @@ class Arbiter:
 
     def run(self) -> int:
         self._init_signals()
-        c = self.config
+        c = self.spec
         logger.info(
             "Pool %s started: backend %r, queues %s, %d process(es) x %d thread(s)%s%s; "
             "%d usable core(s): workers %s%s",
@@ -355,14 +358,14 @@ class Arbiter:
             ", exit when empty" if c.exit_empty else "",
             self.cores,
             "busy-wait for replies (reply_spin)"
-            if self._workers_spin() and self.backend.config.reply_spin
+            if self._workers_spin() and self.backend.options.reply_spin
             else "block on replies",
             f", at nice +{c.nice}" if c.nice else "",
         )
         connections.close_all()  # no database socket may be shared across a fork
         try:
             self.spawn_missing()
-            self.broker.tick(self.status(), self._worker_ids(), force=True)
+            self.broker.tick(self.report(), self._worker_ids(), force=True)
             while True:
                 self._sleep(self.broker.next_due())
                 self._handle_signals()
@@ -379,7 +382,7 @@ class Arbiter:
                     self.empty_exits = 0
                 self.spawn_missing()
                 self.watchdog()
-                self.broker.tick(self.status(), self._worker_ids(), force=self._announce_workers)
+                self.broker.tick(self.report(), self._worker_ids(), force=self._announce_workers)
                 self._announce_workers = False
         except Exception:
             logger.exception("Pool %s: the master failed; stopping workers", self.pool_id)

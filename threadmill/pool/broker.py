@@ -22,8 +22,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.records import PoolReport
 from threadmill.exceptions import BackendUnavailable, ThreadmillError
 
 logger = logging.getLogger("threadmill")
@@ -38,7 +40,7 @@ class Broker:
         self.backend = backend
         self.pool_id = pool_id
         self.queues = list(queues)
-        self.config = backend.config
+        self.options = backend.options
         self.epoch = ""
         self.skew_seconds = 0.0
         self.pending: dict[str, str] = {}  # worker id -> reason, resolution not yet stored
@@ -57,18 +59,18 @@ class Broker:
 
     def _was_silent(self) -> bool:
         silent = time.monotonic() - self._last_contact
-        return silent > self.config.heartbeat_interval * 2 + self.config.socket_timeout
+        return silent > self.options.heartbeat_interval * 2 + self.options.socket_timeout
 
     def _contact(self) -> None:
         now = time.monotonic()
         silent = now - self._last_contact
         if self._was_silent():
-            self._grace_until = now + self.config.heartbeat_ttl
+            self._grace_until = now + self.options.heartbeat_ttl
             logger.warning(
                 "Redis answers again after %.1fs; not reaping other pools' workers for "
                 "%.1fs (heartbeat_ttl) so they can report in",
                 silent,
-                self.config.heartbeat_ttl,
+                self.options.heartbeat_ttl,
             )
         if self._unreachable_logged:
             logger.info("Redis is reachable again")
@@ -117,32 +119,32 @@ class Broker:
                 elif outcome == "failed":
                     logger.error("Task %s FAILED with WorkerLost: %s", task_id, reason)
 
-    def tick(self, status: dict, worker_ids: Sequence[str], *, force: bool = False) -> None:
+    def tick(self, report: PoolReport, worker_ids: Sequence[str], *, force: bool = False) -> None:
         """Do whichever duties are due."""
         now = time.monotonic()
         if self.pending:
             self.flush_resolutions()
         if force or now >= self._next_heartbeat:
-            self._next_heartbeat = now + self.config.heartbeat_interval
-            self._heartbeat(status, worker_ids)
+            self._next_heartbeat = now + self.options.heartbeat_interval
+            self._heartbeat(report, worker_ids)
         if now >= self._next_maintenance:
-            self._next_maintenance = now + self.config.broker_interval
+            self._next_maintenance = now + self.options.broker_interval
             reap = now >= self._next_reap
             if reap:
                 self._next_reap = now + max(
-                    self.config.broker_interval, self.config.heartbeat_interval
+                    self.options.broker_interval, self.options.heartbeat_interval
                 )
             housekeeping = now >= self._next_housekeeping
             if housekeeping:
                 self._next_housekeeping = now + HOUSEKEEPING_HEARTBEATS * max(
-                    self.config.broker_interval, self.config.heartbeat_interval
+                    self.options.broker_interval, self.options.heartbeat_interval
                 )
             self._maintain(reap, housekeeping)
 
-    def _heartbeat(self, status: dict, worker_ids: Sequence[str]) -> None:
-        status = {**status, "skew_seconds": round(self.skew_seconds, 3)}
+    def _heartbeat(self, report: PoolReport, worker_ids: Sequence[str]) -> None:
+        report = replace(report, skew_seconds=round(self.skew_seconds, 3))
         sent = time.time()
-        reply = self._attempt(self.backend.heartbeat, self.pool_id, worker_ids, status)
+        reply = self._attempt(self.backend.heartbeat, self.pool_id, worker_ids, report)
         if reply is None:
             return
         received = time.time()
@@ -166,7 +168,7 @@ class Broker:
         # Redis runs a call it received before a stall once the stall ends, long after this
         # client gave up on it: such a call must not reap, since no heartbeat got through
         # meanwhile. Allowed: one socket_timeout past now, on Redis's clock.
-        reap_until = time.time() - self.skew_seconds + self.config.socket_timeout
+        reap_until = time.time() - self.skew_seconds + self.options.socket_timeout
         report = self._attempt(
             self.backend.maintain,
             self.queues,
@@ -181,7 +183,7 @@ class Broker:
                 "Task %s FAILED with AcknowledgementTimeout: not acknowledged within "
                 "lease_ttl (%gs)",
                 task_id,
-                self.config.lease_ttl,
+                self.options.lease_ttl,
             )
         for worker_id, count in report.reaped_workers.items():
             logger.warning(

@@ -2,7 +2,7 @@
 
 Each worker runs in its own process group, so that when it ends the master can kill the
 group and leave no orphan behind (a task that started `sleep 1000` and ignored SIGTERM).
-The watchdog reads the memory a worker shares with the master (`slots`), never asks the
+The watchdog reads the memory a worker shares with the master (its `Scoreboard`), never asks the
 worker: a task holding the GIL cannot hide from it.
 """
 
@@ -15,9 +15,12 @@ import signal
 import socket
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .slots import WorkerSlots
+from threadmill.backends.records import WorkerReport
+
+from .scoreboard import Scoreboard
 from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, Worker, WorkerSpec
 
 logger = logging.getLogger("threadmill")
@@ -27,7 +30,7 @@ logger = logging.getLogger("threadmill")
 class WorkerHandle:
     pid: int
     worker_id: str
-    slots: WorkerSlots
+    scoreboard: Scoreboard
     started_wall: float
     retiring: bool = False  # asked to stop (TTOU, HUP): do not replace
     killed_for: str = ""  # why the master killed it, if it did
@@ -41,33 +44,26 @@ class WorkerHandle:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
 
-    def status(self) -> dict:
+    def report(self) -> WorkerReport:
         """What the heartbeat publishes about this worker."""
-        processed, failed = self.slots.counters()
-        return {
-            "worker_id": self.worker_id,
-            "pid": self.pid,
-            "started_ms": int(self.started_wall * 1000),
-            "processed": processed,
-            "failed": failed,
-            "rss_bytes": rss_bytes(self.pid),
-            "threads": [
-                {
-                    "index": v.index,
-                    "task_id": v.task_id,
-                    "task_path": v.task_path,
-                    "since_ms": int(v.since * 1000) if v.since else 0,
-                }
-                for v in self.slots.thread_views()
-            ],
-        }
+        processed, failed = self.scoreboard.counters()
+        return WorkerReport(
+            worker_id=self.worker_id,
+            pid=self.pid,
+            started_at=datetime.fromtimestamp(self.started_wall, tz=UTC),
+            threads=self.scoreboard.threads_now(),
+            processed=processed,
+            failed=failed,
+            rss_bytes=rss_bytes(self.pid),
+        )
 
     def overrun(self, lease_limit: float, memory_limit: int | None) -> str:
         """Why this worker must be killed now ('' if it need not)."""
         now = time.time()
-        for view in self.slots.thread_views():
-            if view.since and now - view.since > lease_limit:
-                return f"task {view.task_id} ran {now - view.since:.0f}s, past lease_ttl"
+        for thread in self.scoreboard.threads_now():
+            ran = now - thread.since.timestamp() if thread.since else 0.0
+            if ran > lease_limit:
+                return f"task {thread.task_id} ran {ran:.0f}s, past lease_ttl"
         if memory_limit is not None:
             rss = rss_bytes(self.pid)
             if rss > memory_limit:
@@ -150,20 +146,22 @@ def describe_exit(status: int) -> tuple[str, int | None]:
 
 
 def fork_worker(
-    spec: WorkerSpec, slots: WorkerSlots, handled: list[int], close_fds: list[int]
+    spec: WorkerSpec, scoreboard: Scoreboard, handled: list[int], close_fds: list[int]
 ) -> int:
     """Fork a worker process; returns its pid in the master, never returns in the child."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, [*handled, signal.SIGCHLD])
     pid = os.fork()
     if pid == 0:
-        _become_worker(spec, slots, handled, close_fds, previous)
+        _become_worker(spec, scoreboard, handled, close_fds, previous)
     signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     with contextlib.suppress(OSError):  # also done in the child; whichever runs first
         os.setpgid(pid, pid)
     return pid
 
 
-def _become_worker(spec, slots, handled, close_fds, mask) -> None:
+def _become_worker(
+    spec: WorkerSpec, scoreboard: Scoreboard, handled: list[int], close_fds: list[int], mask
+) -> None:
     code = EXIT_CRASH
     try:
         with contextlib.suppress(OSError):
@@ -177,7 +175,7 @@ def _become_worker(spec, slots, handled, close_fds, mask) -> None:
             # Before any thread starts: on Linux the priority is per thread, and inherited.
             os.nice(spec.nice)
         code = EXIT_BOOT_ERROR
-        worker = Worker(spec, slots)
+        worker = Worker(spec, scoreboard)
         code = EXIT_CRASH
         code = worker.run()
     except BaseException:

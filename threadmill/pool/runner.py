@@ -21,14 +21,9 @@ from django.tasks import TaskContext, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.signals import task_finished, task_started
 
-from threadmill.backends.base import Lease
-from threadmill.backends.serialization import (
-    encode_result,
-    error_from_json,
-    error_json,
-    resolve_task,
-)
+from threadmill.backends.records import Lease
 from threadmill.exceptions import CorruptTaskData
+from threadmill.task_codec import encode_result, error_from_json, error_json, resolve_task
 
 logger = logging.getLogger("threadmill")
 

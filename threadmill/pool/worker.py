@@ -26,13 +26,13 @@ from typing import TypeVar
 
 from django.tasks import task_backends
 
-from threadmill.backends import spin as reply_spin
-from threadmill.backends.base import AckOutcome, AckResult, Lease, ThreadmillBackend
+from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.records import AckOutcome, AckResult, Lease
 from threadmill.exceptions import BackendUnavailable
 from threadmill.signals import worker_started
 
 from .runner import Outcome, announce_finished, run_lease
-from .slots import WorkerSlots
+from .scoreboard import Scoreboard
 
 logger = logging.getLogger("threadmill")
 
@@ -62,9 +62,9 @@ class WorkerSpec:
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec, slots: WorkerSlots) -> None:
+    def __init__(self, spec: WorkerSpec, scoreboard: Scoreboard) -> None:
         self.spec = spec
-        self.slots = slots
+        self.scoreboard = scoreboard
         self.lock = threading.Lock()
         self.states = [IDLE] * spec.threads
         self.stopping = False
@@ -74,8 +74,8 @@ class Worker:
         self._tokens = itertools.count(1)
         self._last_warning = -1e9
         self.backend: ThreadmillBackend = task_backends[spec.alias]
-        reply_spin.allow(spec.spin_replies)  # the whole process: a task's enqueue too
-        self.config = self.backend.config
+        self.backend.prepare_worker_process(spin_replies=spec.spin_replies)
+        self.options = self.backend.options
 
     # ---- process ----------------------------------------------------------------------
 
@@ -95,9 +95,9 @@ class Worker:
                 self.spec.worker_id,
                 os.getpid(),
             )
-            self.slots.set_exit_reason(EXIT_BOOT_ERROR)
+            self.scoreboard.set_exit_reason(EXIT_BOOT_ERROR)
             return EXIT_BOOT_ERROR
-        self.slots.mark_booted()
+        self.scoreboard.mark_booted()
         threads = [
             threading.Thread(
                 target=self._thread_main, args=(i,), daemon=True, name=f"threadmill-task-{i}"
@@ -146,14 +146,14 @@ class Worker:
                 stuck_since = stuck_since or time.monotonic()
                 # Still parked long after the request: Redis is unreachable, so they hold
                 # nothing (the master resolves whatever Redis says they hold).
-                if time.monotonic() - stuck_since > self.config.socket_timeout + 1:
+                if time.monotonic() - stuck_since > self.options.socket_timeout + 1:
                     break
             else:
                 stuck_since = None
         code = EXIT_OK
         if self.spec.exit_empty and not self.stopping and not self.recycling:
             code = EXIT_EMPTY
-        self.slots.set_exit_reason(code)
+        self.scoreboard.set_exit_reason(code)
         return code
 
     # ---- task threads -----------------------------------------------------------------
@@ -219,7 +219,7 @@ class Worker:
                     self.states[index] = IDLE
             if wait:
                 try:
-                    lease = backend.wait_for_lease(mailbox, self.config.block_timeout)
+                    lease = backend.wait_for_lease(mailbox, self.options.block_timeout)
                 except BackendUnavailable as exc:
                     self._warn_unavailable(exc)
                 with self.lock:
@@ -270,9 +270,9 @@ class Worker:
     def _process(self, index: int, lease: Lease, after_idle: bool) -> Lease | None:
         """Run a lease, acknowledge it and lease the next in the same call (if any)."""
         spec, backend = self.spec, self.backend
-        self.slots.task_started(index, lease.task_id, lease.path)
+        self.scoreboard.task_started(index, lease.task_id, lease.path)
         outcome = run_lease(
-            lease, spec.alias, type(backend), self.config.max_result_size, after_idle=after_idle
+            lease, spec.alias, type(backend), self.options.max_result_size, after_idle=after_idle
         )
         self._count()
         with self.lock:
@@ -288,7 +288,7 @@ class Worker:
             ),
             until_done=True,
         )
-        self.slots.task_finished(index, failed=not outcome.succeeded)
+        self.scoreboard.task_finished(index, failed=not outcome.succeeded)
         self._log(lease, outcome, ack)
         announce_finished(outcome, type(backend), ack.finished_at)
         return ack.next_lease

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django import template
@@ -28,13 +28,6 @@ def format_duration(seconds: float | None) -> str:
     else:
         text = f"{int(s // 86400)} d {int(s % 86400 // 3600)} h"
     return sign + text
-
-
-@register.filter
-def tm_duration(value: float | timedelta | None) -> str:
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    return format_duration(value)
 
 
 @register.filter

@@ -22,15 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from threadmill.backends.base import (
-    Overview,
-    PoolStatus,
-    QueueStats,
-    ServerInfo,
-    TaskRecord,
-    ThreadmillBackend,
-)
-from threadmill.backends.connection import mask_url
+from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.records import Overview, PoolStatus, QueueStats, ServerInfo, TaskRecord
 from threadmill.exceptions import BackendUnavailable
 
 #: Failures shown in the "recent failures" panel (and read per queue, newest first).
@@ -184,9 +177,10 @@ def persistence_label(server: ServerInfo) -> str:
 
 
 def _pool_view(pool: PoolStatus, now: datetime) -> PoolView:
-    skew = pool.skew_seconds
+    report = pool.report
+    skew = report.skew_seconds
     workers = []
-    for w in pool.workers:
+    for w in report.workers:
         threads = [
             ThreadView(
                 index=t.index,
@@ -210,19 +204,19 @@ def _pool_view(pool: PoolStatus, now: datetime) -> PoolView:
         )
     return PoolView(
         pool_id=pool.pool_id,
-        host=pool.host,
-        pid=pool.pid,
-        uptime_seconds=_seconds(now, _host_time(pool.started_at, skew)),
+        host=report.host,
+        pid=report.pid,
+        uptime_seconds=_seconds(now, _host_time(report.started_at, skew)),
         heartbeat_age_seconds=_seconds(now, pool.seen_at),
         stale=pool.stale,
-        stopping=pool.stopping,
-        restarts=pool.restarts,
-        crashes=pool.crashes,
-        rss_bytes=pool.rss_bytes,
+        stopping=report.stopping,
+        restarts=report.restarts,
+        crashes=report.crashes,
+        rss_bytes=report.rss_bytes,
         skew_seconds=skew,
-        queues=list(pool.queues),
-        processes=pool.processes,
-        threads_per_process=pool.threads,
+        queues=list(report.queues),
+        processes=report.processes,
+        threads_per_process=report.threads,
         workers=sorted(workers, key=lambda w: w.pid),
     )
 
@@ -260,7 +254,7 @@ class Sampler:
     ) -> None:
         self.backend = backend
         self.alias = backend.alias
-        self.url = mask_url(getattr(backend, "url", ""))
+        self.url = backend.display_url
         self.recent_failures = recent_failures
         self.history_seconds = history_seconds
         self.bucket_seconds = bucket_seconds
@@ -296,7 +290,7 @@ class Sampler:
         return self._last
 
     def _build(self, overview: Overview, taken_at: datetime) -> Snapshot:
-        config = self.backend.config
+        options = self.backend.options
         now = overview.server.now or _local_now()
         at = now.timestamp()
         previous, self._previous = (
@@ -364,8 +358,8 @@ class Sampler:
             throughput=self._buckets(at),
             bucket_seconds=self.bucket_seconds,
             rate_window_seconds=round(window, 3) if window else None,
-            lease_ttl_seconds=config.lease_ttl,
-            heartbeat_interval_seconds=config.heartbeat_interval,
+            lease_ttl_seconds=options.lease_ttl,
+            heartbeat_interval_seconds=options.heartbeat_interval,
         )
 
     def _buckets(self, now: float) -> list[ThroughputBucket]:

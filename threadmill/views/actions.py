@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseClientRedirect
 
-from threadmill.backends.base import TaskRecord, TaskState
+from threadmill.backends.records import TaskRecord, TaskState
 from threadmill.bulk import run_slice
 from threadmill.exceptions import ThreadmillError
 from threadmill.forms import BatchForm, SelectionForm
@@ -201,7 +201,7 @@ def batch_action(
         "state": task_state,
         "action": action,
         "back": back,
-        "batch_size": backend.config.batch_size,
+        "batch_size": backend.options.batch_size,
         "error": "",
         "count": 0,
     }

@@ -23,7 +23,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from threadmill.backends.base import TaskState, ThreadmillBackend
+from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.records import TaskState
 
 PERM_VIEW = "threadmill.view_task"
 PERM_REQUEUE = "threadmill.requeue_task"

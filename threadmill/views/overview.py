@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.tasks import task_backends
 from django.template.response import TemplateResponse
 
-from threadmill.backends.base import QueueStats, ServerInfo
+from threadmill.backends.records import QueueStats, ServerInfo
 from threadmill.exceptions import ThreadmillError
 
 from .common import PERM_VIEW, page_context, render_live, require, threadmill_aliases

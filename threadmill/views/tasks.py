@@ -9,7 +9,8 @@ from django.contrib.admin import ModelAdmin
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from threadmill.backends.base import NAME_FILTER_SCAN, TaskRecord, TaskState, ThreadmillBackend
+from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.records import NAME_FILTER_SCAN, TaskRecord, TaskState
 from threadmill.exceptions import ThreadmillError
 
 from .common import (

@@ -22,11 +22,11 @@ def workers(request: HttpRequest, model_admin: ModelAdmin, alias: str) -> Templa
         server = backend.server_info()  # Redis time: ages do not depend on this host's clock
         context["now"] = server.now
         context["server"] = server
-        context["heartbeat_ttl"] = backend.config.heartbeat_ttl
+        context["heartbeat_ttl"] = backend.options.heartbeat_ttl
     except ThreadmillError as exc:
         context["error"] = str(exc)
-    context["busy"] = sum(w.busy for p in context["pools"] for w in p.workers)
-    context["threads"] = sum(len(w.threads) for p in context["pools"] for w in p.workers)
+    context["busy"] = sum(w.busy for p in context["pools"] for w in p.report.workers)
+    context["threads"] = sum(len(w.threads) for p in context["pools"] for w in p.report.workers)
     title = f"Workers of backend “{alias}”"
     return render_live(
         request, "threadmill/workers.html", page_context(request, model_admin, title, **context)

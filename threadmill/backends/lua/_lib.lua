@@ -1,23 +1,40 @@
--- Shared helpers, prepended to every script by scripts.py (Redis cannot include files).
+-- Shared helpers, prepended to every script by lua.py (Redis cannot include files).
 --
--- A task record is a hash at <base>task:<id>. Its status is one of READY, DEFERRED,
--- RUNNING, SUCCESSFUL, FAILED, and the id sits in exactly one matching index of its queue:
--- <base>q:<queue>:{ready|deferred|running|successful|failed}. Every function here keeps
--- record and index in step. Time is always Redis time (TIME), in milliseconds.
+-- A task record is a hash at K.task(base, id). Its status is one of READY, DEFERRED,
+-- RUNNING, SUCCESSFUL, FAILED, and the id sits in exactly one matching index of its queue
+-- (K.index(base, queue, status)). Every function here keeps record and index in step.
+-- Time is always Redis time (TIME), in milliseconds.
 
 local BAND = 17592186044416 -- 2^44: width of one priority band in a ready score
+
+-- Key names. Every key of a backend alias is `base .. name`, where base is
+-- `<prefix>:{<alias>}:` (ARGV[1] of most scripts): the rule that threadmill/backends/keys.py
+-- documents. Each function here has a method of the same name in keys.Keys, and
+-- tests/test_script_contract.py checks that both build the same names. A script uses a key
+-- from its KEYS when the caller knows it, and builds the others (keys of ids it only learns
+-- inside Redis, such as the task at the head of a queue) with these functions, never by
+-- joining strings itself.
+local K = {}
+function K.task(base, id) return base .. 'task:' .. id end
+function K.index(base, queue, status) return base .. 'q:' .. queue .. ':' .. status end
+function K.idle(base, queue) return base .. 'q:' .. queue .. ':idle' end
+function K.mailbox(base, mailbox) return base .. 'mbox:' .. mailbox end
+function K.park(base, mailbox) return base .. 'park:' .. mailbox end
+function K.parks(base, worker_id) return base .. 'parks:' .. worker_id end
+function K.leases(base, worker_id) return base .. 'leases:' .. worker_id end
+function K.pool(base, pool_id) return base .. 'pool:' .. pool_id end
+function K.seq(base) return base .. 'seq' end
+function K.due(base) return base .. 'due' end
+function K.workers(base) return base .. 'workers' end
+function K.pools(base) return base .. 'pools' end
+function K.queues(base) return base .. 'queues' end
+function K.stats(base) return base .. 'stats' end
+function K.fence(base) return base .. 'fence' end
+function K.meta(base) return base .. 'meta' end
 
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
-local function qkey(base, queue, status)
-  return base .. 'q:' .. queue .. ':' .. status
-end
-
-local function task_key(base, id)
-  return base .. 'task:' .. id
 end
 
 -- Append one already-encoded JSON value to a JSON array stored as a string.
@@ -46,8 +63,8 @@ end
 -- error list (FAILED) or the encoded return value (SUCCESSFUL). `errors` is the current
 -- error list if the caller already read it (saves a read).
 local function finish(base, id, queue, status, value, now, ttl, keep_token, errors)
-  local key = task_key(base, id)
-  redis.call('ZREM', qkey(base, queue, 'running'), id)
+  local key = K.task(base, id)
+  redis.call('ZREM', K.index(base, queue, 'running'), id)
   local fields = {'status', status, 'finished_at', now, 'deadline', ''}
   if status == 'SUCCESSFUL' then
     table.insert(fields, 'result')
@@ -65,15 +82,15 @@ local function finish(base, id, queue, status, value, now, ttl, keep_token, erro
   end
   redis.call('HSET', key, unpack(fields))
   local lower = string.lower(status)
-  redis.call('ZADD', qkey(base, queue, lower), now, id)
+  redis.call('ZADD', K.index(base, queue, lower), now, id)
   redis.call('PEXPIRE', key, ttl)
-  redis.call('HINCRBY', base .. 'stats', queue .. ':' .. lower, 1)
+  redis.call('HINCRBY', K.stats(base), queue .. ':' .. lower, 1)
 end
 
 -- A record that cannot be run (missing, wrong type, no task path): replace it by a FAILED
 -- record that keeps whatever raw data there was, so nothing disappears silently.
 local function quarantine(base, id, queue, reason, now, ttl)
-  local key = task_key(base, id)
+  local key = K.task(base, id)
   local kind = redis.call('TYPE', key)['ok']
   local raw = ''
   if kind == 'string' then
@@ -116,22 +133,22 @@ local function lease_next(base, leases_key, queues, worker_id, token, lease_ms, 
     local best_queue, best_id, best_score = nil, nil, nil
     if #queues == 1 then -- the common case: take the head in one command
       best_queue = queues[1]
-      best_id = redis.call('ZPOPMIN', qkey(base, best_queue, 'ready'))[1]
+      best_id = redis.call('ZPOPMIN', K.index(base, best_queue, 'ready'))[1]
     else
       for _, queue in ipairs(queues) do
-        local head = redis.call('ZRANGE', qkey(base, queue, 'ready'), 0, 0, 'WITHSCORES')
+        local head = redis.call('ZRANGE', K.index(base, queue, 'ready'), 0, 0, 'WITHSCORES')
         if head[1] and (best_score == nil or tonumber(head[2]) < best_score) then
           best_queue, best_id, best_score = queue, head[1], tonumber(head[2])
         end
       end
       if best_id ~= nil then
-        redis.call('ZREM', qkey(base, best_queue, 'ready'), best_id)
+        redis.call('ZREM', K.index(base, best_queue, 'ready'), best_id)
       end
     end
     if best_id == nil then
       return nil
     end
-    local key = task_key(base, best_id)
+    local key = K.task(base, best_id)
     local f = redis.pcall('HMGET', key, unpack(RUN_FIELDS))
     if f['err'] then
       quarantine(base, best_id, best_queue, nil, now, ttl)
@@ -152,7 +169,7 @@ local function lease_next(base, leases_key, queues, worker_id, token, lease_ms, 
       redis.call('HSET', key, 'status', 'RUNNING', 'last_attempted_at', now, 'token', token,
         'worker', worker_id, 'deadline', deadline, 'worker_ids', f[10], 'attempts', f[12],
         'started_at', f[9])
-      redis.call('ZADD', qkey(base, best_queue, 'running'), deadline, best_id)
+      redis.call('ZADD', K.index(base, best_queue, 'running'), deadline, best_id)
       redis.call('HSET', leases_key, token, best_id)
       return lease_reply(best_id, token, now, f), best_queue
     end
@@ -163,9 +180,9 @@ end
 -- A parked thread stops being parked: its park record goes, and so do its entries in the
 -- idle lists of its queues (queues_json, from the park record).
 local function forget_park(base, mbox, queues_json)
-  redis.call('DEL', base .. 'park:' .. mbox)
+  redis.call('DEL', K.park(base, mbox))
   for _, queue in ipairs(cjson.decode(queues_json)) do
-    redis.call('LREM', qkey(base, queue, 'idle'), 0, mbox)
+    redis.call('LREM', K.idle(base, queue), 0, mbox)
   end
 end
 
@@ -174,23 +191,23 @@ end
 -- which the thread is blocked on. Entries of threads no longer parked are skipped (a
 -- safety net: unparking removes them).
 local function dispatch(base, queue, now)
-  local idle = qkey(base, queue, 'idle')
+  local idle = K.idle(base, queue)
   for _ = 1, 100 do
     local mbox = redis.call('LPOP', idle)
     if not mbox then
       return
     end
-    local park = base .. 'park:' .. mbox
+    local park = K.park(base, mbox)
     local p = redis.call('HMGET', park, 'token', 'worker', 'lease_ms', 'ttl', 'queues')
     if p[1] then
-      local out = lease_next(base, base .. 'leases:' .. p[2], cjson.decode(p[5]), p[2], p[1],
+      local out = lease_next(base, K.leases(base, p[2]), cjson.decode(p[5]), p[2], p[1],
         tonumber(p[3]), now, tonumber(p[4]), 10)
       if out == nil then
         redis.call('LPUSH', idle, mbox) -- nothing to give after all: it stays parked
         return
       end
       forget_park(base, mbox, p[5])
-      redis.call('RPUSH', base .. 'mbox:' .. mbox, out)
+      redis.call('RPUSH', K.mailbox(base, mbox), out)
       return
     end
   end
@@ -199,12 +216,12 @@ end
 -- Put id in the ready index of queue: higher priority first, FIFO within a priority
 -- (the global seq counter orders it), and hand it to a parked thread if one waits.
 -- `fresh`: the caller already wrote status READY and ready_at (a new record).
-local function push_ready(base, seq_key, queue, id, priority, now, fresh)
-  local seq = redis.call('INCR', seq_key)
+local function push_ready(base, queue, id, priority, now, fresh)
+  local seq = redis.call('INCR', K.seq(base))
   local score = (100 - (tonumber(priority) or 0)) * BAND + seq
-  redis.call('ZADD', qkey(base, queue, 'ready'), score, id)
+  redis.call('ZADD', K.index(base, queue, 'ready'), score, id)
   if not fresh then
-    local key = task_key(base, id)
+    local key = K.task(base, id)
     redis.call('HSET', key, 'status', 'READY', 'ready_at', now)
     redis.call('HDEL', key, 'token', 'worker', 'deadline')
   end
@@ -214,32 +231,33 @@ end
 -- A task of queue is deferred until `at`: keep the queue's entry in the due index (queue ->
 -- a time no later than its earliest deferred task) at or below it.
 local function note_deferred(base, queue, at)
-  redis.call('ZADD', base .. 'due', 'LT', at, queue)
+  redis.call('ZADD', K.due(base), 'LT', at, queue)
 end
 
 -- Promote up to `limit` deferred tasks of queue that are due, then point the queue's entry
 -- in the due index at its next due task (or drop it).
-local function promote_due(base, seq_key, queue, now, limit)
-  local deferred = qkey(base, queue, 'deferred')
+local function promote_due(base, queue, now, limit)
+  local deferred = K.index(base, queue, 'deferred')
   local due = redis.call('ZRANGEBYSCORE', deferred, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(due) do
     redis.call('ZREM', deferred, id)
-    local priority = redis.call('HGET', task_key(base, id), 'priority')
-    push_ready(base, seq_key, queue, id, priority, now)
+    local priority = redis.call('HGET', K.task(base, id), 'priority')
+    push_ready(base, queue, id, priority, now)
   end
   local head = redis.call('ZRANGE', deferred, 0, 0, 'WITHSCORES')
   if head[1] then
-    redis.call('ZADD', base .. 'due', head[2], queue)
+    redis.call('ZADD', K.due(base), head[2], queue)
   else
-    redis.call('ZREM', base .. 'due', queue)
+    redis.call('ZREM', K.due(base), queue)
   end
   return #due
 end
 
 -- Promote the due tasks of the listed queues, in the order listed. One read of the due
--- index tells which queues have any: an idle pool's periodic promotion costs one command.
-local function promote_listed(base, queues, now, limit)
-  local due = redis.call('ZRANGEBYSCORE', base .. 'due', '-inf', now)
+-- index (due_key: K.due(base)) tells which queues have any: an idle pool's periodic
+-- promotion costs one command.
+local function promote_listed(base, due_key, queues, now, limit)
+  local due = redis.call('ZRANGEBYSCORE', due_key, '-inf', now)
   if #due == 0 then
     return 0
   end
@@ -250,7 +268,7 @@ local function promote_listed(base, queues, now, limit)
   local n = 0
   for _, queue in ipairs(queues) do
     if is_due[queue] then
-      n = n + promote_due(base, base .. 'seq', queue, now, limit)
+      n = n + promote_due(base, queue, now, limit)
     end
   end
   return n
@@ -258,8 +276,8 @@ end
 
 -- The worker holding a task is gone: requeue it while attempts remain, else FAILED.
 -- Returns 'requeued', 'failed' or 'skipped' (the task was no longer held with that token).
-local function resolve_lost(base, seq_key, id, token, reason, max_attempts, now, ttl)
-  local key = task_key(base, id)
+local function resolve_lost(base, id, token, reason, max_attempts, now, ttl)
+  local key = K.task(base, id)
   if redis.call('TYPE', key)['ok'] ~= 'hash' then
     return 'skipped'
   end
@@ -278,30 +296,30 @@ local function resolve_lost(base, seq_key, id, token, reason, max_attempts, now,
     finish(base, id, queue, 'FAILED', err, now, ttl, false)
     return 'failed'
   end
-  redis.call('ZREM', qkey(base, queue, 'running'), id)
+  redis.call('ZREM', K.index(base, queue, 'running'), id)
   redis.call('HSET', key, 'errors', json_append(redis.call('HGET', key, 'errors'), err))
-  push_ready(base, seq_key, queue, id, f[4], now)
+  push_ready(base, queue, id, f[4], now)
   return 'requeued'
 end
 
--- Resolve every task a worker holds and forget the worker. Its parked threads are
--- unparked first, so nothing is handed to it again (not even its own requeued tasks).
-local function resolve_worker(base, seq_key, workers_key, worker_id, reason, max_attempts,
+-- Resolve every task a worker holds (its leases hash: leases_key) and forget the worker.
+-- Its parked threads are unparked first, so nothing is handed to it again (not even its
+-- own requeued tasks).
+local function resolve_worker(base, workers_key, leases_key, worker_id, reason, max_attempts,
                               now, ttl)
-  local parks_key = base .. 'parks:' .. worker_id
+  local parks_key = K.parks(base, worker_id)
   for _, mbox in ipairs(redis.call('SMEMBERS', parks_key)) do
-    local queues_json = redis.call('HGET', base .. 'park:' .. mbox, 'queues')
+    local queues_json = redis.call('HGET', K.park(base, mbox), 'queues')
     if queues_json then
       forget_park(base, mbox, queues_json)
     end
-    redis.call('DEL', base .. 'mbox:' .. mbox)
+    redis.call('DEL', K.mailbox(base, mbox))
   end
   redis.call('DEL', parks_key)
-  local leases_key = base .. 'leases:' .. worker_id
   local held = redis.call('HGETALL', leases_key)
   local out = {}
   for i = 1, #held, 2 do
-    local outcome = resolve_lost(base, seq_key, held[i + 1], held[i], reason, max_attempts,
+    local outcome = resolve_lost(base, held[i + 1], held[i], reason, max_attempts,
       now, ttl)
     table.insert(out, held[i + 1])
     table.insert(out, outcome)
@@ -319,9 +337,9 @@ end
 local function acquire_held(base, leases_key, token, now)
   local held = redis.call('HGET', leases_key, token)
   if held then
-    local state = redis.call('HMGET', task_key(base, held), 'status', 'token')
+    local state = redis.call('HMGET', K.task(base, held), 'status', 'token')
     if state[1] == 'RUNNING' and state[2] == token then
-      local f = redis.call('HMGET', task_key(base, held), unpack(RUN_FIELDS))
+      local f = redis.call('HMGET', K.task(base, held), unpack(RUN_FIELDS))
       return lease_reply(held, token, now, f)
     end
   end
@@ -337,7 +355,7 @@ local function acquire(base, leases_key, queues, worker_id, token, lease_ms, bat
     end
   end
   local out = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl, batch)
-  if out == nil and promote_listed(base, queues, now, batch) > 0 then
+  if out == nil and promote_listed(base, K.due(base), queues, now, batch) > 0 then
     out = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl, batch)
   end
   return out or ''
@@ -346,9 +364,10 @@ end
 -- Store the outcome of a leased task. Fenced by the lease token:
 -- 'OK' stored now; 'ALREADY_DONE' a retry of an acknowledgement that was stored;
 -- 'LEASE_LOST' the lease expired or the task was handed to another worker; 'GONE' no record.
-local function acknowledge(base, leases_key, id, token, status, value, ttl, now)
+-- task_key is K.task(base, id), which the caller has in its KEYS.
+local function acknowledge(base, leases_key, task_key, id, token, status, value, ttl, now)
   redis.call('HDEL', leases_key, token)
-  local f = redis.pcall('HMGET', task_key(base, id), 'status', 'token', 'queue', 'errors')
+  local f = redis.pcall('HMGET', task_key, 'status', 'token', 'queue', 'errors')
   if f['err'] or not f[1] then
     return 'GONE'
   end

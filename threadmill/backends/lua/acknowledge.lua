@@ -1,17 +1,25 @@
 -- acknowledge: store the outcome of a leased task (fenced by its lease token) and, when a
 -- next token is given, lease the next task in the same call (one round trip per task).
 -- flags: allow-oom (acknowledging frees memory; a full Redis must still drain)
--- KEYS[1] leases hash of the worker, KEYS[2] the task record (other keys are derived from
---   the base, which carries the same hash tag)
--- ARGV[1] base, ARGV[2] worker id, ARGV[3] next lease token ('' = do not acquire),
---   ARGV[4] lease ms, ARGV[5] batch, ARGV[6] result ttl ms, ARGV[7] task id,
---   ARGV[8] its lease token, ARGV[9] SUCCESSFUL or FAILED, ARGV[10] return value JSON
---   (SUCCESSFUL) or TaskError JSON (FAILED), ARGV[11..] queues
+-- KEYS[1] leases: the worker's leases hash (K.leases)
+-- KEYS[2] task: the task record (K.task)
+-- ARGV[1] base: the alias's key base
+-- ARGV[2] worker_id
+-- ARGV[3] next_token: lease token for the next task ('' = do not lease one)
+-- ARGV[4] lease_ms: lease_ttl in ms
+-- ARGV[5] batch: batch_size (corrupt heads skipped at most)
+-- ARGV[6] result_ttl_ms
+-- ARGV[7] task_id
+-- ARGV[8] token: the lease token of the acknowledged task
+-- ARGV[9] status: SUCCESSFUL or FAILED
+-- ARGV[10] value: return value JSON (SUCCESSFUL) or TaskError JSON (FAILED)
+-- ARGV[11..] queues: the queues to lease the next task from
 -- Returns {outcome, finished_at_ms, next}: outcome is OK, ALREADY_DONE, LEASE_LOST or GONE;
---   next is the acquire reply ('' when nothing was leased).
+--   next is a lease as acquire returns it ('' when nothing was leased).
 local base, ttl = ARGV[1], tonumber(ARGV[6])
 local now = now_ms()
-local outcome = acknowledge(base, KEYS[1], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ttl, now)
+local outcome = acknowledge(base, KEYS[1], KEYS[2], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ttl,
+  now)
 local nxt = ''
 if ARGV[3] ~= '' then
   local queues = {}

@@ -1,8 +1,14 @@
 -- heartbeat: a pool says it and its workers are alive, and publishes their status.
 -- flags: allow-oom (a full Redis must not make live pools look dead)
--- KEYS[1] worker registry, KEYS[2] pool registry, KEYS[3] pool status hash, KEYS[4] meta
--- ARGV[1] pool id, ARGV[2] ttl ms, ARGV[3] pool status JSON, ARGV[4] new epoch candidate,
---   ARGV[5..] worker ids
+-- KEYS[1] workers: the worker registry (K.workers)
+-- KEYS[2] pools: the pool registry (K.pools)
+-- KEYS[3] pool: the pool's status hash (K.pool)
+-- KEYS[4] meta: the alias's meta hash (K.meta)
+-- ARGV[1] pool_id
+-- ARGV[2] ttl_ms: heartbeat_ttl in ms
+-- ARGV[3] report: the pool's report (JSON, see threadmill.backends.reports)
+-- ARGV[4] epoch: a new data epoch, stored if there is none
+-- ARGV[5..] worker_ids
 -- Returns {now_ms, epoch, lost_at}: epoch is the data epoch in Redis (set to ARGV[4] if
 -- missing); a pool that sees it change knows Redis lost its data.
 local now = now_ms()

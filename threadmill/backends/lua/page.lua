@@ -4,9 +4,13 @@
 -- positions from offset, so the cost is O(log n + scan) whatever the size of the index; the
 -- caller continues from the position where this call stopped.
 -- flags: no-writes
--- KEYS[1] the index
--- ARGV[1] base, ARGV[2] offset, ARGV[3] limit, ARGV[4] '1' for newest first,
---   ARGV[5] text ('' = every task), ARGV[6] scan (positions at most, with a text)
+-- KEYS[1] index: the index (K.index)
+-- ARGV[1] base: the alias's key base (task records)
+-- ARGV[2] offset
+-- ARGV[3] limit
+-- ARGV[4] newest_first: '1' for newest first
+-- ARGV[5] text: '' = every task
+-- ARGV[6] scan: positions examined at most, with a text
 -- Returns {total, next_offset, id1, score1, fields1 (flat HGETALL), id2, ...}: next_offset
 --   is the position after the last one examined.
 local base, text = ARGV[1], ARGV[5]
@@ -34,7 +38,7 @@ end
 if text == '' then
   local ids = positions(offset, offset + limit - 1)
   for i = 1, #ids, 2 do
-    add(ids[i], ids[i + 1], task_key(base, ids[i]))
+    add(ids[i], ids[i + 1], K.task(base, ids[i]))
   end
   out[2] = offset + #ids / 2
   return out
@@ -49,7 +53,7 @@ while pos < last and found < limit do
   end
   for i = 1, #ids, 2 do
     pos = pos + 1
-    local key = task_key(base, ids[i])
+    local key = K.task(base, ids[i])
     local path = redis.pcall('HGET', key, 'path')
     if type(path) == 'string' and string.find(path, text, 1, true) then
       add(ids[i], ids[i + 1], key)

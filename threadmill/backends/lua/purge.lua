@@ -1,14 +1,16 @@
 -- purge: remove tasks and everything they left in Redis (record, result, index entry).
 -- RUNNING tasks are refused: their worker holds them.
 -- flags: allow-oom (purging frees memory)
--- KEYS[1] stats
--- ARGV[1] base, ARGV[2] queue hint for ids without a record ('' = none), then task ids
+-- KEYS[1..] task: the record of each task, in the order of the ids in ARGV
+-- ARGV[1] base: the alias's key base (queue indexes)
+-- ARGV[2] queue: where ids without a record may still sit ('' = nowhere to look)
+-- ARGV[3..] ids
 -- Returns {id1, outcome1, ...}: purged, RUNNING (refused) or missing.
 local base, hint = ARGV[1], ARGV[2]
 local out = {}
 for i = 3, #ARGV do
   local id = ARGV[i]
-  local key = task_key(base, id)
+  local key = KEYS[i - 2]
   local outcome = 'purged'
   if redis.call('TYPE', key)['ok'] == 'hash' then
     local f = redis.call('HMGET', key, 'status', 'queue')
@@ -16,7 +18,7 @@ for i = 3, #ARGV do
       outcome = 'RUNNING'
     else
       if f[2] and f[1] then
-        redis.call('ZREM', qkey(base, f[2], string.lower(f[1])), id)
+        redis.call('ZREM', K.index(base, f[2], string.lower(f[1])), id)
       end
       redis.call('DEL', key)
     end
@@ -27,7 +29,7 @@ for i = 3, #ARGV do
   end
   if hint ~= '' and outcome ~= 'RUNNING' then
     for _, status in ipairs({'ready', 'deferred', 'successful', 'failed'}) do
-      if redis.call('ZREM', qkey(base, hint, status), id) == 1 and outcome == 'missing' then
+      if redis.call('ZREM', K.index(base, hint, status), id) == 1 and outcome == 'missing' then
         outcome = 'purged'
       end
     end

@@ -1,13 +1,14 @@
 -- purge_index: purge the first `batch` tasks of one queue's ready, deferred, successful
 -- or failed index (the admin's "purge all", done in chunks so Redis is never blocked).
 -- flags: allow-oom
--- KEYS[1] the index
--- ARGV[1] base, ARGV[2] batch
+-- KEYS[1] index: the index (K.index)
+-- ARGV[1] base: the alias's key base (task records)
+-- ARGV[2] batch
 -- Returns {purged_count, remaining}.
 local base = ARGV[1]
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 for _, id in ipairs(ids) do
-  redis.call('DEL', task_key(base, id))
+  redis.call('DEL', K.task(base, id))
 end
 if #ids > 0 then
   redis.call('ZREM', KEYS[1], unpack(ids))

@@ -1,9 +1,11 @@
 -- queue_stats: counts of each queue and the ready time of its oldest ready task. Read-only;
 -- cost is O(priority levels in use x log n) per queue, never O(n).
 -- flags: no-writes
--- KEYS[1] stats hash, then 5 index keys per queue (ready, deferred, running, successful,
---   failed)
--- ARGV[1] base, ARGV[2] window ms ("finished in the last window"), ARGV[3..] queues
+-- KEYS[1] stats: the counters hash (K.stats)
+-- KEYS[2..] indexes: 5 index keys per queue (ready, deferred, running, successful, failed)
+-- ARGV[1] base: the alias's key base (task records)
+-- ARGV[2] window_ms: "finished in the last window"
+-- ARGV[3..] queues
 -- Returns {now_ms, then per queue: ready, deferred, running, successful, failed,
 --   oldest_ready_at_ms or '', next_deferred_at_ms or '', successful_in_window,
 --   failed_in_window, enqueued_total, successful_total, failed_total}
@@ -33,7 +35,7 @@ for i = 3, #ARGV do
   end
   local oldest = ''
   if oldest_id then
-    oldest = redis.call('HGET', task_key(base, oldest_id), 'ready_at') or ''
+    oldest = redis.call('HGET', K.task(base, oldest_id), 'ready_at') or ''
   end
   local nxt = redis.call('ZRANGE', KEYS[k + 1], 0, 0, 'WITHSCORES')
   local queue = ARGV[i]

@@ -1,8 +1,13 @@
 -- resolve_worker: a worker process is gone (its pool saw it die); requeue each task it
 -- held while attempts remain, else FAILED with WorkerLost; forget the worker.
 -- flags: allow-oom
--- KEYS[1] seq, KEYS[2] stats, KEYS[3] worker registry, KEYS[4] leases hash of the worker
--- ARGV[1] base, ARGV[2] worker id, ARGV[3] reason, ARGV[4] max attempts, ARGV[5] result ttl
+-- KEYS[1] workers: the worker registry (K.workers)
+-- KEYS[2] leases: the worker's leases hash (K.leases)
+-- ARGV[1] base: the alias's key base (K.parks, K.park, K.mailbox and the tasks it held)
+-- ARGV[2] worker_id
+-- ARGV[3] reason: why the worker is gone (in the WorkerLost error)
+-- ARGV[4] max_attempts
+-- ARGV[5] result_ttl_ms
 -- Returns {id1, outcome1, ...}; outcome is requeued, failed or skipped.
-return resolve_worker(ARGV[1], KEYS[1], KEYS[3], ARGV[2], ARGV[3],
-  tonumber(ARGV[4]), now_ms(), tonumber(ARGV[5]))
+return resolve_worker(ARGV[1], KEYS[1], KEYS[2], ARGV[2], ARGV[3], tonumber(ARGV[4]),
+  now_ms(), tonumber(ARGV[5]))

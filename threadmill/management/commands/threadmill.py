@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.tasks import task_backends
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.pool.arbiter import Arbiter, PoolConfig
+from threadmill.pool.arbiter import Arbiter, PoolSpec
 
 logger = logging.getLogger("threadmill")
 
@@ -162,7 +162,7 @@ class Command(BaseCommand):
         for message in checks.run_checks(include_deployment_checks=False):
             level = logging.ERROR if message.is_serious() else logging.WARNING
             logger.log(level, "%s", message)
-        config = PoolConfig(
+        spec = PoolSpec(
             alias=options["backend"],
             queues=tuple(dict.fromkeys(queues)),
             processes=options["processes"],
@@ -174,7 +174,7 @@ class Command(BaseCommand):
             max_memory=options["max_memory"] * 2**20 if options["max_memory"] else None,
             nice=options["nice"],
         )
-        code = Arbiter(config, backend).run()
+        code = Arbiter(spec, backend).run()
         if code:
             sys.exit(code)
 

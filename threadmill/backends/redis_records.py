@@ -1,38 +1,38 @@
-"""Conversions between Django's task objects and Threadmill's Redis records.
+"""How Threadmill's values look in Redis: task records, lease replies, pool reports, times.
 
 Redis holds text: JSON for args, kwargs, return values and error lists, milliseconds of
-Redis time for timestamps. Writing is strict (non-JSON arguments are refused before anything
-is written); reading is tolerant: a field that cannot be decoded is reported in
+Redis time for timestamps. Reading is tolerant: a field that cannot be decoded is reported in
 `TaskRecord.problems` (or raises `CorruptTaskData` where a TaskResult must be built), never
-an unhandled exception in a worker or an admin page.
+an unhandled exception in a worker or an admin page. (The JSON of arguments, results and
+errors, which is the same for any backend, is `threadmill.task_codec`.)
 """
 
 from __future__ import annotations
 
 import json
-import traceback as tb
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks import TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.utils import timezone
-from django.utils.json import normalize_json
-from django.utils.module_loading import import_string
 
-from threadmill.exceptions import (
-    CorruptTaskData,
-    InvalidTaskArguments,
-    ResultNotSerializable,
-    ResultTooLarge,
-    TaskNotFound,
+from threadmill.exceptions import CorruptTaskData
+from threadmill.task_codec import resolve_task
+
+from .records import (
+    ErrorRecord,
+    Lease,
+    PoolReport,
+    QueueStats,
+    TaskRecord,
+    TaskState,
+    ThreadReport,
+    WorkerReport,
 )
-
-from .base import ErrorRecord, Lease, TaskRecord, TaskState
-
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 
 
 def to_ms(value: datetime) -> int:
@@ -51,56 +51,6 @@ def from_ms(value: Any, use_tz: bool | None = None) -> datetime | None:
     if not (settings.USE_TZ if use_tz is None else use_tz):
         return timezone.make_naive(moment, timezone.get_default_timezone())
     return moment
-
-
-def encode_arguments(args: Any, kwargs: Any) -> tuple[str, str]:
-    """JSON of args and kwargs, or InvalidTaskArguments saying what is not JSON."""
-    try:
-        # No arguments is common (and cheap to spot): skip the encoder for it.
-        return (_dumps(list(args)) if args else "[]"), (_dumps(dict(kwargs)) if kwargs else "{}")
-    except (TypeError, ValueError) as exc:
-        raise InvalidTaskArguments(
-            f"Task arguments must be JSON-serializable (Django's rule for task arguments): "
-            f"{exc}. Pass ids, strings, numbers, lists or dicts instead, e.g. a model's pk "
-            "rather than the instance. Nothing was enqueued."
-        ) from exc
-
-
-def encode_result(value: Any, max_size: int) -> tuple[Any, str]:
-    """A return value normalized (as Django does) and as JSON; ResultNotSerializable or
-    ResultTooLarge when it cannot be stored."""
-    if value is None:
-        return None, "null"
-    try:
-        normalized = normalize_json(value)
-        encoded = _dumps(normalized)
-    except (TypeError, ValueError) as exc:
-        raise ResultNotSerializable(
-            f"The task returned a value that cannot be stored as JSON: {exc}. "
-            "Return JSON types (dict, list, str, int, float, bool, None)."
-        ) from exc
-    if len(encoded) > max_size:
-        raise ResultTooLarge(
-            f"The task returned {len(encoded)} bytes of JSON, more than max_result_size "
-            f"({max_size}). Store large outputs elsewhere and return a reference."
-        )
-    return normalized, encoded
-
-
-def error_json(exc: BaseException) -> str:
-    """A TaskError (class path and full traceback) as stored in a record's error list."""
-    kind = type(exc)
-    return _dumps(
-        {
-            "exception_class_path": f"{kind.__module__}.{kind.__qualname__}",
-            "traceback": "".join(tb.format_exception(exc)),
-        }
-    )
-
-
-def error_from_json(encoded: str) -> TaskError:
-    data = json.loads(encoded)
-    return TaskError(exception_class_path=data["exception_class_path"], traceback=data["traceback"])
 
 
 def lease_from_reply(reply: str) -> Lease:
@@ -145,24 +95,6 @@ def lease_from_reply(reply: str) -> Lease:
         )
     except (TypeError, ValueError) as exc:
         raise CorruptTaskData(f"Task {task_id} has an unreadable field: {exc}") from exc
-
-
-@lru_cache(maxsize=1024)
-def resolve_task(path: str, alias: str, priority: int, queue: str, run_after: Any) -> Task:
-    """The Task object for a stored path, configured as it was enqueued (cached)."""
-    try:
-        found = import_string(path)
-    except ImportError as exc:
-        raise TaskNotFound(
-            f"Cannot import task {path!r}: {exc}. Was it renamed or removed in a deploy? "
-            "The task's arguments are kept; restore the code and requeue it."
-        ) from exc
-    if not isinstance(found, Task):
-        raise TaskNotFound(
-            f"{path!r} is a {type(found).__name__}, not a Task: decorate it with "
-            "@django.tasks.task."
-        )
-    return found.using(priority=priority, queue_name=queue, run_after=run_after, backend=alias)
 
 
 def _loads(text: Any, default: Any, name: str, problems: list[str]) -> Any:
@@ -270,3 +202,149 @@ def result_from_record(record: TaskRecord, alias: str) -> TaskResult:
     if record.state == TaskState.SUCCESSFUL:
         object.__setattr__(result, "_return_value", record.result)
     return result
+
+
+def _ms(moment: datetime | None) -> int:
+    return int(moment.timestamp() * 1000) if moment else 0
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def report_to_json(report: PoolReport) -> str:
+    """A pool's report as the heartbeat stores it (times in ms, 0 for none)."""
+    return json.dumps(
+        {
+            "host": report.host,
+            "pid": report.pid,
+            "started_ms": _ms(report.started_at),
+            "queues": report.queues,
+            "processes": report.processes,
+            "threads": report.threads,
+            "restarts": report.restarts,
+            "crashes": report.crashes,
+            "skew_seconds": report.skew_seconds,
+            "rss_bytes": report.rss_bytes,
+            "stopping": report.stopping,
+            "workers": [
+                {
+                    "worker_id": w.worker_id,
+                    "pid": w.pid,
+                    "started_ms": _ms(w.started_at),
+                    "processed": w.processed,
+                    "failed": w.failed,
+                    "rss_bytes": w.rss_bytes,
+                    "threads": [
+                        {
+                            "index": t.index,
+                            "task_id": t.task_id,
+                            "task_path": t.task_path,
+                            "since_ms": _ms(t.since),
+                        }
+                        for t in w.threads
+                    ],
+                }
+                for w in report.workers
+            ],
+        }
+    )
+
+
+def report_from_json(text: str | None) -> PoolReport:
+    """A stored report, tolerating missing or garbled fields (a pool of another version, a
+    hand edit): what cannot be read is left at its default."""
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    workers = []
+    for w in data.get("workers") or []:
+        if not isinstance(w, dict):
+            continue
+        threads = [
+            ThreadReport(
+                index=_as_int(t.get("index", i)),
+                task_id=str(t.get("task_id") or ""),
+                task_path=str(t.get("task_path") or ""),
+                since=from_ms(_as_int(t.get("since_ms")) or None),
+            )
+            for i, t in enumerate(w.get("threads") or [])
+            if isinstance(t, dict)
+        ]
+        workers.append(
+            WorkerReport(
+                worker_id=str(w.get("worker_id", "?")),
+                pid=_as_int(w.get("pid")),
+                started_at=from_ms(_as_int(w.get("started_ms")) or None),
+                threads=threads,
+                processed=_as_int(w.get("processed")),
+                failed=_as_int(w.get("failed")),
+                rss_bytes=_as_int(w.get("rss_bytes")),
+            )
+        )
+    try:
+        skew = float(data.get("skew_seconds") or 0.0)
+    except (TypeError, ValueError):
+        skew = 0.0
+    return PoolReport(
+        host=str(data.get("host", "?")),
+        pid=_as_int(data.get("pid")),
+        started_at=from_ms(_as_int(data.get("started_ms")) or None),
+        queues=[str(q) for q in data.get("queues") or []],
+        processes=_as_int(data.get("processes")),
+        threads=_as_int(data.get("threads")),
+        restarts=_as_int(data.get("restarts")),
+        crashes=_as_int(data.get("crashes")),
+        skew_seconds=skew,
+        rss_bytes=_as_int(data.get("rss_bytes")),
+        stopping=bool(data.get("stopping", False)),
+        workers=workers,
+    )
+
+
+def queue_stats_from_reply(names: Sequence[str], reply: list[Any]) -> list[QueueStats]:
+    """Decode the queue_stats script's reply (see lua/queue_stats.lua)."""
+    measured_at = from_ms(reply[0])
+    stats = []
+    for n, queue in enumerate(names):
+        v = reply[1 + n * 12 : 13 + n * 12]
+        stats.append(
+            QueueStats(
+                queue=queue,
+                ready=v[0],
+                deferred=v[1],
+                running=v[2],
+                successful=v[3],
+                failed=v[4],
+                oldest_ready_at=from_ms(v[5]),
+                next_deferred_at=from_ms(v[6]),
+                successful_last_minute=v[7],
+                failed_last_minute=v[8],
+                enqueued_total=int(v[9] or 0),
+                successful_total=int(v[10] or 0),
+                failed_total=int(v[11] or 0),
+                measured_at=measured_at,
+            )
+        )
+    return stats
+
+
+def page_items_from_reply(reply: list[Any], queue: str, state: TaskState) -> list[TaskRecord]:
+    """Decode the page script's reply `{total, next_offset, id, score, fields, ...}`."""
+    items = []
+    for i in range(2, len(reply), 3):
+        task_id, flat = reply[i], reply[i + 2]
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        if fields:
+            items.append(record_from_hash(task_id, fields))
+            continue
+        # An index entry whose record has gone (expired result not yet trimmed, or lost).
+        ghost = record_from_hash(task_id, {"queue": queue, "status": state.value})
+        items.append(replace(ghost, problems=["the task record is missing (expired or lost)"]))
+    return items

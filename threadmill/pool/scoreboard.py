@@ -1,4 +1,5 @@
-"""Shared memory between the master and one worker process: what each thread runs.
+"""The scoreboard: memory shared by the master and one worker process, saying what each task
+thread runs.
 
 The master maps an anonymous shared region before it forks a worker. The worker's threads
 write into it (a few bytes per task, no system call, no Redis round trip); the master reads
@@ -17,21 +18,15 @@ import mmap
 import struct
 import threading
 import time
-from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from threadmill.backends.records import ThreadReport
 
 _HEADER = struct.Struct("<BQQdB")  # booted, processed, failed, started, exit reason
 _THREAD = struct.Struct("<Id64s192s")  # seq, since (epoch seconds, 0 = idle), id, path
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadView:
-    index: int
-    task_id: str
-    task_path: str
-    since: float  # epoch seconds, 0.0 when idle
-
-
-class WorkerSlots:
+class Scoreboard:
     """The shared region of one worker process with `threads` task threads."""
 
     def __init__(self, threads: int) -> None:
@@ -87,7 +82,8 @@ class WorkerSlots:
         reason = _HEADER.unpack_from(self._mem, 0)[4]
         return reason - 1 if reason else None
 
-    def thread_views(self) -> list[ThreadView]:
+    def threads_now(self) -> list[ThreadReport]:
+        """What each thread runs now (since: when its task started, None when idle)."""
         views = []
         for index in range(self.threads):
             offset = _HEADER.size + _THREAD.size * index
@@ -96,11 +92,11 @@ class WorkerSlots:
                 if seq % 2 == 0 and _THREAD.unpack_from(self._mem, offset)[0] == seq:
                     break
             views.append(
-                ThreadView(
+                ThreadReport(
                     index=index,
                     task_id=task_id.rstrip(b"\0").decode(errors="replace"),
                     task_path=path.rstrip(b"\0").decode(errors="replace"),
-                    since=since,
+                    since=datetime.fromtimestamp(since, tz=UTC) if since else None,
                 )
             )
         return views

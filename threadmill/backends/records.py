@@ -1,0 +1,271 @@
+"""The values the backend interface (`base.ThreadmillBackend`) takes and returns.
+
+Plain dataclasses and enums, no Redis: a lease a worker thread runs, the outcome of an
+acknowledgement, a task as the admin shows it, a page of a queue, queue statistics, the
+report a pool publishes with its heartbeat and the status a reader makes of it, the
+server's health, the dashboard's overview, a maintenance step's report.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class TaskState(enum.StrEnum):
+    """Where a task is. DEFERRED is READY with a `run_after` still in the future."""
+
+    READY = "READY"
+    DEFERRED = "DEFERRED"
+    RUNNING = "RUNNING"
+    SUCCESSFUL = "SUCCESSFUL"
+    FAILED = "FAILED"
+
+    @property
+    def index(self) -> str:
+        return self.value.lower()
+
+    @property
+    def newest_first(self) -> bool:
+        return self in (TaskState.SUCCESSFUL, TaskState.FAILED)
+
+
+class AckOutcome(enum.StrEnum):
+    """What an acknowledgement (or lease extension) did."""
+
+    OK = "OK"  # stored now
+    ALREADY_DONE = "ALREADY_DONE"  # a retry of an acknowledgement that was stored
+    LEASE_LOST = "LEASE_LOST"  # the lease expired or another worker holds the task now
+    GONE = "GONE"  # no record any more (purged, or Redis lost it)
+
+
+@dataclass(slots=True)  # not frozen: built for every task, and frozen init is slow
+class Lease:
+    """A task leased to one worker thread: everything needed to run it."""
+
+    task_id: str
+    token: str
+    acquired_at: datetime  # Redis time; also the attempt's last_attempted_at
+    path: str
+    queue: str
+    priority: int
+    takes_context: bool
+    args_json: str
+    kwargs_json: str
+    run_after: datetime | None
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    worker_ids_json: str
+    errors_json: str
+    attempt: int
+
+
+@dataclass(slots=True)
+class AckResult:
+    outcome: AckOutcome
+    finished_at: datetime
+    next_lease: Lease | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRecord:
+    exception_class_path: str
+    traceback: str
+
+    @property
+    def exception_name(self) -> str:
+        return self.exception_class_path.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """Everything the backend knows about one task, tolerant of corrupt data."""
+
+    id: str
+    queue: str
+    state: TaskState | None  # None: unreadable
+    path: str
+    priority: int
+    args: Any
+    kwargs: Any
+    run_after: datetime | None
+    enqueued_at: datetime | None
+    ready_at: datetime | None
+    started_at: datetime | None
+    last_attempted_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    worker_ids: list[str]
+    errors: list[ErrorRecord]
+    result: Any
+    worker: str
+    lease_deadline: datetime | None
+    raw: str = ""  # what a quarantined record held
+    problems: list[str] = field(default_factory=list)  # fields that could not be decoded
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(".", 1)[-1] if self.path else "?"
+
+    @property
+    def last_error(self) -> ErrorRecord | None:
+        return self.errors[-1] if self.errors else None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    queue: str
+    state: TaskState
+    items: list[TaskRecord]
+    total: int
+    offset: int
+    limit: int
+    name: str = ""  # the task-name filter, if any
+    next_offset: int | None = None  # with a filter: the position after the last one examined
+
+
+#: Positions of an index that one name-filtered page looks at, at most: what bounds its cost.
+NAME_FILTER_SCAN = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    queue: str
+    ready: int
+    deferred: int
+    running: int
+    successful: int
+    failed: int
+    oldest_ready_at: datetime | None
+    next_deferred_at: datetime | None
+    successful_last_minute: int
+    failed_last_minute: int
+    enqueued_total: int
+    successful_total: int
+    failed_total: int
+    measured_at: datetime
+
+    def count(self, state: TaskState) -> int:
+        return getattr(self, state.index)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadReport:
+    """What one task thread of a worker process runs (written by the pool, read by the admin
+    and the dashboard); an idle thread has no task_id."""
+
+    index: int
+    task_id: str = ""
+    task_path: str = ""
+    since: datetime | None = None  # when the task started, on the pool's host clock
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReport:
+    """One worker process of a pool, as the pool reports it."""
+
+    worker_id: str
+    pid: int
+    started_at: datetime | None
+    threads: list[ThreadReport]
+    processed: int = 0
+    failed: int = 0
+    rss_bytes: int = 0
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for t in self.threads if t.task_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolReport:
+    """What a pool (its master process) publishes with every heartbeat."""
+
+    host: str
+    pid: int
+    started_at: datetime | None
+    queues: list[str]
+    processes: int
+    threads: int
+    restarts: int = 0
+    crashes: int = 0
+    skew_seconds: float = 0.0  # host clock minus Redis clock
+    rss_bytes: int = 0  # of the master process
+    stopping: bool = False  # stopping gracefully: workers finish what they hold
+    workers: list[WorkerReport] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatus:
+    """A pool as a reader sees it: its last report, when that came (Redis time), and
+    whether it is stale (late, or gone without unregistering)."""
+
+    pool_id: str
+    report: PoolReport
+    seen_at: datetime | None
+    stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HealthIssue:
+    """One thing wrong with the backend's server or pools, worded once for `manage.py check`
+    (its id, level and hint), the admin and the dashboard (its message)."""
+
+    id: str  # a system check id, e.g. threadmill.W002
+    level: str  # "error" or "warning"
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """Health of the backend's server: what it is, and what is wrong with it."""
+
+    url: str  # password masked
+    reachable: bool
+    error: str = ""
+    version: str = ""  # the Redis protocol version it reports (Valkey: its Redis version)
+    used_memory: int = 0
+    maxmemory: int = 0
+    maxmemory_policy: str = ""
+    aof_enabled: bool = False
+    appendfsync: str = ""
+    rdb_save: str = ""
+    now: datetime | None = None
+    data_lost_at: datetime | None = None
+    issues: list[HealthIssue] = field(default_factory=list)
+    node: str = ""  # host:port of the server holding the alias's keys (cluster: slot master)
+    topology: str = "standalone"  # standalone, cluster or sentinel
+    connected_replicas: int = 0
+
+    @property
+    def warnings(self) -> list[str]:
+        """The issues' messages, errors first, as the admin and the dashboard show them."""
+        return [i.message for i in self.issues]
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """Everything the dashboard shows, read in one bounded batch (see `overview()`)."""
+
+    server: ServerInfo
+    queues: list[QueueStats]
+    pools: list[PoolStatus]
+    failures: list[TaskRecord]  # the most recent FAILED tasks across queues, newest first
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatReply:
+    now: datetime
+    epoch: str
+    data_lost_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceReport:
+    promoted: int = 0
+    expired: list[str] = field(default_factory=list)
+    reaped_workers: dict[str, int] = field(default_factory=dict)
+    trimmed: int = 0
