@@ -15,8 +15,8 @@ from django.test.utils import override_settings
 
 from tests import tasks
 from tests.admin_helpers import fail_next, failure_json, lease_next, make_user, succeed_next
+from threadmill.admin.bulk import run_slice
 from threadmill.backends.records import AckOutcome, TaskState
-from threadmill.bulk import run_slice
 
 pytestmark = pytest.mark.django_db
 

@@ -13,15 +13,9 @@ from rich.console import Console
 from rich.text import Text
 
 from tests.top_samples import NOW, busy_snapshot, down_snapshot, many_workers_snapshot
-from threadmill.top.render import (
-    UNICODE,
-    fmt_bytes,
-    fmt_duration,
-    fmt_rate,
-    render_screen,
-    sparkline,
-    worker_rows,
-)
+from threadmill.top.layout import UNICODE, fmt_bytes, fmt_duration, fmt_rate, sparkline
+from threadmill.top.panels import worker_rows
+from threadmill.top.render import render_screen
 from threadmill.top.snapshot import ServerView, Snapshot
 
 

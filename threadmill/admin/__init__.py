@@ -1,8 +1,13 @@
-"""Registers the Threadmill pages in the Django admin, under "Threadmill" on its index.
+"""The Threadmill pages of the Django admin, registered under "Threadmill" on its index.
 
 `TaskAdmin` is the admin of the unmanaged `Task` model; it replaces the model admin's URLs
 with the Threadmill views (overview, task lists, task detail, workers, actions), each
 wrapped in `admin_site.admin_view` (login, staff, CSRF, no caching).
+
+Everything only the admin uses sits in this package: `views/` (the pages), `forms` (the
+actions' forms), `bulk` (whole-set actions in bounded slices) and `history` (the admin's
+LogEntry records). The template filters stay in `threadmill/templatetags/`, where Django
+looks for them, and the templates in `threadmill/templates/threadmill/`.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
+from threadmill.admin.views import actions, overview, tasks, workers
+from threadmill.admin.views.common import PERM_VIEW
 from threadmill.models import Task
-from threadmill.views import actions, overview, tasks, workers
-from threadmill.views.common import PERM_VIEW
 
 
 @admin.register(Task)

@@ -16,11 +16,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseClientRedirect
 
+from threadmill.admin.bulk import run_slice
+from threadmill.admin.forms import BatchForm, SelectionForm
+from threadmill.admin.history import log_batch, log_tasks
 from threadmill.backends.records import TaskRecord, TaskState
-from threadmill.bulk import run_slice
 from threadmill.exceptions import ThreadmillError
-from threadmill.forms import BatchForm, SelectionForm
-from threadmill.history import log_batch, log_tasks
 
 from .common import (
     BATCH_REQUEUEABLE,

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from threadmill.views.common import MAX_SELECTION
+from threadmill.admin.views.common import MAX_SELECTION
 
 MAX_ID_LENGTH = 255
 
