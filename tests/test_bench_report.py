@@ -1,15 +1,21 @@
-"""bench.compare's arithmetic and tables, on made-up rounds: medians, cells, the best drain
-setting."""
+"""bench.compare's arithmetic and outputs, on made-up rounds: medians, cells, the best
+drain setting, the JSON data file."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from bench.compare import Failed
+from bench.compare import results as data_file
 from bench.compare.drivers import System
 from bench.compare.measurements import store
 from bench.compare.report import DASH, cell, drain_cell, markdown, memory_cell
-from bench.compare.stats import best_drain_setting, percentile
+from bench.compare.stats import best_drain_setting, figures, percentile, summarize
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "bench" / "results"
 
 THREADMILL = {
     "versions": {"threadmill": "this repository"},
@@ -54,6 +60,13 @@ def test_percentile_is_the_nearest_rank():
     assert percentile(values, 50) == 51.0  # round(0.5 * 99) = 50 -> the 51st value
     assert percentile(values, 99) == 99.0
     assert percentile([3.0], 99) == 3.0
+
+
+def test_a_summary_is_median_min_max_over_the_rounds():
+    summary = summarize([3.0, 1.0, 2.0, 10.0], failed=1)
+    assert (summary.median, summary.min, summary.max) == (2.5, 1.0, 10.0)
+    assert (summary.runs, summary.failed) == (4, 1)
+    assert summarize([]) is None
 
 
 def test_cells_show_the_median_the_range_and_the_failures(run):
@@ -109,3 +122,50 @@ def test_the_markdown_tables(run):
     ) in table
     assert "| threadmill `enqueue_many` | | | | 60,000 (60,000-60,000) |" in table
     assert "| threadmill | 2x4 | 2 processes x 4 threads | 3 | 14,500 " in table
+
+
+def test_the_data_file_has_the_run_and_every_round(run, tmp_path):
+    system, results = run
+    meta = {
+        "date": "2026-11-29T10:15:00+00:00",
+        "commit": {"sha": "86fccb6" + "0" * 33, "dirty": False},
+        "machine": {"cpu": "Test CPU", "cores": 2, "kernel": "6.1", "os": "Linux"},
+        "python": "3.13.0",
+        "python_details": {"version": "3.13.0", "implementation": "CPython"},
+        "redis": "7.0.15",
+        "runs": 3,
+        "command": "uv run python -m bench.compare",
+        "wall_minutes": 5.8,
+        "load": [0.5, 0.6, 0.7, 1.0, 1.1, 1.2],
+        "config": {"runs": 3},
+    }
+    path = data_file.default_path(meta, quick=False)
+    assert path.parent == RESULTS_DIR
+    assert path.name == "2026-11-29T1015Z_86fccb6_py3.13.0.json"
+    assert data_file.default_path(meta, quick=True).name.endswith("_quick.json")
+
+    written = tmp_path / "run.json"
+    data_file.write(written, data_file.payload([system], results, meta))
+    data = json.loads(written.read_text())
+    assert data["python"] == {"version": "3.13.0", "implementation": "CPython"}
+    assert (data["machine"]["cpu"], data["machine"]["cores"]) == ("Test CPU", 2)
+    assert data["commit"]["sha"].startswith("86fccb6")
+    rounds = data["rounds"]["threadmill"]
+    assert [r["rate"] for r in rounds["drain 1x1"]] == [8_000, 8_400, 7_900]
+    assert rounds["drain 2x4"][2] == {"error": "worker exited with -9"}
+    assert len(rounds["latency"][0]["samples"]) == 70
+    medians = data["medians"]["threadmill"]
+    assert medians["drain 1x1 (tasks/s)"]["median"] == 8_000
+    assert medians["drain 2x4 (tasks/s)"]["failed"] == 1
+    assert medians["drain, best setting"] == "2x4"
+    assert medians["enqueue_many (tasks/s)"]["median"] == 60_000
+    assert medians["latency p50 (ms)"]["median"] == pytest.approx(0.8)
+    assert medians["latency samples"] == 210
+    assert medians["RSS master after the 1x1 drain (MiB)"]["median"] == 67.0
+
+
+def test_figures_leave_out_what_never_succeeded():
+    system = System("celery", info={"drain_settings": {"1x1": "prefork"}, "uses_redis": True})
+    results: dict = {}
+    store(results, ("celery", "drain", "1x1"), Failed("boom"), 1.0)
+    assert figures(results, system) == {}

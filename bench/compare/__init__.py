@@ -17,8 +17,8 @@ flushed before each measurement; only the idle pools, which idle side by side, g
 each. The scenarios run in rounds: each round measures every system once, so drifting
 background load spreads over all of them. Each figure is the median and min-max over the
 rounds. A system or figure that fails is reported as "failed: reason" and the run goes on.
-A run prints the Markdown tables (`--json` also writes every measurement to a file). See
-docs/performance.md for what each figure means.
+A run prints the Markdown tables and writes every round's figures to a JSON file under
+`bench/results/`. See docs/performance.md for what each figure means.
 
 The modules, in the order a run uses them:
 
@@ -33,7 +33,7 @@ The modules, in the order a run uses them:
     measurements   where every measurement (or its failure) is kept during a run
     stats          medians, min-max, percentiles, the best drain setting
     report         the Markdown tables
-    results        the machine it ran on, and the JSON file of `--json`
+    results        the JSON data file under bench/results/ and the machine it ran on
 """
 
 from __future__ import annotations

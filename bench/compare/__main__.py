@@ -1,6 +1,6 @@
 """The command line: `uv run python -m bench.compare [--quick] ...` (see the package's
 docstring). Builds the peers' environments, runs every round against a private
-redis-server, prints the Markdown tables and writes the files asked for."""
+redis-server, prints the Markdown tables and writes the JSON data file."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from bench.compare import Failed, log
 from bench.compare import results as data_file
 from bench.compare.config import make_config
 from bench.compare.drivers import SYSTEMS, Runner, System
-from bench.compare.environments import base_python, build_env, default_env_dir, python_version
+from bench.compare.environments import (
+    base_python,
+    build_env,
+    default_env_dir,
+    python_implementation,
+    python_version,
+)
 from bench.compare.report import markdown
 from bench.compare.rounds import run_all
 from tests.redis_server import RedisServer
@@ -47,7 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "so far (default 1)",
     )
     parser.add_argument("--output", type=Path, help="also write the Markdown tables here")
-    parser.add_argument("--json", type=Path, help="write every measurement here")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="write the data file here (default: bench/results/<date>_<commit>_py<version>"
+        "[_quick].json)",
+    )
     parser.add_argument(
         "--env-dir",
         type=Path,
@@ -99,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     cfg = make_config(args.quick, args.runs, args.tasks, args.sweep, args.sweep_rounds)
     started = time.monotonic()
+    date = data_file.now()
     load_before = os.getloadavg()
 
     systems = [System(name) for name in args.names]
@@ -118,8 +130,14 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     meta = {
+        "date": date,
+        "commit": data_file.commit(),
         "machine": data_file.machine(),
         "python": python_version(args.python),
+        "python_details": {
+            "version": python_version(args.python),
+            "implementation": python_implementation(args.python),
+        },
         "redis": redis_version,
         "runs": cfg.runs,
         "command": " ".join([COMMAND, *(argv if argv is not None else sys.argv[1:])]),
@@ -131,8 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     print(table)
     if args.output:
         args.output.write_text(table)
-    if args.json:
-        data_file.write(args.json, data_file.payload(systems, results, meta))
+    path = args.json or data_file.default_path(meta, args.quick)
+    data_file.write(path, data_file.payload(systems, results, meta))
+    log(f"data file: {path}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,17 @@ def python_version(python: str) -> str:
     return out.stdout.strip()
 
 
+def python_implementation(python: str) -> str:
+    """ "CPython", "PyPy", ... of the interpreter at `python`."""
+    out = subprocess.run(
+        [python, "-c", "import platform; print(platform.python_implementation())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
 def default_env_dir() -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return cache / "threadmill-bench" / "envs"
