@@ -1,5 +1,5 @@
 """bench.compare's arithmetic and outputs, on made-up rounds: medians, cells, the best
-drain setting, the JSON data file."""
+drain setting, the JSON data file; and every data file under bench/results/ is readable."""
 
 from __future__ import annotations
 
@@ -169,3 +169,16 @@ def test_figures_leave_out_what_never_succeeded():
     results: dict = {}
     store(results, ("celery", "drain", "1x1"), Failed("boom"), 1.0)
     assert figures(results, system) == {}
+
+
+@pytest.mark.parametrize("path", sorted(RESULTS_DIR.glob("*.json")), ids=lambda p: p.name)
+def test_every_recorded_run_is_readable(path):
+    data = json.loads(path.read_text())
+    assert data["schema"] == data_file.SCHEMA
+    for field in ("date", "source", "machine", "python", "commit"):
+        assert field in data, field
+    assert "medians" in data or "measurements" in data
+    assert data["machine"]["cores"] >= 1
+    assert data["python"]["version"].count(".") == 2
+    if data["source"].startswith("transcribed"):
+        assert data["source"] == "transcribed from docs/performance.md"
