@@ -21,25 +21,26 @@ def base_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-def python_version(python: str) -> str:
+def ask_python(python: str, expression: str) -> str:
+    """What `print(expression)` prints in the interpreter at `python`."""
     out = subprocess.run(
-        [python, "-c", "import sys; print(sys.version.split()[0])"],
+        [python, "-c", f"import platform, sys; print({expression})"],
         capture_output=True,
         text=True,
         check=True,
     )
     return out.stdout.strip()
+
+
+def python_version(python: str) -> str:
+    """Its version, e.g. 3.13.0 (it goes into each environment's name: a new interpreter
+    gets new environments)."""
+    return ask_python(python, "sys.version.split()[0]")
 
 
 def python_implementation(python: str) -> str:
-    """ "CPython", "PyPy", ... of the interpreter at `python`."""
-    out = subprocess.run(
-        [python, "-c", "import platform; print(platform.python_implementation())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
+    """Its implementation: CPython, PyPy, ..."""
+    return ask_python(python, "platform.python_implementation()")
 
 
 def default_env_dir() -> Path:
