@@ -104,7 +104,7 @@ def bench_latency(url: str, samples: int) -> list[float]:
 
     from bench import tasks
 
-    client = task_backends["default"].client
+    client = task_backends["default"].store.client
     client.flushall()
     p = pool(url, "--processes", "1", "--threads", "1")
     try:
@@ -127,7 +127,7 @@ def bench_idle_cost(url: str, seconds: float) -> float:
     """Redis commands per second issued by an idle 2 x 4 pool."""
     from django.tasks import task_backends
 
-    client = task_backends["default"].client
+    client = task_backends["default"].store.client
     client.flushall()
     p = pool(url, "--processes", "2", "--threads", "4")
     try:

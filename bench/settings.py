@@ -23,7 +23,7 @@ TASKS = {
         "REDIS_URL": REDIS_URL,
         "QUEUES": ["default"],
     },
-    # The same without the busy-wait for replies, for bench/spin_probe.py's side by side.
+    # The same without the busy-wait for replies, for bench/reply_spin.py's side by side.
     "nospin": {
         "BACKEND": "threadmill.backends.redis.RedisTaskBackend",
         "REDIS_URL": REDIS_URL,

@@ -13,4 +13,4 @@ def noop():
 @task
 def stamp():
     """Push the wall-clock start time to a list the benchmark blocks on (latency)."""
-    task_backends["default"].client.rpush("bench:started", repr(time.time()))
+    task_backends["default"].store.client.rpush("bench:started", repr(time.time()))

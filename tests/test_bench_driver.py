@@ -1,4 +1,4 @@
-"""bench/compare.py's serving drivers: one driver process runs command after command."""
+"""bench.compare's serving drivers: one driver process runs command after command."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from bench.compare import PEERS, Failed, ServingDriver
+from bench.compare import PEERS, Failed
+from bench.compare.drivers import ServingDriver
 
 
 @pytest.fixture

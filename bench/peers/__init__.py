@@ -1,1 +1,1 @@
-"""Drivers for the side-by-side benchmark (`bench/compare.py`); one per system."""
+"""Drivers for the side-by-side benchmark (`python -m bench.compare`); one per system."""

@@ -8,7 +8,7 @@ as `python bench/peers/<system>_driver.py COMMAND ...`:
     info                     versions and the worker settings the driver knows (JSON)
     setup                    one-off preparation (e.g. migrate a database)
     reset                    forget every task (for state kept outside Redis)
-    snapshot, restore        copy / put back that state (Redis is copied by compare.py)
+    snapshot, restore        copy / put back that state (bench.compare copies Redis)
     enqueue N                enqueue N no-op tasks one by one with the normal API
     enqueue-many N           the bulk API, where the system has one
     drain-setup N            pre-enqueue N tasks for a drain (stamp tasks at 0, every 100th,
@@ -121,7 +121,7 @@ class Driver:
     #: that a worker that polls is met at a random point of its poll interval.
     latency_gap = (0.02, 0.12)
     #: Its idle latency is set by a poll interval of about a second: its latency rounds run
-    #: beside the other systems' (see compare.py's idle_pools).
+    #: beside the other systems' (see bench/compare/idle_pools.py).
     slow_poller = False
 
     # ---- primitives a driver implements ----------------------------------------------------
@@ -133,7 +133,7 @@ class Driver:
         """Forget every task (Redis is flushed by the coordinator; databases are not)."""
 
     def snapshot(self) -> None:
-        """Keep a copy of the state kept outside Redis (compare.py copies Redis itself)."""
+        """Keep a copy of the state kept outside Redis (bench.compare copies Redis itself)."""
 
     def restore(self) -> None:
         """Put that copy back (no worker is running)."""

@@ -70,8 +70,8 @@ class ThreadmillDriver(Driver):
             self.backend.enqueue_many(self.tasks.noop, noops)
 
     def pending(self) -> int:
-        client = self.backend.store.client
-        return sum(client.zcard(self.backend.keys.index(q, "ready")) for q in self.backend.queues)
+        # The inspection API (as the admin pages read it), not Threadmill's key layout.
+        return sum(stats.ready for stats in self.backend.queue_stats(self.backend.queues))
 
     def worker_command(self, setting: str, index: int = 0) -> tuple[list[str], dict[str, str]]:
         processes, threads = POOL_SETTINGS[setting]

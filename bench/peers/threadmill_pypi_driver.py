@@ -52,7 +52,7 @@ class ThreadmillPypiDriver(Driver):
             from django.tasks import TaskResultStatus
 
             key = backend._segment_key(TaskResultStatus.READY, "default")
-        return backend.store.client.zcard(key)
+        return backend.client.zcard(key)
 
     def worker_command(self, setting: str, index: int = 0) -> tuple[list[str], dict[str, str]]:
         processes, threads = POOL_SETTINGS[setting]

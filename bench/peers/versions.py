@@ -1,12 +1,13 @@
 """The one place where the peers' versions are pinned.
 
-Each peer is installed into its own virtual environment (see `bench/compare.py`), built from
-these requirement lines only: no peer shares a package, or a process, with another. The
-Redis client and Django are pinned too, so every system runs the same client and framework.
+Each peer is installed into its own virtual environment (see
+`bench/compare/environments.py`), built from these requirement lines only: no peer shares a
+package, or a process, with another. The Redis client and Django are pinned too, so every
+system runs the same client and framework.
 `threadmill` itself runs from this repository, in the repository's own environment.
 
-To move a pin: edit it here; compare.py builds a fresh environment (the directory name is a
-hash of the lines) on the next run.
+To move a pin: edit it here; bench.compare builds a fresh environment (the directory name is
+a hash of the lines) on the next run.
 
 The published threadmill is pinned per interpreter: its releases after 0.3.1 need Python
 3.14, so the benchmark measures the newest release that installs on the Python it runs.

@@ -1,12 +1,13 @@
 """What the busy-wait for replies (the `reply_spin` option) gives, side by side.
 
-    uv run python bench/spin_probe.py [--runs 5] [--tasks 10000]
+    uv run python bench/reply_spin.py [--runs 5] [--tasks 10000]
 
 On a private redis-server, in interleaved rounds (so that background load hits both), with
 the bench settings' two aliases: `default` (reply_spin at its default) and `nospin`
 (reply_spin 0): enqueue one by one from this process, and drain pre-enqueued no-ops with a
 real pool of 1 process x 1 thread and of 2 processes x 2 threads. Prints the medians, and
-the median of the per-round ratios.
+the median of the per-round ratios. Rerun it after a change to the spin, to the pool's rule
+for when workers spin, or on a new kind of machine (docs/performance.md, "Tuning").
 """
 
 from __future__ import annotations
