@@ -186,9 +186,9 @@ def test_options_accept_timedelta_and_seconds():
             "OPTIONS": {"lease_ttl": timedelta(minutes=2), "result_ttl": 30},
         },
     )
-    assert backend.options.lease_ttl == 120.0
-    assert backend.options.result_ttl == 30.0
-    assert backend.options.batch_size == 100
+    assert backend.config.lease_ttl == 120.0
+    assert backend.config.result_ttl == 30.0
+    assert backend.config.batch_size == 100
 
 
 def test_unreachable_redis_raises_a_clear_error_quickly():

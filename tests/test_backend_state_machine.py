@@ -277,7 +277,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
                 for status in STATUS_INDEXES
                 if self.client.zscore(keys.index(self.queue[task_id], status), task_id) is not None
             ]
-            assert memberships == [state.index], (task_id, memberships, state)
+            assert memberships == [state.slug], (task_id, memberships, state)
         stats = {s.queue: s for s in self.backend.queue_stats(QUEUES)}
         for queue in QUEUES:
             for state in TaskState:

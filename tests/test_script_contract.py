@@ -120,7 +120,7 @@ def test_a_wrapper_sends_what_its_script_declares(name):
             assert param in KEY_PARAMS, f"{name}: {param} is neither in ARGV nor a key part"
             parts = value if isinstance(value, list) else [value]
             for part in parts:
-                part = part.index if isinstance(part, TaskState) else part
+                part = part.slug if isinstance(part, TaskState) else part
                 assert any(str(part) in key for key in call.keys), param
 
 

@@ -115,9 +115,9 @@ def test_a_process_that_forbids_spinning_does_not_spin(backend):
 
 def test_reply_spin_is_validated():
     params = {"REDIS_URL": "redis://localhost:1/0"}
-    assert RedisTaskBackend("x", params).options.reply_spin == 0.0001
+    assert RedisTaskBackend("x", params).config.reply_spin == 0.0001
     off = RedisTaskBackend("x", {**params, "OPTIONS": {"reply_spin": 0}})
-    assert off.options.reply_spin == 0
+    assert off.config.reply_spin == 0
     with pytest.raises(ImproperlyConfigured, match=r"reply_spin.*at least 0"):
         RedisTaskBackend("x", {**params, "OPTIONS": {"reply_spin": -1}})
 

@@ -16,6 +16,8 @@ class Task(models.Model):
     """A task of a Threadmill backend alias, as the admin's history and permissions see it."""
 
     id = models.CharField(primary_key=True, max_length=255)
+    #: What the admin's history shows for this task (not a field: nothing is stored).
+    label = ""
 
     class Meta:
         managed = False

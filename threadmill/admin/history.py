@@ -9,6 +9,7 @@ moved and how many remained.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.http import HttpRequest
@@ -19,13 +20,21 @@ FLAGS = {"requeue": CHANGE, "purge": DELETION}
 VERBS = {"requeue": "Requeued", "purge": "Purged"}
 
 
+def _user_id(request: HttpRequest) -> Any:
+    """The acting user's pk (the admin's views require a logged-in staff user)."""
+    user_id = request.user.pk
+    if user_id is None:
+        raise ValueError("Admin actions are logged for a logged-in user only.")
+    return user_id
+
+
 def log_tasks(request: HttpRequest, action: str, alias: str, task_ids: Iterable[str]) -> int:
     """One entry per task id; returns how many were written."""
     refs = [Task.ref(alias, task_id, f"{task_id} (backend {alias})") for task_id in task_ids]
     if not refs:
         return 0
     LogEntry.objects.log_actions(
-        request.user.pk, refs, FLAGS[action], f"{VERBS[action]} through the Threadmill admin."
+        _user_id(request), refs, FLAGS[action], f"{VERBS[action]} through the Threadmill admin."
     )
     return len(refs)
 
@@ -40,10 +49,10 @@ def log_batch(
     remaining: int,
 ) -> None:
     """One entry for a slice of a whole-set action (it has no single task to link to)."""
-    ref = Task(id=None)
+    ref = Task(id=None)  # type: ignore[misc]  # no object: the entry links nowhere
     ref.label = f"all {state.lower()} tasks of queue {queue} (backend {alias})"
     LogEntry.objects.log_actions(
-        request.user.pk,
+        _user_id(request),
         [ref],
         FLAGS[action],
         f"{VERBS[action]} {done} {state.lower()} tasks of queue {queue!r} "

@@ -11,8 +11,9 @@ Two audiences use it:
   statistics, a page of tasks of one status, one task, the live pools, server health,
   requeue and purge.
 
-Both may read `options` (the alias's validated `BackendOptions`) and `display_url` (where the
-backend keeps its data, password masked). The values passed and returned are in `records.py`.
+Both may read `config` (the alias's OPTIONS, validated: a `BackendOptions`; Django's own
+`options` stays the raw dict) and `display_url` (where the backend keeps its data, password
+masked). The values passed and returned are in `records.py`.
 Every inspection call costs work proportional to what it returns, never to queue length.
 """
 
@@ -53,8 +54,8 @@ class ThreadmillBackend(BaseTaskBackend):
     supports_get_result = True
     supports_priority = True
 
-    #: The alias's validated options (lease_ttl, batch_size, heartbeat_interval ...).
-    options: BackendOptions
+    #: The alias's OPTIONS, validated (lease_ttl, batch_size, heartbeat_interval ...).
+    config: BackendOptions
     #: Where the backend keeps its data, safe to show (the password masked).
     display_url: str
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
-from redis.cluster import RedisCluster, key_slot
+from redis.cluster import ClusterNode, RedisCluster, key_slot
 from redis.exceptions import (
     AskError,
     ClusterDownError,
@@ -90,7 +90,7 @@ class SlotOwner:
                 cluster = self._cluster
         return cluster
 
-    def _node(self):
+    def _node(self) -> ClusterNode:
         try:
             return self.cluster.nodes_manager.get_node_from_slot(self.slot)
         except SlotNotCoveredError as exc:  # its shard is down: like CLUSTERDOWN

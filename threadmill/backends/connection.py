@@ -78,7 +78,7 @@ def make_client(
     common = _common(options, socket_timeout, connect_timeout or options.socket_connect_timeout)
     if target.kind == STANDALONE:
         return redis.Redis.from_url(target.url, retry=_retry(retries), **common)
-    auth = {"username": target.username, "password": target.password}
+    auth: dict[str, Any] = {"username": target.username, "password": target.password}
     if target.kind == SENTINEL:
         sentinels = Sentinel(
             list(target.nodes),

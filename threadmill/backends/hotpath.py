@@ -17,8 +17,12 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
+import redis
 from redis.backoff import NoBackoff
+from redis.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MovedError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,6 +33,7 @@ from threadmill.exceptions import ReplicationTimeout
 from . import lua
 from . import spin as reply_spin
 from .cluster import MAX_REDIRECTS, MIGRATING, TRANSIENT, SlotOwner, backoff
+from .lua import Script
 
 #: Written before WAIT when a call was retried on another connection: WAIT waits for the
 #: replication offset of its connection's last write, and a retried script that finds its
@@ -116,7 +121,13 @@ class ReplicaAcks:
             )
 
 
-def _script_load(conn, source: str) -> None:
+def _address(conn: AbstractConnection) -> str:
+    """host:port of a connection (a Unix socket: its path)."""
+    path = getattr(conn, "path", "")
+    return path or f"{getattr(conn, 'host', '?')}:{getattr(conn, 'port', '?')}"
+
+
+def _script_load(conn: AbstractConnection, source: str) -> None:
     conn.send_command("SCRIPT", "LOAD", source)
     conn.read_response()
 
@@ -127,12 +138,12 @@ class DirectRoute:
     the sentinels for the primary in connect() only (a lazy connect on first send would
     go to redis-py's default address, localhost:6379)."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, client: redis.Redis) -> None:
         # HotPath's loop is the retry policy: a connection attempt is made once per turn.
         self._kwargs = {**client.connection_pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
         self._connection_class = client.connection_pool.connection_class
 
-    def connect(self):
+    def connect(self) -> AbstractConnection:
         conn = self._connection_class(**self._kwargs)
         conn.connect()
         return conn
@@ -151,7 +162,7 @@ class SlotRoute:
     def __init__(self, owner: SlotOwner) -> None:
         self.owner = owner
 
-    def connect(self):
+    def connect(self) -> AbstractConnection:
         pool = self.owner.master().connection_pool  # its connections never retry by themselves
         conn = pool.connection_class(**pool.connection_kwargs)
         conn.connect()
@@ -176,14 +187,14 @@ class HotPath:
         self._local = threading.local()
         self._all: weakref.WeakSet = weakref.WeakSet()
 
-    def _connection(self):
+    def _connection(self) -> AbstractConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._route.connect()
             self._all.add(conn)
         return conn
 
-    def _drop(self, conn) -> None:
+    def _drop(self, conn: AbstractConnection | None) -> None:
         """A failed connection is never reused: the next one is found through the route
         (the slot's master may have moved, Sentinel may name another primary)."""
         if conn is not None:
@@ -199,17 +210,17 @@ class HotPath:
 
     def evalsha(
         self,
-        script,
+        script: Script,
         keys: list[str],
         args: list,
         acks: ReplicaAcks | None = None,
         spin: bool = False,
-    ):
+    ) -> Any:
         """Run script; `spin`: busy-wait briefly for the reply (a per-task call: enqueue,
         acquire, acknowledge), unless reply_spin is 0 or this process forbids it."""
         spin = spin and self._spin > 0 and reply_spin.allowed()
         packed = pack_command(["EVALSHA", script.sha, len(keys), *keys, *args])
-        conn = None
+        conn: AbstractConnection | None = None
         failures = redirects = 0
         while True:
             try:
@@ -222,7 +233,8 @@ class HotPath:
                     return conn.read_response()
                 return self._call_and_wait(conn, packed, acks, fence=failures + redirects > 0)
             except NoScriptError:
-                lua.load_all(lambda source, conn=conn: _script_load(conn, source))
+                if conn is not None:
+                    lua.load_all(partial(_script_load, conn))
             except MovedError as exc:
                 redirects += 1
                 if redirects > MAX_REDIRECTS:
@@ -231,7 +243,7 @@ class HotPath:
                 conn = None
                 self._route.moved(exc)
             except (RedisConnectionError, RedisTimeoutError, *TRANSIENT) as exc:
-                node = f"{conn.host}:{conn.port}" if conn is not None else None
+                node = _address(conn) if conn is not None else None
                 self._drop(conn)
                 conn = None
                 failures += 1
@@ -240,7 +252,9 @@ class HotPath:
                 self._route.failed(exc, node)  # a cluster re-reads its topology
                 threading.Event().wait(backoff(failures))
 
-    def _call_and_wait(self, conn, packed: bytes, acks: ReplicaAcks, fence: bool):
+    def _call_and_wait(
+        self, conn: AbstractConnection, packed: bytes, acks: ReplicaAcks, fence: bool
+    ) -> Any:
         """The script, (the fence,) then WAIT, in one round trip on one connection."""
         conn.send_packed_command([packed, acks.fence, acks.wait] if fence else [packed, acks.wait])
         replies = []
@@ -253,7 +267,7 @@ class HotPath:
                 replies.append(None)
         if error is not None:
             raise error
-        acks.check(replies[-1], f"{conn.host}:{conn.port}")
+        acks.check(replies[-1], _address(conn))
         return replies[0]
 
     def close(self) -> None:

@@ -70,7 +70,7 @@ class RedisInspection:
         self.store = store
         self.keys = store.keys
         self.scripts = store.scripts
-        self.options = store.options
+        self.config = store.config
         self.declared = sorted(declared_queues)
 
     def queue_names(self) -> list[str]:
@@ -133,7 +133,7 @@ class RedisInspection:
 
     def requeue(self, task_ids: Iterable[str]) -> dict[str, str]:
         outcomes: dict[str, str] = {}
-        for chunk in _chunks(task_ids, self.options.batch_size):
+        for chunk in _chunks(task_ids, self.config.batch_size):
             outcomes.update(self.store.run(self.scripts.requeue(ids=chunk)))
         return outcomes
 
@@ -141,9 +141,9 @@ class RedisInspection:
         state = TaskState(state)
         if state not in (TaskState.FAILED, TaskState.SUCCESSFUL):
             raise ValueError(f"Only FAILED or SUCCESSFUL tasks can be requeued, not {state}.")
-        index = self.keys.index(queue, state.index)
+        index = self.keys.index(queue, state.slug)
         with self.store.translate():
-            ids = self.store.client.zrange(index, 0, self.options.batch_size - 1)
+            ids = self.store.client.zrange(index, 0, self.config.batch_size - 1)
         outcomes = self.requeue(ids) if ids else {}
         moved = sum(1 for o in outcomes.values() if o == "requeued")
         if ids and not moved:  # ids whose records are gone: drop them from the index
@@ -154,7 +154,7 @@ class RedisInspection:
 
     def purge(self, task_ids: Iterable[str], queue: str = "") -> dict[str, str]:
         outcomes: dict[str, str] = {}
-        for chunk in _chunks(task_ids, self.options.batch_size):
+        for chunk in _chunks(task_ids, self.config.batch_size):
             outcomes.update(self.store.run(self.scripts.purge(queue=queue, ids=chunk)))
         return outcomes
 
@@ -181,7 +181,7 @@ class RedisInspection:
         return self._pools(entries, hashes, now_s * 1000 + now_us // 1000)
 
     def _pools(self, entries: list, hashes: list[dict], now_ms: int) -> list[PoolStatus]:
-        stale_after = self.options.ms("heartbeat_interval") * 2 + 1000
+        stale_after = self.config.ms("heartbeat_interval") * 2 + 1000
         pools = []
         for (pool_id, deadline), fields in zip(entries, hashes, strict=True):
             seen = int(fields.get("seen_at") or 0)
@@ -224,7 +224,7 @@ class RedisInspection:
             info=info,
             lost_at=lost_at,
             lost_detail=facts.lost[1] or "",
-            replica_acks=self.options.replica_acks,
+            replica_acks=self.config.replica_acks,
             node=node,
             skews=[(p.pool_id, p.report.skew_seconds) for p in pools if not p.stale],
             where=where,

@@ -24,7 +24,8 @@ class TaskState(enum.StrEnum):
     FAILED = "FAILED"
 
     @property
-    def index(self) -> str:
+    def slug(self) -> str:
+        """The lower-case name: in URLs, and the name of the state's index in a backend."""
         return self.value.lower()
 
     @property
@@ -148,7 +149,7 @@ class QueueStats:
     measured_at: datetime
 
     def count(self, state: TaskState) -> int:
-        return getattr(self, state.index)
+        return getattr(self, state.slug)
 
 
 @dataclass(frozen=True, slots=True)

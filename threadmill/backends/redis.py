@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.tasks import Task, TaskResult, TaskResultStatus
@@ -87,8 +87,8 @@ class RedisTaskBackend(ThreadmillBackend):
             target = parse_url(url)
         except ValueError as exc:
             raise ImproperlyConfigured(f"TASKS[{alias!r}]['REDIS_URL'] {exc}.") from exc
-        self.options = BackendOptions.from_settings(alias, params.get("OPTIONS"))
-        self.store = RedisStore(alias, target, self.options)
+        self.config = BackendOptions.from_settings(alias, params.get("OPTIONS"))
+        self.store = RedisStore(alias, target, self.config)
         self.display_url = self.store.display_url
         self.keys = self.store.keys  # key names, for tests and tools that look at Redis
         self._scripts = self.store.scripts
@@ -117,8 +117,8 @@ class RedisTaskBackend(ThreadmillBackend):
         prepared = []
         for args, kwargs in calls:
             try:  # what Django's TaskResult keeps of them
-                args = normalize_json(args) if args else []
-                kwargs = normalize_json(kwargs) if kwargs else {}
+                args = cast(list, normalize_json(args)) if args else []
+                kwargs = cast(dict, normalize_json(kwargs)) if kwargs else {}
             except (TypeError, ValueError):
                 encode_arguments(args, kwargs)  # raises the explanatory error
                 raise
@@ -155,7 +155,7 @@ class RedisTaskBackend(ThreadmillBackend):
         takes ~0.1 ms (nothing of it is cached), which the worker no longer waits for."""
         results = []
         for call in prepared:
-            result = TaskResult(
+            result: TaskResult[Any, Any] = TaskResult(
                 task=task,
                 id=call.id,
                 status=TaskResultStatus.READY,

@@ -42,6 +42,14 @@ def to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
+def at_ms(value: Any, use_tz: bool | None = None) -> datetime:
+    """Like from_ms, for a time that must be there (ValueError if it is not)."""
+    moment = from_ms(value, use_tz)
+    if moment is None:
+        raise ValueError("a required time is missing")
+    return moment
+
+
 def from_ms(value: Any, use_tz: bool | None = None) -> datetime | None:
     """Epoch milliseconds (int or text, '' for none) as a datetime in Django's convention
     (`use_tz`: settings.USE_TZ, when the caller already read it)."""
@@ -74,7 +82,7 @@ def lease_from_reply(reply: str) -> Lease:
     ) = json.loads(reply)
     use_tz = settings.USE_TZ  # read once: a lazy setting costs a call per read
     try:
-        acquired_at = from_ms(now, use_tz)
+        acquired_at = at_ms(now, use_tz)
         return Lease(
             task_id=task_id,
             token=token,
@@ -182,7 +190,7 @@ def result_from_record(record: TaskRecord, alias: str) -> TaskResult:
         status = TaskResultStatus.READY  # Django has no DEFERRED: a deferred task is ready
     else:
         status = TaskResultStatus(record.state.value)
-    result = TaskResult(
+    result: TaskResult[Any, Any] = TaskResult(
         task=task,
         id=record.id,
         status=status,
@@ -310,7 +318,7 @@ def report_from_json(text: str | None) -> PoolReport:
 
 def queue_stats_from_reply(names: Sequence[str], reply: list[Any]) -> list[QueueStats]:
     """Decode the queue_stats script's reply (see lua/queue_stats.lua)."""
-    measured_at = from_ms(reply[0])
+    measured_at = at_ms(reply[0])
     stats = []
     for n, queue in enumerate(names):
         v = reply[1 + n * 12 : 13 + n * 12]

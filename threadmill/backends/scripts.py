@@ -95,12 +95,12 @@ def _same(reply: Any) -> Any:
 class Scripts:
     """The wrappers of one alias's scripts (keys and options bound)."""
 
-    def __init__(self, keys: Keys, options: BackendOptions) -> None:
+    def __init__(self, keys: Keys, config: BackendOptions) -> None:
         self.keys = keys
-        self.options = options
+        self.config = config
         self.lua = load_scripts()
         self._base = keys.base
-        self._lease = (options.ms("lease_ttl"), options.batch_size, options.ms("result_ttl"))
+        self._lease = (config.ms("lease_ttl"), config.batch_size, config.ms("result_ttl"))
         self._worker_args: dict[tuple, tuple[str, Packed, Packed, Packed]] = {}
 
     def _for_worker(self, worker_id: str, queues: Sequence[str]) -> tuple:
@@ -173,7 +173,7 @@ class Scripts:
     ) -> Call[HeartbeatReply]:
         k = self.keys
         keys = [k.workers, k.pools, k.pool(pool_id), k.meta]
-        args = [pool_id, self.options.ms("heartbeat_ttl"), report, epoch, *worker_ids]
+        args = [pool_id, self.config.ms("heartbeat_ttl"), report, epoch, *worker_ids]
         return Call(self.lua["heartbeat"], keys, args, _heartbeat)
 
     def remove_pool(self, *, pool_id: str, worker_ids: Sequence[str]) -> Call[Any]:
@@ -181,29 +181,29 @@ class Scripts:
         return Call(self.lua["remove_pool"], keys, [pool_id, *worker_ids], _same)
 
     def resolve_worker(self, *, worker_id: str, reason: str) -> Call[dict[str, str]]:
-        o = self.options
+        o = self.config
         keys = [self.keys.workers, self.keys.leases(worker_id)]
         args = [self._base, worker_id, reason, o.max_attempts, o.ms("result_ttl")]
         return Call(self.lua["resolve_worker"], keys, args, _pairs)
 
     def promote(self, *, queues: Sequence[str]) -> Call[int]:
-        args = [self._base, self.options.batch_size, *queues]
+        args = [self._base, self.config.batch_size, *queues]
         return Call(self.lua["promote"], [self.keys.due], args, int)
 
     def trim_results(self, *, queues: Sequence[str]) -> Call[int]:
         keys = [self.keys.index(q, status) for q in queues for status in ("successful", "failed")]
-        args = [self.options.ms("result_ttl"), self.options.batch_size]
+        args = [self.config.ms("result_ttl"), self.config.batch_size]
         return Call(self.lua["trim_results"], keys, args, int)
 
     def expire_leases(self, *, until_ms: int | None, queues: Sequence[str]) -> Call[list[str]]:
-        o = self.options
+        o = self.config
         until = "" if until_ms is None else until_ms
         args = [self._base, o.batch_size, o.ms("result_ttl"), o.ms("lease_ttl"), until, *queues]
         keys = [self.keys.index(q, "running") for q in queues]
         return Call(self.lua["expire_leases"], keys, args, list)
 
     def reap_workers(self, *, until_ms: int | None) -> Call[dict[str, int]]:
-        o = self.options
+        o = self.config
         until = "" if until_ms is None else until_ms
         args = [self._base, o.batch_size, o.max_attempts, o.ms("result_ttl"), until]
         return Call(self.lua["reap_workers"], [self.keys.workers, self.keys.pools], args, _pairs)
@@ -232,7 +232,7 @@ class Scripts:
 
         newest = "1" if state.newest_first else "0"
         args = [self._base, offset, limit, newest, text, scan]
-        return Call(self.lua["page"], [self.keys.index(queue, state.index)], args, decode)
+        return Call(self.lua["page"], [self.keys.index(queue, state.slug)], args, decode)
 
     def requeue(self, *, ids: Sequence[str]) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]
@@ -243,6 +243,6 @@ class Scripts:
         return Call(self.lua["purge"], keys, [self._base, queue, *ids], _pairs)
 
     def purge_index(self, *, queue: str, state: TaskState) -> Call[tuple[int, int]]:
-        keys = [self.keys.index(queue, state.index)]
-        args = [self._base, self.options.batch_size]
+        keys = [self.keys.index(queue, state.slug)]
+        args = [self._base, self.config.batch_size]
         return Call(self.lua["purge_index"], keys, args, lambda r: (int(r[0]), int(r[1])))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import select
 import socket
 import time
+from collections.abc import Callable
 
 #: Calls made without spinning after repeated misses, at most (2 ** MAX_MISSES).
 MAX_MISSES = 8
@@ -43,7 +44,7 @@ def allowed() -> bool:
     return _allowed
 
 
-def _native_poll():
+def _native_poll() -> Callable[[], select.poll] | None:
     """select.poll when it is the operating system's: not on Windows; under gevent's
     monkey-patching it is gevent's cooperative version, whose every call switches to other
     greenlets (a spin would then last as long as they run)."""

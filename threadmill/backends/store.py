@@ -17,7 +17,7 @@ server named and its password masked. A server that lost the scripts gets them a
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from redis.exceptions import NoScriptError
@@ -57,20 +57,20 @@ def _flat(args: list[Any]) -> list[Any]:
 class RedisStore:
     """The Redis side of one alias (created once per backend object, shared by threads)."""
 
-    def __init__(self, alias: str, target: RedisTarget, options: BackendOptions) -> None:
+    def __init__(self, alias: str, target: RedisTarget, config: BackendOptions) -> None:
         self.alias = alias
         self.target = target
         self.url = target.url
         self.display_url = target.masked  # the URL with its password masked
-        self.options = options
-        self.keys = Keys(options.key_prefix, alias)
-        self.scripts = Scripts(self.keys, options)
+        self.config = config
+        self.keys = Keys(config.key_prefix, alias)
+        self.scripts = Scripts(self.keys, config)
         # On a cluster the alias's hash tag picks the master; one server serves any alias.
         self.slot_key = self.keys.base if target.kind == CLUSTER else ""
         self.acks: ReplicaAcks | None = None
-        if options.replica_acks:
+        if config.replica_acks:
             self.acks = ReplicaAcks(
-                options.replica_acks, options.replica_ack_timeout, self.keys.fence
+                config.replica_acks, config.replica_ack_timeout, self.keys.fence
             )
         self._clients: Clients | None = None
         self._clients_stamp: int | None = None
@@ -81,7 +81,7 @@ class RedisStore:
         """This process's clients for this alias (fork-safe, shared by threads)."""
         stamp = generation()  # changes in a forked child and after close_all()
         if self._clients is None or self._clients_stamp != stamp:
-            self._clients = get_clients(self.target, self.options, self.slot_key)
+            self._clients = get_clients(self.target, self.config, self.slot_key)
             self._clients_stamp = stamp
         return self._clients
 
@@ -100,13 +100,13 @@ class RedisStore:
     def probe(self, timeout: float) -> Iterator[Any]:
         """A client of its own that waits at most `timeout` for anything and never retries
         (system checks: `manage.py migrate` must not hang on a dead Redis)."""
-        client = make_client(self.target, self.options, self.slot_key, timeout, 0, timeout)
+        client = make_client(self.target, self.config, self.slot_key, timeout, 0, timeout)
         try:
             yield client
         finally:
             close_client(client)
 
-    def translate(self):
+    def translate(self) -> AbstractContextManager[None]:
         """Context manager: redis-py's errors come out as Threadmill's."""
         return translate_errors(self.url)
 

@@ -23,6 +23,7 @@ import signal
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import FrameType
 
 from django.db import connections
 
@@ -106,12 +107,12 @@ class Arbiter:
             signal.signal(sig, self._queue_signal)
         signal.signal(signal.SIGCHLD, self._wake)
 
-    def _queue_signal(self, signum, frame) -> None:
+    def _queue_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only queue and wake: logging or locking inside a signal handler can deadlock.
         self._signal_queue.append(signum)
         self._wake(signum, frame)
 
-    def _wake(self, signum=None, frame=None) -> None:
+    def _wake(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
             os.write(self._pipe_w, b".")
 
@@ -298,7 +299,7 @@ class Arbiter:
         """Kill a worker whose task overran its lease (the lease is already FAILED with
         AcknowledgementTimeout, and only a new process frees the stuck thread) or whose
         memory passed --max-memory."""
-        c = self.backend.options
+        c = self.backend.config
         # Late enough that the broker has marked the task FAILED (AcknowledgementTimeout)
         # first: leases are expired every HOUSEKEEPING_HEARTBEATS heartbeat intervals.
         lease_limit = (
@@ -358,7 +359,7 @@ class Arbiter:
             ", exit when empty" if c.exit_empty else "",
             self.cores,
             "busy-wait for replies (reply_spin)"
-            if self._workers_spin() and self.backend.options.reply_spin
+            if self._workers_spin() and self.backend.config.reply_spin
             else "block on replies",
             f", at nice +{c.nice}" if c.nice else "",
         )

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any, TypeVar
 
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.records import PoolReport
 from threadmill.exceptions import BackendUnavailable, ThreadmillError
 
 logger = logging.getLogger("threadmill")
+T = TypeVar("T")
 
 #: Expiring leases and trimming expired results happens every this many heartbeat
 #: intervals: both deal in lease_ttl / result_ttl, which are long.
@@ -40,7 +42,7 @@ class Broker:
         self.backend = backend
         self.pool_id = pool_id
         self.queues = list(queues)
-        self.options = backend.options
+        self.config = backend.config
         self.epoch = ""
         self.skew_seconds = 0.0
         self.pending: dict[str, str] = {}  # worker id -> reason, resolution not yet stored
@@ -59,25 +61,25 @@ class Broker:
 
     def _was_silent(self) -> bool:
         silent = time.monotonic() - self._last_contact
-        return silent > self.options.heartbeat_interval * 2 + self.options.socket_timeout
+        return silent > self.config.heartbeat_interval * 2 + self.config.socket_timeout
 
     def _contact(self) -> None:
         now = time.monotonic()
         silent = now - self._last_contact
         if self._was_silent():
-            self._grace_until = now + self.options.heartbeat_ttl
+            self._grace_until = now + self.config.heartbeat_ttl
             logger.warning(
                 "Redis answers again after %.1fs; not reaping other pools' workers for "
                 "%.1fs (heartbeat_ttl) so they can report in",
                 silent,
-                self.options.heartbeat_ttl,
+                self.config.heartbeat_ttl,
             )
         if self._unreachable_logged:
             logger.info("Redis is reachable again")
             self._unreachable_logged = False
         self._last_contact = now
 
-    def _attempt(self, duty, *args, **kwargs):
+    def _attempt(self, duty: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """Run one Redis duty; None when it failed (it is retried at its next turn). Never
         lets a failure take the master down."""
         try:
@@ -125,19 +127,19 @@ class Broker:
         if self.pending:
             self.flush_resolutions()
         if force or now >= self._next_heartbeat:
-            self._next_heartbeat = now + self.options.heartbeat_interval
+            self._next_heartbeat = now + self.config.heartbeat_interval
             self._heartbeat(report, worker_ids)
         if now >= self._next_maintenance:
-            self._next_maintenance = now + self.options.broker_interval
+            self._next_maintenance = now + self.config.broker_interval
             reap = now >= self._next_reap
             if reap:
                 self._next_reap = now + max(
-                    self.options.broker_interval, self.options.heartbeat_interval
+                    self.config.broker_interval, self.config.heartbeat_interval
                 )
             housekeeping = now >= self._next_housekeeping
             if housekeeping:
                 self._next_housekeeping = now + HOUSEKEEPING_HEARTBEATS * max(
-                    self.options.broker_interval, self.options.heartbeat_interval
+                    self.config.broker_interval, self.config.heartbeat_interval
                 )
             self._maintain(reap, housekeeping)
 
@@ -168,7 +170,7 @@ class Broker:
         # Redis runs a call it received before a stall once the stall ends, long after this
         # client gave up on it: such a call must not reap, since no heartbeat got through
         # meanwhile. Allowed: one socket_timeout past now, on Redis's clock.
-        reap_until = time.time() - self.skew_seconds + self.options.socket_timeout
+        reap_until = time.time() - self.skew_seconds + self.config.socket_timeout
         report = self._attempt(
             self.backend.maintain,
             self.queues,
@@ -183,7 +185,7 @@ class Broker:
                 "Task %s FAILED with AcknowledgementTimeout: not acknowledged within "
                 "lease_ttl (%gs)",
                 task_id,
-                self.options.lease_ttl,
+                self.config.lease_ttl,
             )
         for worker_id, count in report.reaped_workers.items():
             logger.warning(

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,7 +147,7 @@ def describe_exit(status: int) -> tuple[str, int | None]:
 
 
 def fork_worker(
-    spec: WorkerSpec, scoreboard: Scoreboard, handled: list[int], close_fds: list[int]
+    spec: WorkerSpec, scoreboard: Scoreboard, handled: Sequence[int], close_fds: list[int]
 ) -> int:
     """Fork a worker process; returns its pid in the master, never returns in the child."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, [*handled, signal.SIGCHLD])
@@ -160,7 +161,11 @@ def fork_worker(
 
 
 def _become_worker(
-    spec: WorkerSpec, scoreboard: Scoreboard, handled: list[int], close_fds: list[int], mask
+    spec: WorkerSpec,
+    scoreboard: Scoreboard,
+    handled: Sequence[int],
+    close_fds: list[int],
+    mask: set[int | signal.Signals],
 ) -> None:
     code = EXIT_CRASH
     try:

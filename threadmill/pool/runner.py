@@ -15,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connections
 from django.tasks import TaskContext, TaskResult, TaskResultStatus
@@ -63,7 +64,7 @@ def _load(lease: Lease, alias: str) -> tuple[TaskResult, list, dict]:
             f"Task {lease.task_id} has unreadable data in Redis ({exc}); its raw fields are "
             "kept in the record."
         ) from exc
-    result = TaskResult(
+    result: TaskResult[Any, Any] = TaskResult(
         task=task,
         id=lease.task_id,
         status=TaskResultStatus.RUNNING,

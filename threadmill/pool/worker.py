@@ -22,7 +22,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from functools import partial
+from types import FrameType
+from typing import TypeVar, cast
 
 from django.tasks import task_backends
 
@@ -73,9 +75,9 @@ class Worker:
         self.wakeup = threading.Event()  # set on stop: ends backoff sleeps, wakes main
         self._tokens = itertools.count(1)
         self._last_warning = -1e9
-        self.backend: ThreadmillBackend = task_backends[spec.alias]
+        self.backend = cast(ThreadmillBackend, task_backends[spec.alias])  # the master checked
         self.backend.prepare_worker_process(spin_replies=spec.spin_replies)
-        self.options = self.backend.options
+        self.config = self.backend.config
 
     # ---- process ----------------------------------------------------------------------
 
@@ -108,7 +110,7 @@ class Worker:
             thread.start()
         return self._supervise(threads)
 
-    def _on_stop_signal(self, signum, frame) -> None:
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         self.request_stop()
 
     def request_stop(self) -> None:
@@ -146,7 +148,7 @@ class Worker:
                 stuck_since = stuck_since or time.monotonic()
                 # Still parked long after the request: Redis is unreachable, so they hold
                 # nothing (the master resolves whatever Redis says they hold).
-                if time.monotonic() - stuck_since > self.options.socket_timeout + 1:
+                if time.monotonic() - stuck_since > self.config.socket_timeout + 1:
                     break
             else:
                 stuck_since = None
@@ -201,14 +203,12 @@ class Worker:
                 self.states[index] = ACQUIRING
             token = self._token(index)
             if spec.exit_empty:  # drain, never wait
-                lease = self._retrying(
-                    lambda t=token: backend.acquire(spec.worker_id, spec.queues, t)
-                )
+                lease = self._retrying(partial(backend.acquire, spec.worker_id, spec.queues, token))
                 with self.lock:
                     self.states[index] = RUNNING if lease else DONE
                 return lease
             lease = self._retrying(
-                lambda t=token: backend.park(spec.worker_id, spec.queues, t, mailbox)
+                partial(backend.park, spec.worker_id, spec.queues, token, mailbox)
             )
             if lease is not None:
                 self.states[index] = RUNNING
@@ -219,27 +219,32 @@ class Worker:
                     self.states[index] = IDLE
             if wait:
                 try:
-                    lease = backend.wait_for_lease(mailbox, self.options.block_timeout)
+                    lease = backend.wait_for_lease(mailbox, self.config.block_timeout)
                 except BackendUnavailable as exc:
                     self._warn_unavailable(exc)
                 with self.lock:
                     self.states[index] = ACQUIRING
             if lease is None:  # timed out, failed, or asked to stop: was a task handed over?
-                lease = self._retrying(lambda t=token: backend.unpark(spec.worker_id, mailbox, t))
+                lease = self._retrying(partial(backend.unpark, spec.worker_id, mailbox, token))
             if lease is not None:  # handed to this thread: it runs it, stopping or not
                 self.states[index] = RUNNING
                 return lease
 
-    def _retrying(self, call: Callable[[], T], *, until_done: bool = False) -> T | None:
+    def _retrying(self, call: Callable[[], T]) -> T | None:
         """Call until Redis answers, with capped backoff. Safe: every call is idempotent.
-        Gives up (None) when the worker stops, unless until_done (acknowledgements)."""
+        Gives up (None) when the worker stops."""
+        return self._until_answered(call, give_up_on_stop=True)
+
+    def _until_answered(self, call: Callable[[], T], give_up_on_stop: bool = False) -> T:
+        """Call until Redis answers (acknowledgements: what a thread holds is always
+        stored); with give_up_on_stop, None once the worker stops (see _retrying)."""
         delay, failed = 0.05, False
         while True:
             try:
                 result = call()
             except BackendUnavailable as exc:
-                if self.stopping and not until_done:
-                    return None
+                if self.stopping and give_up_on_stop:
+                    return None  # type: ignore[return-value]  # only through _retrying
                 self._warn_unavailable(exc)
                 failed = True
                 threading.Event().wait(delay)
@@ -272,12 +277,12 @@ class Worker:
         spec, backend = self.spec, self.backend
         self.scoreboard.task_started(index, lease.task_id, lease.path)
         outcome = run_lease(
-            lease, spec.alias, type(backend), self.options.max_result_size, after_idle=after_idle
+            lease, spec.alias, type(backend), self.config.max_result_size, after_idle=after_idle
         )
         self._count()
         with self.lock:
             next_token = self._token(index) if self._may_take_more() else ""
-        ack = self._retrying(
+        ack = self._until_answered(
             lambda: backend.acknowledge(
                 lease,
                 spec.worker_id,
@@ -285,8 +290,7 @@ class Worker:
                 value_json=outcome.value_json,
                 next_token=next_token,
                 queues=spec.queues,
-            ),
-            until_done=True,
+            )
         )
         self.scoreboard.task_finished(index, failed=not outcome.succeeded)
         self._log(lease, outcome, ack)

@@ -116,7 +116,7 @@ def fit_table(
     columns enter at their least width, then share what is left up to their natural one."""
     natural, least = [], []
     for n, column in enumerate(columns):
-        cells = [Text(r[n]) if isinstance(r[n], str) else r[n] for r in rows]
+        cells = [Text(c) if isinstance(c, str) else c for c in (r[n] for r in rows)]
         needed = max([len(column.header), *(c.cell_len for c in cells)])
         if column.squeeze:
             needed = min(needed, column.squeeze)

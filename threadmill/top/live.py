@@ -24,6 +24,7 @@ import time
 import tty
 from collections.abc import Iterator
 from datetime import datetime
+from types import FrameType
 from typing import TextIO
 
 from rich.console import Console
@@ -91,11 +92,11 @@ def cbreak(stream: TextIO) -> Iterator[int | None]:
 def _signals(wake_fd: int) -> Iterator[None]:
     """SIGWINCH wakes the loop (redraw at the new size); SIGTERM quits like Ctrl-C."""
 
-    def on_winch(signum, frame) -> None:
+    def on_winch(signum: int, frame: FrameType | None) -> None:
         with contextlib.suppress(OSError):
             os.write(wake_fd, b"w")
 
-    def on_term(signum, frame) -> None:
+    def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = {

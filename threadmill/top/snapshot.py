@@ -290,7 +290,7 @@ class Sampler:
         return self._last
 
     def _build(self, overview: Overview, taken_at: datetime) -> Snapshot:
-        options = self.backend.options
+        config = self.backend.config
         now = overview.server.now or _local_now()
         at = now.timestamp()
         previous, self._previous = (
@@ -333,8 +333,8 @@ class Sampler:
                     failed_total=q.failed_total,
                 )
             )
-        if counted:
-            self.history.append((at - window, at, *frame))
+        if counted and window:
+            self.history.append((at - window, at, frame[0], frame[1], frame[2]))
         server = overview.server
         return Snapshot(
             alias=self.alias,
@@ -358,8 +358,8 @@ class Sampler:
             throughput=self._buckets(at),
             bucket_seconds=self.bucket_seconds,
             rate_window_seconds=round(window, 3) if window else None,
-            lease_ttl_seconds=options.lease_ttl,
-            heartbeat_interval_seconds=options.heartbeat_interval,
+            lease_ttl_seconds=config.lease_ttl,
+            heartbeat_interval_seconds=config.heartbeat_interval,
         )
 
     def _buckets(self, now: float) -> list[ThroughputBucket]:
@@ -384,11 +384,12 @@ class Sampler:
         buckets = []
         for n in range(first, last + 1):
             found = sums.get(n)
-            start = datetime.fromtimestamp(n * size).astimezone()
+            bucket_start = datetime.fromtimestamp(n * size).astimezone()
             if found is None:
-                buckets.append(ThroughputBucket(start, None, None, None))
+                buckets.append(ThroughputBucket(bucket_start, None, None, None))
             else:
-                buckets.append(ThroughputBucket(start, *(round(v, 2) for v in found)))
+                enqueued, finished, failed = (round(v, 2) for v in found)
+                buckets.append(ThroughputBucket(bucket_start, enqueued, finished, failed))
         return buckets
 
 

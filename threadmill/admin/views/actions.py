@@ -31,6 +31,7 @@ from .common import (
     REQUEUEABLE,
     admin_setting,
     get_backend,
+    is_htmx,
     list_url,
     page_context,
     parse_state,
@@ -113,7 +114,7 @@ def selection_action(
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.warning(request, error)
+                messages.warning(request, str(error))
         return HttpResponseRedirect(back)
     ids: list[str] = form.cleaned_data["ids"]
     if request.method == "POST" and form.cleaned_data["confirmed"]:
@@ -201,7 +202,7 @@ def batch_action(
         "state": task_state,
         "action": action,
         "back": back,
-        "batch_size": backend.options.batch_size,
+        "batch_size": backend.config.batch_size,
         "error": "",
         "count": 0,
     }
@@ -238,7 +239,7 @@ def _run_batch(
     backend = get_backend(alias)
     done_before = form.cleaned_data["done"] or 0
     target = form.cleaned_data["target"]
-    finish = HttpResponseClientRedirect if request.htmx else HttpResponseRedirect
+    finish = HttpResponseClientRedirect if is_htmx(request) else HttpResponseRedirect
     verb = "Requeued" if action == "requeue" else "Purged"
     what = f"{state.value.lower()} tasks of queue “{queue}”"
     if target - done_before <= 0:
@@ -276,7 +277,7 @@ def _run_batch(
                 f"(the action stops at the {target:,} announced).",
             )
         return finish(back)
-    if request.htmx:
+    if is_htmx(request):
         context = {
             "alias": alias,
             "queue": queue,

@@ -123,7 +123,7 @@ def url(name: str, *args: Any) -> str:
 
 
 def list_url(alias: str, queue: str, state: TaskState) -> str:
-    return url("list", alias, queue, state.index)
+    return url("list", alias, queue, state.slug)
 
 
 def task_url(alias: str, task_id: str) -> str:
@@ -146,6 +146,11 @@ def page_context(
         "states": STATES,
         **extra,
     }
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    """Whether htmx sent this request (django-htmx's middleware tells)."""
+    return bool(getattr(request, "htmx", False))
 
 
 def render_live(

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.admin import ModelAdmin
 from django.http import HttpRequest
-from django.tasks import task_backends
 from django.template.response import TemplateResponse
 
 from threadmill.backends.records import QueueStats, ServerInfo
 from threadmill.exceptions import ThreadmillError
 
-from .common import PERM_VIEW, page_context, render_live, require, threadmill_aliases
+from .common import (
+    PERM_VIEW,
+    get_backend,
+    page_context,
+    render_live,
+    require,
+    threadmill_aliases,
+)
 
 
 @dataclass
@@ -25,14 +32,14 @@ class AliasOverview:
     error: str = ""
 
     @property
-    def measured_at(self):
+    def measured_at(self) -> datetime | None:
         return self.stats[0].measured_at if self.stats else None
 
 
 def alias_overview(alias: str) -> AliasOverview:
     """Counts (one script call) and server health of one alias; never raises on a dead
     Redis."""
-    backend = task_backends[alias]
+    backend = get_backend(alias)
     found = AliasOverview(alias=alias)
     try:
         found.stats = backend.queue_stats()

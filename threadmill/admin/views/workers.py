@@ -22,7 +22,7 @@ def workers(request: HttpRequest, model_admin: ModelAdmin, alias: str) -> Templa
         server = backend.server_info()  # Redis time: ages do not depend on this host's clock
         context["now"] = server.now
         context["server"] = server
-        context["heartbeat_ttl"] = backend.options.heartbeat_ttl
+        context["heartbeat_ttl"] = backend.config.heartbeat_ttl
     except ThreadmillError as exc:
         context["error"] = str(exc)
     context["busy"] = sum(w.busy for p in context["pools"] for w in p.report.workers)

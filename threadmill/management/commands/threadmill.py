@@ -11,6 +11,8 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core import checks
@@ -23,10 +25,10 @@ from threadmill.pool.arbiter import Arbiter, PoolSpec
 logger = logging.getLogger("threadmill")
 
 
-def _number(kind: type, minimum: float, above: bool, what: str):
+def _number(kind: type, minimum: float, above: bool, what: str) -> Callable[[str], Any]:
     """An argparse type: a number of `kind` at least (or above) minimum."""
 
-    def parse(text: str):
+    def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
@@ -69,7 +71,7 @@ class Command(BaseCommand):
     )
     requires_system_checks: list[str] = []  # reported below, never fatal for the pool
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--backend", default="default", help="TASKS alias to serve (default: %(default)s)."
         )
@@ -142,7 +144,7 @@ class Command(BaseCommand):
             "configure it (default: %(default)s).",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         backend = resolve_backend(options["backend"])
         queues = options["queues"] or sorted(backend.queues)
         unknown = [q for q in queues if q not in backend.queues]

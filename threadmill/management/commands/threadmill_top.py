@@ -11,8 +11,9 @@ import json
 import os
 import sys
 import time
+from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from rich.console import Console
 
 from threadmill.management.commands.threadmill import positive_float, resolve_backend
@@ -31,7 +32,7 @@ class Command(BaseCommand):
     )
     requires_system_checks: list[str] = []  # it must start (and say so) when Redis is down
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--backend", default="default", help="TASKS alias to show (default: %(default)s)."
         )
@@ -54,7 +55,7 @@ class Command(BaseCommand):
             "twice, --interval apart, to show rates.",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         backend = resolve_backend(options["backend"])
         sampler = Sampler(backend)
         out = self.stdout
@@ -72,9 +73,8 @@ class Command(BaseCommand):
         is_tty = out.isatty()
         if options["once"]:
             width = None if is_tty else _plain_width()
-            console = Console(
-                file=_StreamOf(out), force_terminal=is_tty, width=width, highlight=False
-            )
+            stream = cast(IO[str], _StreamOf(out))  # the part of a text stream rich uses
+            console = Console(file=stream, force_terminal=is_tty, width=width, highlight=False)
             console.print(
                 render_screen(snapshot, console.width, ascii_only=console.options.ascii_only)
             )
@@ -99,7 +99,7 @@ def _plain_width() -> int:
 class _StreamOf:
     """Django's OutputWrapper adds a newline to every write; rich writes pieces."""
 
-    def __init__(self, wrapper) -> None:
+    def __init__(self, wrapper: OutputWrapper) -> None:
         self.wrapper = wrapper
 
     def write(self, text: str) -> int:
