@@ -149,3 +149,86 @@ def note_connection_checks():
     from tests.test_runner_connections import FakeConnection
 
     checks_at_start.append(FakeConnection.checks)
+
+
+# ---- task controls (tests/test_task_controls.py, tests/test_pool_controls.py) ------------
+
+from datetime import timedelta  # noqa: E402
+
+from threadmill import Backoff, current_task  # noqa: E402
+
+FAST_BACKOFF = Backoff(max_attempts=5, base=timedelta(seconds=0.3), factor=2, jitter=False)
+
+
+@task(takes_context=True, retry=FAST_BACKOFF)
+def flaky(context, succeed_on=3):
+    """Raises ConnectionError until attempt succeed_on, naming when each attempt started."""
+    started = context.task_result.last_attempted_at.timestamp()
+    if context.attempt < succeed_on:
+        raise ConnectionError(f"attempt {context.attempt} started {started}")
+    return context.attempt
+
+
+@task(retry=Backoff(max_attempts=5, base=0.1, on=(ConnectionError,)))
+def fails_unlisted():
+    raise ValueError("not a connection problem")
+
+
+@task(timeout=timedelta(seconds=1))
+def sleeps_past_limit(seconds=30):
+    time.sleep(seconds)
+
+
+@task(timeout=timedelta(seconds=1))
+async def async_sleeps_past_limit(seconds=30):
+    await asyncio.sleep(seconds)
+
+
+@task
+def cooperative(path, seconds=30):
+    """Marks a file when it starts, then stops when a cancellation is requested."""
+    with open(path, "a") as f:
+        f.write("started\n")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        current_task().raise_if_cancelled()
+        time.sleep(0.02)
+    return "ran to the end"
+
+
+@task(timeout=timedelta(seconds=1))
+def extends_itself(seconds=2.0):
+    """Runs past its 1 s limit, extending it as it goes."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        current_task().extend(timedelta(seconds=1))
+        time.sleep(0.2)
+    return "extended"
+
+
+@task(unique=True)
+def unique_nap(seconds, marker=None):
+    time.sleep(seconds)
+    return marker
+
+
+@task(unique=lambda account_id, **_: f"account-{account_id}")
+def sync_account(account_id, note=""):
+    return account_id
+
+
+@task(expires=timedelta(seconds=0.2))
+def expiring():
+    return "ran"
+
+
+@task
+def interrupts():
+    raise KeyboardInterrupt
+
+
+@task(takes_context=True, retry=Backoff(max_attempts=2, base=1.0, jitter=False))
+def fails_once(context):
+    if context.attempt == 1:
+        raise ConnectionError("first attempt fails")
+    return "second attempt"

@@ -31,15 +31,17 @@ SAMPLES = {
         "status": "FAILED",
         "value": '{"v": 1}',
         "queues": ["q1", "q2"],
+        "retry_ms": 2500,
     },
     "acquire": {"worker_id": "W", "token": "TK", "queues": ["q1"]},
     "enqueue": {
         "queue": "Q",
         "tasks": [
             NewTask("i1", "a.b", 3, False, None, "[]", "{}"),
-            NewTask("i2", "a.c", 0, True, 1234, "[1]", '{"k": 2}'),
+            NewTask("i2", "a.c", 0, True, 1234, "[1]", '{"k": 2}', 9000, 600, "dig"),
         ],
     },
+    "cancel": {"ids": ["a", "b"], "who": "WHO", "terminate": True},
     "expire_leases": {"until_ms": 123, "queues": ["q1", "q2"]},
     "extend_lease": {"task_id": "ID", "token": "TK", "ms": 5000},
     "heartbeat": {"pool_id": "P", "report": "{}", "epoch": "E", "worker_ids": ["w1", "w2"]},
@@ -59,7 +61,7 @@ SAMPLES = {
     "reap_workers": {"until_ms": 77},
     "remove_pool": {"pool_id": "P", "worker_ids": ["w1"]},
     "requeue": {"ids": ["a", "b"]},
-    "resolve_worker": {"worker_id": "W", "reason": "R"},
+    "resolve_worker": {"worker_id": "W", "reason": "R", "charge": False},
     "trim_results": {"queues": ["q1"]},
     "unpark": {"worker_id": "W", "mailbox": "M", "token": "TK"},
 }
@@ -107,9 +109,11 @@ def test_a_wrapper_sends_what_its_script_declares(name):
     if "base" in header.argv:
         assert fixed[header.argv.index("base")] == KEYS.base
     for param, value in SAMPLES[name].items():
-        if param == "tasks":  # enqueue: 7 values per task, a record key per task
+        if param == "tasks":  # enqueue: 10 values per task, a record key per task
             assert header.argv_rest == "tasks"
-            assert rest[::7] == [t.id for t in value]
+            assert rest[::10] == [t.id for t in value]
+            second = ["i2", "a.c", "0", "1", "1234", "[1]", '{"k": 2}', "9000", "600", "dig"]
+            assert rest[10:] == second
             assert [k.rsplit(":", 1)[1] for k in call.keys] == [t.id for t in value]
         elif param in header.argv:
             shown = str(int(value)) if isinstance(value, bool) else str(value)
@@ -147,7 +151,7 @@ def test_scripts_use_every_key_they_declare():
 
 def test_key_names_are_built_only_by_the_rule():
     """No script joins a key name itself: the pieces of the rule appear only in K."""
-    piece = re.compile(r"base \.\. '|'(task|q|mbox|park|parks|leases|pool):'")
+    piece = re.compile(r"base \.\. '|'(task|q|mbox|park|parks|leases|pool|unique|control):'")
     for path in sorted(LUA_DIR.glob("*.lua")):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if not line.startswith("function K."):

@@ -1,7 +1,8 @@
 """Threadmill's exceptions: what callers catch, and the error classes recorded on FAILED tasks.
 
 The classes recorded on tasks (`AcknowledgementTimeout`, `WorkerLost`, `TaskNotFound`,
-`CorruptTaskData`, `ResultNotSerializable`, `ResultTooLarge`) appear as
+`CorruptTaskData`, `ResultNotSerializable`, `ResultTooLarge`, `TimeLimitExceeded`,
+`Cancelled`, `Expired`) appear as
 `TaskError.exception_class_path` of a FAILED `TaskResult`, so their import paths are stable.
 """
 
@@ -60,3 +61,18 @@ class ResultNotSerializable(ThreadmillError, TypeError):
 
 class ResultTooLarge(ThreadmillError, ValueError):
     """A task returned more JSON than `max_result_size` allows."""
+
+
+class TimeLimitExceeded(ThreadmillError):
+    """A task ran longer than its `timeout` and was stopped (an async task is cancelled in
+    its event loop; a sync task's worker process is replaced)."""
+
+
+class Cancelled(ThreadmillError):
+    """A task was cancelled (`backend.cancel()`, the admin or `threadmill_ctl cancel`)
+    before it ran, or it stopped on a cancellation request (`raise_if_cancelled()`).
+    Django has no CANCELLED status: a cancelled task is FAILED with this error."""
+
+
+class Expired(ThreadmillError):
+    """A task could not start within its `expires` after it became due; it never ran."""

@@ -17,6 +17,9 @@ _DURATION = "duration"  # a timedelta or a number of seconds
 _INT = "int"
 _STR = "str"
 _OPT_INT = "optional int"
+_OPT_DURATION = "optional duration"
+_BOOL = "bool"
+_RETRY = "retry"  # a Backoff, a callable, or its dotted path (threadmill.retry)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +50,9 @@ class BackendOptions:
     max_result_size: int = 1_048_576
     reply_spin: float = 0.0001
     key_prefix: str = "threadmill"
+    retry: Any = None
+    timeout: float | None = None
+    enqueue_on_commit: bool = False
 
     @classmethod
     def from_settings(cls, alias: str, raw: dict[str, Any] | None) -> BackendOptions:
@@ -66,7 +72,18 @@ class BackendOptions:
                 f"be longer than heartbeat_interval ({options.heartbeat_interval:g}s), "
                 "or every pool looks dead between two heartbeats."
             )
+        if options.timeout is not None and options.timeout > options.lease_ttl:
+            raise ImproperlyConfigured(
+                f"TASKS[{alias!r}]['OPTIONS']: timeout ({options.timeout:g}s) must not be "
+                f"longer than lease_ttl ({options.lease_ttl:g}s), the ceiling of every attempt."
+            )
         return options
+
+    def retry_policy(self) -> Any:
+        """The alias's default retry policy as a callable (None: no retries)."""
+        from .retry import resolve_retry
+
+        return resolve_retry(self.retry, "OPTIONS['retry']")
 
     def ms(self, name: str) -> int:
         """A duration option in whole milliseconds, as the Lua scripts take it."""
@@ -170,13 +187,34 @@ OPTION_SPECS: dict[str, _Spec] = {
         "Prefix of every Redis key; keys are `<prefix>:{<alias>}:...`, so an alias's keys "
         "share one Redis Cluster slot.",
     ),
+    "retry": _Spec(
+        _RETRY,
+        0,
+        "Default retry policy of the alias's tasks (a task's own `retry=` wins): a "
+        "`threadmill.Backoff`, a callable `(context, exception) -> delay or None`, or its "
+        "dotted path. None: a task that raises is FAILED at once.",
+    ),
+    "timeout": _Spec(
+        _OPT_DURATION,
+        0.001,
+        "Default time limit of one attempt (a task's own `timeout=` wins); over it the task "
+        "is stopped and FAILED with `TimeLimitExceeded` (or retried). None: only `lease_ttl`.",
+    ),
+    "enqueue_on_commit": _Spec(
+        _BOOL,
+        0,
+        "Inside `transaction.atomic()`, hold each `enqueue()` until the transaction commits "
+        "(dropped on rollback), so a worker never runs before the rows it needs exist.",
+    ),
 }
 
 OPTION_DOCS: dict[str, tuple[str, str]] = {}
 for _field in dataclasses.fields(BackendOptions):
     _spec = OPTION_SPECS[_field.name]
     _default = _field.default
-    if _spec.kind == _DURATION:
+    if _default is None:
+        _shown = "`None`"
+    elif _spec.kind == _DURATION:
         _shown = f"`timedelta(seconds={_default:g})`"
     else:
         _shown = f"`{_default!r}`"
@@ -185,6 +223,23 @@ for _field in dataclasses.fields(BackendOptions):
 
 def _coerce(alias: str, name: str, spec: _Spec, value: Any) -> Any:
     where = f"TASKS[{alias!r}]['OPTIONS'][{name!r}]"
+    if spec.kind == _OPT_DURATION:
+        if value is None:
+            return None
+        spec = _Spec(_DURATION, spec.minimum, spec.doc)
+    if spec.kind == _BOOL:
+        if not isinstance(value, bool):
+            raise ImproperlyConfigured(f"{where} must be True or False, got {value!r}.")
+        return value
+    if spec.kind == _RETRY:
+        # A dotted path is imported on first use and by `manage.py check` (threadmill.E010),
+        # not here: its module may well import the tasks that this backend is building.
+        if value is None or isinstance(value, str) or callable(value):
+            return value
+        raise ImproperlyConfigured(
+            f"{where} must be a threadmill.Backoff, a callable (context, exception) -> delay "
+            f"or None, or its dotted path; got {value!r}."
+        )
     if spec.kind == _DURATION:
         if isinstance(value, timedelta):
             seconds = value.total_seconds()

@@ -3,7 +3,9 @@
 Tasks append `id attempt pid` to a ledger file when they start (a side channel that no fault
 touches). At the end each acknowledged id (its `enqueue()` returned) must be SUCCESSFUL,
 FAILED with a reason, or still queued; never lost. An id may have run more than once only
-when its record explains every extra run with a recorded loss (WorkerLost).
+when its record explains every extra run: a recorded loss (WorkerLost), an error of an
+attempt that was retried, or an attempt given back when its worker was replaced for
+another task's sake (the record's `released` count).
 """
 
 from __future__ import annotations
@@ -62,8 +64,13 @@ def check(backend, acknowledged: list[str], ledger: Path, unknown: int = 0) -> L
         if result.status == TaskResultStatus.FAILED and not result.errors:
             report.failed_without_reason.append(task_id)
         runs = report.executions.get(task_id, 0)
-        losses = sum(1 for e in result.errors if e.exception_class_path in LOSSES)
-        if runs > 1 + losses:
+        explained = len(result.errors)  # each a lost or a retried attempt ...
+        final = result.errors[-1] if result.errors else None
+        if result.status == TaskResultStatus.FAILED and final:
+            # ... but the last error of a FAILED task is its final run, unless it was a loss
+            explained -= final.exception_class_path not in LOSSES
+        record = backend.get_task(task_id)
+        if runs > 1 + explained + (record.released if record else 0):
             report.unexplained_duplicates.append(task_id)
         report.explained_duplicates += max(0, runs - 1)
     strangers = [i for i in report.executions if i not in known]

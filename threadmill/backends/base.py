@@ -4,12 +4,13 @@ dashboard may use of a backend, and nothing about Redis.
 Two audiences use it:
 
 * the worker pool (`threadmill.pool`) uses the **worker API**: wait for work, acquire a lease,
-  acknowledge it (and acquire the next task in the same round trip), extend a lease, resolve
-  the tasks of a lost worker, heartbeat with a typed `PoolReport`, the broker's maintenance
-  steps, and `prepare_worker_process` once in each worker process;
+  acknowledge it (and acquire the next task in the same round trip) or put it back for a
+  retry, extend a lease, wait for cancellation requests, resolve the tasks of a lost (or
+  deliberately replaced) worker, heartbeat with a typed `PoolReport`, the broker's
+  maintenance steps, and `prepare_worker_process` once in each worker process;
 * the admin pages, the dashboard and the system checks use the **inspection API**: queue
   statistics, a page of tasks of one status, one task, the live pools, server health,
-  requeue and purge.
+  requeue, purge and cancel.
 
 Both may read `config` (the alias's OPTIONS, validated: a `BackendOptions`; Django's own
 `options` stays the raw dict) and `display_url` (where the backend keeps its data, password
@@ -27,11 +28,13 @@ from django.core import checks
 from django.tasks.backends.base import BaseTaskBackend
 
 from threadmill.options import BackendOptions
+from threadmill.task import ThreadmillTask, validate_controls
 
 from .records import (
     NAME_FILTER_SCAN,
     AckOutcome,
     AckResult,
+    ControlRequest,
     HeartbeatReply,
     Lease,
     MaintenanceReport,
@@ -53,15 +56,34 @@ class ThreadmillBackend(BaseTaskBackend):
     supports_async_task = True
     supports_get_result = True
     supports_priority = True
+    #: `@task(...)` of this alias accepts retry, timeout, unique and expires (Django 6.1+).
+    task_class = ThreadmillTask
 
     #: The alias's OPTIONS, validated (lease_ttl, batch_size, heartbeat_interval ...).
     config: BackendOptions
     #: Where the backend keeps its data, safe to show (the password masked).
     display_url: str
 
+    def validate_task(self, task: Any) -> None:
+        """Django's checks, then the task controls (retry, timeout, unique, expires)."""
+        super().validate_task(task)
+        if isinstance(task, ThreadmillTask):
+            validate_controls(task, self.config.lease_ttl)
+
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         """System checks of this alias: its health issues as errors and warnings."""
         messages: list[checks.CheckMessage] = list(super().check(**kwargs))
+        try:
+            self.config.retry_policy()
+        except (ImportError, TypeError) as exc:
+            messages.append(
+                checks.Error(
+                    f"TASKS[{self.alias!r}]: {exc}",
+                    hint="Point OPTIONS['retry'] at an importable callable (context, "
+                    "exception) -> delay or None, or use a threadmill.Backoff.",
+                    id="threadmill.E010",
+                )
+            )
         for issue in self.health(where=f"TASKS[{self.alias!r}]: ").issues:
             kind = checks.Error if issue.level == "error" else checks.Warning
             messages.append(kind(issue.message, hint=issue.hint, id=issue.id))
@@ -101,17 +123,27 @@ class ThreadmillBackend(BaseTaskBackend):
         value_json: str,
         next_token: str = "",
         queues: Sequence[str] = (),
+        retry_after: float | None = None,
     ) -> AckResult:
         """Store a leased task's outcome (fenced by its token) and, if next_token is given,
-        lease the next task of queues in the same round trip."""
+        lease the next task of queues in the same round trip. A failure with `retry_after`
+        (seconds) puts the task back, deferred, for another attempt (unless a cancellation
+        was requested: then it is FAILED)."""
 
     @abstractmethod
     def extend_lease(self, lease: Lease, seconds: float) -> AckOutcome:
         """Move a lease's deadline to now + seconds."""
 
     @abstractmethod
-    def resolve_worker(self, worker_id: str, reason: str) -> dict[str, str]:
-        """The worker is gone: requeue or fail what it held. Returns id -> outcome."""
+    def resolve_worker(self, worker_id: str, reason: str, *, charge: bool = True) -> dict[str, str]:
+        """The worker is gone: requeue or fail what it held. Returns id -> outcome. With
+        `charge=False` (the worker replaced itself for one task's sake), the others go back
+        to READY with their attempt given back."""
+
+    @abstractmethod
+    def wait_for_control(self, worker_id: str, timeout: float) -> list[ControlRequest]:
+        """Block until cancellation requests for tasks this worker process runs arrive (or
+        timeout: an empty list)."""
 
     @abstractmethod
     def heartbeat(
@@ -184,6 +216,15 @@ class ThreadmillBackend(BaseTaskBackend):
     @abstractmethod
     def requeue_batch(self, queue: str, state: TaskState) -> tuple[int, int]:
         """Requeue up to batch_size tasks of a finished state; returns (moved, remaining)."""
+
+    @abstractmethod
+    def cancel(
+        self, task_ids: Iterable[str], *, who: str, terminate: bool = False
+    ) -> dict[str, str]:
+        """Cancel tasks: a READY or deferred one ends FAILED with `Cancelled` at once; a
+        RUNNING one gets a request (`terminate`: stop it now, replacing a sync task's worker
+        process); a finished one is refused. Returns id -> cancelled, requested, missing or
+        the finished state that refused."""
 
     @abstractmethod
     def purge(self, task_ids: Iterable[str], queue: str = "") -> dict[str, str]:

@@ -6,12 +6,15 @@ one shard. The names:
 
     task:<id>                 hash    a task record
     q:<queue>:<status>        zset    a queue's index of one status (STATUS_INDEXES)
+    q:<queue>:retrying        zset    the deferred tasks waiting to be retried (a subset)
     q:<queue>:idle            list    mailboxes of threads parked on the queue
     mbox:<mailbox>            list    what is handed to one parked thread
     park:<mailbox>            hash    how to lease a task to that parked thread
     parks:<worker>            set     the mailboxes a worker process has parked
     leases:<worker>           hash    lease token -> task id, what a worker process holds
     pool:<pool>               hash    a pool's last report (expiring)
+    unique:<digest>           string  id of the task holding a unique claim
+    control:<worker>          list    cancel / terminate requests for a worker process
     seq, due, workers, pools, queues, stats, fence, meta   one of each per alias
 
 The Lua scripts build names with the functions of the `K` table in `lua/_lib.lua`, which has
@@ -27,6 +30,8 @@ from dataclasses import dataclass
 
 #: The five indexes a task id can sit in; RUNNING is the lease set.
 STATUS_INDEXES = ("ready", "deferred", "running", "successful", "failed")
+#: A subset of 'deferred': tasks waiting for their next attempt after a failure.
+RETRYING_INDEX = "retrying"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,14 @@ class Keys:
     def leases(self, worker_id: str) -> str:
         """Hash lease token -> task id of what one worker process holds."""
         return f"{self.base}leases:{worker_id}"
+
+    def unique(self, digest: str) -> str:
+        """String: the id of the task holding the unique claim `digest` while it is live."""
+        return f"{self.base}unique:{digest}"
+
+    def control(self, worker_id: str) -> str:
+        """List of cancellation requests (JSON) for tasks one worker process runs."""
+        return f"{self.base}control:{worker_id}"
 
     def pool(self, pool_id: str) -> str:
         """Expiring hash: the last report of one pool (master process) and when it came."""

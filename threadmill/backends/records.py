@@ -61,6 +61,17 @@ class Lease:
     worker_ids_json: str
     errors_json: str
     attempt: int
+    timeout: float | None = None  # the attempt's time limit, seconds (None: lease_ttl only)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRequest:
+    """A request to stop a running task, sent to the worker process that runs it."""
+
+    task_id: str
+    token: str  # the lease it is meant for (a later lease of the same task is not affected)
+    terminate: bool  # stop it now rather than let it observe the request
+    who: str
 
 
 @dataclass(slots=True)
@@ -103,12 +114,22 @@ class TaskRecord:
     result: Any
     worker: str
     lease_deadline: datetime | None
+    timeout: float | None = None  # time limit of one attempt, seconds
+    expires: float | None = None  # seconds after becoming due that it may still start
+    unique_key: str = ""  # digest of its unique claim ('' = not unique)
+    cancel_requested_by: str = ""  # who asked to cancel it
+    released: int = 0  # attempts given back (its worker was replaced for another task)
     raw: str = ""  # what a quarantined record held
     problems: list[str] = field(default_factory=list)  # fields that could not be decoded
 
     @property
     def name(self) -> str:
         return self.path.rsplit(".", 1)[-1] if self.path else "?"
+
+    @property
+    def retrying(self) -> bool:
+        """Deferred for another attempt after a failure (not just scheduled for later)."""
+        return self.state == TaskState.DEFERRED and self.attempts > 0
 
     @property
     def last_error(self) -> ErrorRecord | None:
@@ -147,6 +168,8 @@ class QueueStats:
     successful_total: int
     failed_total: int
     measured_at: datetime
+    retrying: int = 0  # deferred after a failed attempt (part of `deferred`)
+    retried_total: int = 0  # failed attempts put back for another try
 
     def count(self, state: TaskState) -> int:
         return getattr(self, state.slug)

@@ -3,34 +3,32 @@
 Configuration (`settings.TASKS[alias]`): `REDIS_URL` and `OPTIONS` (see
 `threadmill.options`). Every state change is one call of a Lua script in `lua/` (atomic,
 Redis time, idempotent under retries), made through its typed wrapper (`scripts.py`) on the
-alias's store (`store.py`). This module validates and prepares what Django hands it; the
-inspection API is carried out by `inspection.RedisInspection` on the same store.
+alias's store (`store.py`). Enqueues are carried out by `producer.Producer`, the
+inspection API by `inspection.RedisInspection`, both on the same store.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks import Task, TaskResult
 from django.tasks.exceptions import TaskResultDoesNotExist
-from django.tasks.signals import task_enqueued
-from django.utils.json import normalize_json
 
 from threadmill.options import BackendOptions
-from threadmill.task_codec import encode_arguments
 
 from . import spin as reply_spin
 from .base import ThreadmillBackend
-from .ids import new_task_id
 from .inspection import RedisInspection
+from .producer import Producer
 from .records import (
     NAME_FILTER_SCAN,
     AckOutcome,
     AckResult,
+    ControlRequest,
     HeartbeatReply,
     Lease,
     MaintenanceReport,
@@ -48,28 +46,12 @@ from .redis_records import (
     record_from_hash,
     report_to_json,
     result_from_record,
-    to_ms,
 )
-from .scripts import NewTask
 from .store import RedisStore
 from .topology import parse_url
 
-#: Tasks per script call in enqueue_many (bounded so no call blocks Redis for long).
-ENQUEUE_CHUNK = 500
 #: What request_stop puts in a parked thread's mailbox (a lease is a JSON array).
 STOP_REQUEST = "stop"
-VALIDATED_TASKS_KEPT = 1024
-
-
-class PreparedCall(NamedTuple):
-    """One validated call of enqueue / enqueue_many: its new id, its arguments as Django's
-    TaskResult keeps them (normalized to JSON types) and as JSON."""
-
-    id: str
-    args: list
-    kwargs: dict
-    args_json: str
-    kwargs_json: str
 
 
 class RedisTaskBackend(ThreadmillBackend):
@@ -93,102 +75,26 @@ class RedisTaskBackend(ThreadmillBackend):
         self.keys = self.store.keys  # key names, for tests and tools that look at Redis
         self._scripts = self.store.scripts
         self._inspection = RedisInspection(self.store, self.queues)
-        self._validated: set[Task] = set()
+        self._producer = Producer(
+            alias,
+            self.store,
+            self.config,
+            type(self),
+            validate=lambda task: self.validate_task(task),  # late-bound: overridable
+            read_result=lambda task_id: self.get_result(task_id),
+        )
 
     # ---- Django's task API --------------------------------------------------------------
 
-    def _validate_once(self, task: Task) -> None:
-        """Django's validate_task, once per Task. A Task is immutable and what validation
-        reads of this backend (its queues, what it supports) is fixed when it is created;
-        a task with a run_after is validated every time (its check reads USE_TZ, and such
-        tasks are usually made for one call). Validating runs `inspect` on the function:
-        a tenth of a warm enqueue, more after the producer was idle."""
-        if task in self._validated:
-            return
-        self.validate_task(task)
-        if task.run_after is None:
-            if len(self._validated) >= VALIDATED_TASKS_KEPT:
-                self._validated.clear()
-            self._validated.add(task)
-
-    def _prepare(self, task: Task, calls: Iterable[tuple[Any, Any]]) -> list[PreparedCall]:
-        """Validate and encode everything before the first write."""
-        self._validate_once(task)
-        prepared = []
-        for args, kwargs in calls:
-            try:  # what Django's TaskResult keeps of them
-                args = cast(list, normalize_json(args)) if args else []
-                kwargs = cast(dict, normalize_json(kwargs)) if kwargs else {}
-            except (TypeError, ValueError):
-                encode_arguments(args, kwargs)  # raises the explanatory error
-                raise
-            prepared.append(
-                PreparedCall(new_task_id(), args, kwargs, *encode_arguments(args, kwargs))
-            )
-        return prepared
-
-    def _write(self, task: Task, prepared: list[PreparedCall]) -> datetime | None:
-        run_after = None if task.run_after is None else to_ms(task.run_after)
-        calls = []
-        for start in range(0, len(prepared), ENQUEUE_CHUNK):
-            tasks = [
-                NewTask(
-                    p.id,
-                    task.module_path,
-                    task.priority,
-                    task.takes_context,
-                    run_after,
-                    p.args_json,
-                    p.kwargs_json,
-                )
-                for p in prepared[start : start + ENQUEUE_CHUNK]
-            ]
-            calls.append(self._scripts.enqueue(queue=task.queue_name, tasks=tasks))
-        if len(calls) == 1:
-            return self.store.run_hot(calls[0], spin=True)
-        return self.store.run_many(calls, wait_for_replicas=True)[0]
-
-    def _announce(
-        self, task: Task, prepared: list[PreparedCall], enqueued_at: datetime | None
-    ) -> list[TaskResult]:
-        """The TaskResults, built after the write: right after an idle wait building one
-        takes ~0.1 ms (nothing of it is cached), which the worker no longer waits for."""
-        results = []
-        for call in prepared:
-            result: TaskResult[Any, Any] = TaskResult(
-                task=task,
-                id=call.id,
-                status=TaskResultStatus.READY,
-                enqueued_at=enqueued_at,
-                started_at=None,
-                last_attempted_at=None,
-                finished_at=None,
-                args=call.args,
-                kwargs=call.kwargs,
-                backend=self.alias,
-                errors=[],
-                worker_ids=[],
-            )
-            task_enqueued.send(type(self), task_result=result)
-            results.append(result)
-        return results
-
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
-        """Store a task in Redis; when this returns, the task is durable (see guarantees)."""
-        prepared = self._prepare(task, [(args, kwargs)])
-        enqueued_at = self._write(task, prepared)
-        return self._announce(task, prepared, enqueued_at)[0]
+        """Store a task in Redis; when this returns, the task is durable (see guarantees),
+        unless `enqueue_on_commit` holds it until the current transaction commits."""
+        return self._producer.enqueue(task, args, kwargs)
 
     def enqueue_many(self, task: Task, calls: Iterable[tuple[Any, Any]]) -> list[TaskResult]:
-        """Enqueue one task with many (args, kwargs) pairs in as few round trips as possible.
-
-        All arguments are validated before anything is written. Each chunk of 500 tasks is
-        written atomically; the chunks go in one pipelined round trip."""
-        prepared = self._prepare(task, list(calls))
-        if not prepared:
-            return []
-        enqueued_at = self._write(task, prepared)
-        return self._announce(task, prepared, enqueued_at)
+        """Enqueue one task with many (args, kwargs) pairs in as few round trips as possible
+        (validated first, chunks of 500 written atomically, one pipelined round trip)."""
+        return self._producer.enqueue_many(task, calls)
 
     def get_result(self, result_id: str) -> TaskResult:
         with self.store.translate():
@@ -237,15 +143,23 @@ class RedisTaskBackend(ThreadmillBackend):
         value_json: str,
         next_token: str = "",
         queues: Sequence[str] = (),
+        retry_after: float | None = None,
     ) -> AckResult:
+        if succeeded:
+            status, retry_ms = "SUCCESSFUL", None
+        elif retry_after is None:
+            status, retry_ms = "FAILED", None
+        else:
+            status, retry_ms = "RETRY", round(retry_after * 1000)
         call = self._scripts.acknowledge(
             worker_id=worker_id,
             next_token=next_token,
             task_id=lease.task_id,
             token=lease.token,
-            status="SUCCESSFUL" if succeeded else "FAILED",
+            status=status,
             value=value_json,
             queues=queues,
+            retry_ms=retry_ms,
         )
         return self.store.run_hot(call, spin=True)
 
@@ -255,8 +169,25 @@ class RedisTaskBackend(ThreadmillBackend):
         )
         return self.store.run(call)
 
-    def resolve_worker(self, worker_id: str, reason: str) -> dict[str, str]:
-        return self.store.run(self._scripts.resolve_worker(worker_id=worker_id, reason=reason))
+    def resolve_worker(self, worker_id: str, reason: str, *, charge: bool = True) -> dict[str, str]:
+        call = self._scripts.resolve_worker(worker_id=worker_id, reason=reason, charge=charge)
+        return self.store.run(call)
+
+    def wait_for_control(self, worker_id: str, timeout: float) -> list[ControlRequest]:
+        key = self.keys.control(worker_id)
+        with self.store.translate():
+            reply = self.store.blocking_client.blpop([key], timeout=timeout)
+            if reply is None:
+                return []
+            rest = self.store.client.lpop(key, 100) or []
+        requests = []
+        for raw in [reply[1], *rest]:
+            try:
+                task_id, token, terminate, who = json.loads(raw)
+            except (TypeError, ValueError):
+                continue  # not a request Threadmill wrote
+            requests.append(ControlRequest(task_id, token, bool(terminate), who))
+        return requests
 
     def heartbeat(
         self, pool_id: str, worker_ids: Iterable[str], report: PoolReport
@@ -334,6 +265,17 @@ class RedisTaskBackend(ThreadmillBackend):
 
     def requeue_batch(self, queue: str, state: TaskState) -> tuple[int, int]:
         return self._inspection.requeue_batch(queue, state)
+
+    def cancel(
+        self, task_ids: Iterable[str], *, who: str, terminate: bool = False
+    ) -> dict[str, str]:
+        ids = list(dict.fromkeys(task_ids))
+        outcomes: dict[str, str] = {}
+        for start in range(0, len(ids), self.config.batch_size):
+            chunk = ids[start : start + self.config.batch_size]
+            call = self._scripts.cancel(ids=chunk, who=who, terminate=terminate)
+            outcomes.update(self.store.run(call))
+        return outcomes
 
     def purge(self, task_ids: Iterable[str], queue: str = "") -> dict[str, str]:
         return self._inspection.purge(task_ids, queue)

@@ -79,6 +79,7 @@ def lease_from_reply(reply: str) -> Lease:
         worker_ids,
         errors,
         attempts,
+        timeout_ms,
     ) = json.loads(reply)
     use_tz = settings.USE_TZ  # read once: a lazy setting costs a call per read
     try:
@@ -100,6 +101,7 @@ def lease_from_reply(reply: str) -> Lease:
             worker_ids_json=worker_ids or "[]",
             errors_json=errors or "[]",
             attempt=int(attempts or 1),
+            timeout=int(timeout_ms) / 1000 if timeout_ms else None,
         )
     except (TypeError, ValueError) as exc:
         raise CorruptTaskData(f"Task {task_id} has an unreadable field: {exc}") from exc
@@ -170,6 +172,11 @@ def record_from_hash(task_id: str, fields: dict[str, str]) -> TaskRecord:
         result=_loads(fields.get("result"), None, "result", problems),
         worker=fields.get("worker", ""),
         lease_deadline=_time(fields.get("deadline"), "deadline", problems),
+        timeout=_int(fields.get("timeout_ms"), "timeout_ms", problems) / 1000 or None,
+        expires=_int(fields.get("expires_ms"), "expires_ms", problems) / 1000 or None,
+        unique_key=fields.get("unique", ""),
+        cancel_requested_by=fields.get("cancel", ""),
+        released=_int(fields.get("released"), "released", problems),
         raw=fields.get("raw", ""),
         problems=problems,
     )
@@ -321,7 +328,7 @@ def queue_stats_from_reply(names: Sequence[str], reply: list[Any]) -> list[Queue
     measured_at = at_ms(reply[0])
     stats = []
     for n, queue in enumerate(names):
-        v = reply[1 + n * 12 : 13 + n * 12]
+        v = reply[1 + n * 14 : 15 + n * 14]
         stats.append(
             QueueStats(
                 queue=queue,
@@ -337,6 +344,8 @@ def queue_stats_from_reply(names: Sequence[str], reply: list[Any]) -> list[Queue
                 enqueued_total=int(v[9] or 0),
                 successful_total=int(v[10] or 0),
                 failed_total=int(v[11] or 0),
+                retrying=v[12],
+                retried_total=int(v[13] or 0),
                 measured_at=measured_at,
             )
         )

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from threadmill.options import BackendOptions
 
 from .hotpath import Packed
-from .keys import STATUS_INDEXES, Keys
+from .keys import RETRYING_INDEX, STATUS_INDEXES, Keys
 from .lua import Script, load_scripts
 from .records import (
     AckOutcome,
@@ -64,6 +64,26 @@ class NewTask(NamedTuple):
     run_after_ms: int | None
     args_json: str
     kwargs_json: str
+    timeout_ms: int | None = None
+    expires_ms: int | None = None
+    unique_digest: str = ""
+
+
+class EnqueueReply(NamedTuple):
+    """enqueued_at (Redis time) and, for each task not created because an equal unique task
+    is live, its position in the call -> the id of that task."""
+
+    enqueued_at: datetime | None
+    holders: dict[int, str]
+
+
+def _enqueued(reply: list[Any]) -> EnqueueReply:
+    holders = {int(p) - 1: h for p, h in zip(reply[1::2], reply[2::2], strict=True)}
+    return EnqueueReply(from_ms(reply[0]), holders)
+
+
+def _blank(value: int | None) -> int | str:
+    return "" if value is None else value
 
 
 class Page(NamedTuple):
@@ -121,14 +141,25 @@ class Scripts:
 
     # ---- the per-task path --------------------------------------------------------------
 
-    def enqueue(self, *, queue: str, tasks: Sequence[NewTask]) -> Call[datetime | None]:
-        """Create tasks in queue; decodes to their enqueued_at (Redis time)."""
+    def enqueue(self, *, queue: str, tasks: Sequence[NewTask]) -> Call[EnqueueReply]:
+        """Create tasks in queue (unless an equal unique task is live)."""
         args: list[Any] = [self._base, queue]
         for t in tasks:
-            run_after = "" if t.run_after_ms is None else t.run_after_ms
             context = "1" if t.takes_context else "0"
-            args += [t.id, t.path, t.priority, context, run_after, t.args_json, t.kwargs_json]
-        return Call(self.lua["enqueue"], [self.keys.task(t.id) for t in tasks], args, from_ms)
+            args += [
+                t.id,
+                t.path,
+                t.priority,
+                context,
+                _blank(t.run_after_ms),
+                t.args_json,
+                t.kwargs_json,
+                _blank(t.timeout_ms),
+                _blank(t.expires_ms),
+                t.unique_digest,
+            ]
+        keys = [self.keys.task(t.id) for t in tasks]
+        return Call(self.lua["enqueue"], keys, args, _enqueued)
 
     def acquire(self, *, worker_id: str, token: str, queues: Sequence[str]) -> Call[Lease | None]:
         leases, worker, constants, listened = self._for_worker(worker_id, queues)
@@ -155,9 +186,20 @@ class Scripts:
         status: str,
         value: str,
         queues: Sequence[str],
+        retry_ms: int | None = None,
     ) -> Call[AckResult]:
         leases, worker, constants, listened = self._for_worker(worker_id, queues)
-        args = [worker, next_token, constants, task_id, token, status, value, listened]
+        args = [
+            worker,
+            next_token,
+            constants,
+            task_id,
+            token,
+            status,
+            value,
+            _blank(retry_ms),
+            listened,
+        ]
         return Call(self.lua["acknowledge"], [leases, self.keys.task(task_id)], args, _ack)
 
     def extend_lease(self, *, task_id: str, token: str, ms: int) -> Call[AckOutcome]:
@@ -180,10 +222,13 @@ class Scripts:
         keys = [self.keys.workers, self.keys.pools, self.keys.pool(pool_id)]
         return Call(self.lua["remove_pool"], keys, [pool_id, *worker_ids], _same)
 
-    def resolve_worker(self, *, worker_id: str, reason: str) -> Call[dict[str, str]]:
+    def resolve_worker(
+        self, *, worker_id: str, reason: str, charge: bool = True
+    ) -> Call[dict[str, str]]:
         o = self.config
         keys = [self.keys.workers, self.keys.leases(worker_id)]
-        args = [self._base, worker_id, reason, o.max_attempts, o.ms("result_ttl")]
+        charged = "1" if charge else "0"
+        args = [self._base, worker_id, reason, o.max_attempts, o.ms("result_ttl"), charged]
         return Call(self.lua["resolve_worker"], keys, args, _pairs)
 
     def promote(self, *, queues: Sequence[str]) -> Call[int]:
@@ -215,7 +260,7 @@ class Scripts:
     ) -> Call[list[QueueStats]]:
         keys = [self.keys.stats]
         for queue in queues:
-            keys += [self.keys.index(queue, status) for status in STATUS_INDEXES]
+            keys += [self.keys.index(queue, s) for s in (*STATUS_INDEXES, RETRYING_INDEX)]
         names = list(queues)
         return Call(
             self.lua["queue_stats"],
@@ -237,6 +282,11 @@ class Scripts:
     def requeue(self, *, ids: Sequence[str]) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]
         return Call(self.lua["requeue"], keys, [self._base, *ids], _pairs)
+
+    def cancel(self, *, ids: Sequence[str], who: str, terminate: bool) -> Call[dict[str, str]]:
+        keys = [self.keys.task(i) for i in ids]
+        args = [self._base, who, "1" if terminate else "0", self.config.ms("result_ttl"), *ids]
+        return Call(self.lua["cancel"], keys, args, _pairs)
 
     def purge(self, *, queue: str, ids: Sequence[str]) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]

@@ -40,6 +40,7 @@ from .children import (
     rss_bytes,
     usable_cores,
 )
+from .limits import EXIT_REPLACED
 from .scoreboard import Scoreboard
 from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, EXIT_EMPTY, EXIT_OK, WorkerSpec
 
@@ -254,6 +255,14 @@ class Arbiter:
                 how,
                 delay,
             )
+        elif code == EXIT_REPLACED:
+            logger.warning(
+                "Worker %s replaced itself to stop a task (time limit or terminate); its "
+                "other tasks go back to READY, not charged an attempt",
+                handle.worker_id,
+            )
+            self.broker.resolve(handle.worker_id, reason, charge=False)
+            return
         elif code == EXIT_EMPTY:
             self.empty_exits += 1
             logger.info("Worker %s exited: queues empty", handle.worker_id)
@@ -285,15 +294,19 @@ class Arbiter:
             if self.boot_failures:
                 return  # one at a time while workers fail to boot
 
-    def _work_available(self) -> bool:
+    def _work_available(self) -> str:
+        """For --exit-empty: "now" (ready or due tasks), "later" (tasks waiting for their
+        retry: a drain finishes them) or "none"."""
         try:
             stats = self.backend.queue_stats(self.spec.queues)
         except BackendUnavailable as exc:
             logger.warning("Cannot check the queues: %s", exc)
-            return True
-        return any(
+            return "now"
+        if any(
             s.ready or (s.next_deferred_at and s.next_deferred_at <= s.measured_at) for s in stats
-        )
+        ):
+            return "now"
+        return "later" if any(s.retrying for s in stats) else "none"
 
     def watchdog(self) -> None:
         """Kill a worker whose task overran its lease (the lease is already FAILED with
@@ -377,10 +390,13 @@ class Arbiter:
                     if time.monotonic() - self.stopping_since > c.graceful_timeout:
                         self.stop_now(f"graceful timeout ({c.graceful_timeout:g}s) passed")
                 elif c.exit_empty and not self.workers and self.empty_exits:
-                    if not self._work_available():
+                    work = self._work_available()
+                    if work == "none":
                         logger.info("Queues %s are empty: exiting", ",".join(c.queues))
                         break
-                    self.empty_exits = 0
+                    if work == "now":
+                        self.empty_exits = 0
+                    # "later": tasks wait for a retry; the broker promotes them when due
                 self.spawn_missing()
                 self.watchdog()
                 self.broker.tick(self.report(), self._worker_ids(), force=self._announce_workers)

@@ -45,7 +45,8 @@ class Broker:
         self.config = backend.config
         self.epoch = ""
         self.skew_seconds = 0.0
-        self.pending: dict[str, str] = {}  # worker id -> reason, resolution not yet stored
+        # worker id -> (reason, charge): resolutions not yet stored
+        self.pending: dict[str, tuple[str, bool]] = {}
         self._last_contact = time.monotonic()
         self._grace_until = 0.0
         self._next_heartbeat = 0.0
@@ -98,15 +99,16 @@ class Broker:
             logger.error("Pool %s: %s; retrying", self.pool_id, exc)
             self._unreachable_logged = True
 
-    def resolve(self, worker_id: str, reason: str) -> None:
-        """Queue a dead worker's tasks for resolution (done at once if Redis answers)."""
-        self.pending[worker_id] = reason
+    def resolve(self, worker_id: str, reason: str, *, charge: bool = True) -> None:
+        """Queue a dead worker's tasks for resolution (done at once if Redis answers).
+        charge=False: it exited on purpose for one task's sake; the rest are not charged."""
+        self.pending[worker_id] = (reason, charge)
         self.flush_resolutions()
 
     def flush_resolutions(self) -> None:
-        for worker_id, reason in list(self.pending.items()):
+        for worker_id, (reason, charge) in list(self.pending.items()):
             try:
-                outcomes = self.backend.resolve_worker(worker_id, reason)
+                outcomes = self.backend.resolve_worker(worker_id, reason, charge=charge)
             except BackendUnavailable as exc:
                 self._unreachable(exc)
                 return
@@ -118,6 +120,8 @@ class Broker:
             for task_id, outcome in outcomes.items():
                 if outcome == "requeued":
                     logger.warning("Task %s requeued: %s", task_id, reason)
+                elif outcome == "released":
+                    logger.info("Task %s requeued, attempt not charged: %s", task_id, reason)
                 elif outcome == "failed":
                     logger.error("Task %s FAILED with WorkerLost: %s", task_id, reason)
 

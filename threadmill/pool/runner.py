@@ -2,7 +2,9 @@
 
 Around the call: Django's database connection hygiene (`close_old_connections` before and
 after, as for a request), the `task_started` signal, a `TaskContext` for tasks that take
-one, async functions run to completion, and any exception (even `SystemExit`) turned into a
+one, the attempt's `RunningTask` made current (`threadmill.current_task()`), async functions
+run to completion in an event loop where the worker can cancel them (time limit,
+terminate), and any exception (even `SystemExit` or `KeyboardInterrupt`) turned into a
 recorded error with its full traceback. A task that cannot even be loaded (its module was
 removed, its record is unreadable) fails with `TaskNotFound` / `CorruptTaskData` and its
 arguments stay in Redis for a requeue after the fix.
@@ -10,20 +12,25 @@ arguments stay in Redis for a requeue after the fix.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from inspect import iscoroutinefunction
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.db import connections
-from django.tasks import TaskContext, TaskResult, TaskResultStatus
+from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.signals import task_finished, task_started
 
 from threadmill.backends.records import Lease
 from threadmill.exceptions import CorruptTaskData
+from threadmill.running import RunningTask
 from threadmill.task_codec import encode_result, error_from_json, error_json, resolve_task
 
 logger = logging.getLogger("threadmill")
@@ -50,6 +57,7 @@ class Outcome:
     value_json: str  # return value JSON, or the TaskError JSON when failed
     result: TaskResult | None  # None when the task could not be loaded
     error_summary: str = ""
+    exception: BaseException | None = None  # what the attempt raised, for the retry policy
 
 
 def _load(lease: Lease, alias: str) -> tuple[TaskResult, list, dict]:
@@ -81,10 +89,31 @@ def _load(lease: Lease, alias: str) -> tuple[TaskResult, list, dict]:
     return result, args, kwargs
 
 
+def _callable(task: Task, running: RunningTask) -> Callable[..., Any]:
+    """task.call, except that an async task runs as an asyncio task the worker can cancel."""
+    if not iscoroutinefunction(task.func):
+        return task.call
+    func = task.func
+
+    async def cancellable(*args: Any, **kwargs: Any) -> Any:
+        current = asyncio.current_task()
+        assert current is not None
+        running.attach(asyncio.get_running_loop(), current)
+        return await func(*args, **kwargs)
+
+    return async_to_sync(cancellable)
+
+
 def run_lease(
-    lease: Lease, alias: str, sender: type, max_result_size: int, *, after_idle: bool = True
+    lease: Lease,
+    alias: str,
+    sender: type,
+    max_result_size: int,
+    *,
+    after_idle: bool = True,
+    running: RunningTask | None = None,
 ) -> Outcome:
-    """Run the leased task; never raises (except KeyboardInterrupt in a foreground run).
+    """Run the leased task; never raises.
 
     Database connections are checked after every task, and before one only when the thread
     was idle since (`after_idle`) with a connection left open: back to back, the two checks
@@ -98,19 +127,25 @@ def run_lease(
         except Exception as exc:
             return Outcome(False, error_json(exc), None, f"{type(exc).__name__}: {exc}")
         task = result.task
+        running = running or RunningTask(lease.task_id, lease.attempt, None)
+        running.task_result = result
+        activation = running.activate()
         task_started.send(sender=sender, task_result=result)
         try:
+            call = _callable(task, running)
             if task.takes_context:
-                value = task.call(TaskContext(task_result=result), *args, **kwargs)
+                value = call(TaskContext(task_result=result), *args, **kwargs)
             else:
-                value = task.call(*args, **kwargs)
+                value = call(*args, **kwargs)
             normalized, value_json = encode_result(value, max_result_size)
-        except KeyboardInterrupt:
-            raise
         except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) and running.stopped_with is not None:
+                exc = running.stopped_with  # the worker cancelled it: say why
             encoded = error_json(exc)
             result.errors.append(error_from_json(encoded))
-            return Outcome(False, encoded, result, f"{type(exc).__name__}: {exc}")
+            return Outcome(False, encoded, result, f"{type(exc).__name__}: {exc}", exc)
+        finally:
+            running.deactivate(activation)
         object.__setattr__(result, "_return_value", normalized)
         return Outcome(True, value_json, result)
     finally:

@@ -9,7 +9,10 @@ and, when the queues are empty, parks on Redis instead of polling: it blocks on 
 mailbox, where the enqueue script puts the lease of the next task (see park.lua). The
 process's main thread only supervises: it turns SIGTERM / SIGINT into a graceful stop
 (threads finish and acknowledge what they hold; parked threads are sent a stop request),
-stops when the master is gone, and exits once every thread is done.
+stops when the master is gone, enforces the attempts' time limits (`limits.py`, which also
+runs the thread that receives cancellation requests), and exits once every thread is done.
+A failed attempt is put back for a retry in the same acknowledgement when its retry
+policy says so.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from threadmill.backends.records import AckOutcome, AckResult, Lease
 from threadmill.exceptions import BackendUnavailable
 from threadmill.signals import worker_started
 
+from .limits import Attempts, retry_after
 from .runner import Outcome, announce_finished, run_lease
 from .scoreboard import Scoreboard
 
@@ -78,6 +82,9 @@ class Worker:
         self.backend = cast(ThreadmillBackend, task_backends[spec.alias])  # the master checked
         self.backend.prepare_worker_process(spin_replies=spec.spin_replies)
         self.config = self.backend.config
+        self.attempts = Attempts(
+            self.backend, spec.worker_id, self.config.retry_policy(), scoreboard.set_exit_reason
+        )
 
     # ---- process ----------------------------------------------------------------------
 
@@ -108,6 +115,12 @@ class Worker:
         ]
         for thread in threads:
             thread.start()
+        threading.Thread(
+            target=self.attempts.listen,
+            args=(self.config.block_timeout, lambda: self.stopping),
+            daemon=True,
+            name="threadmill-control",
+        ).start()
         return self._supervise(threads)
 
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -122,8 +135,9 @@ class Worker:
         asked: set[int] = set()  # parked threads sent a stop request
         stuck_since = None
         while True:
-            self.wakeup.wait(1.0 if not asked else 0.2)
+            self.wakeup.wait(self._tick(1.0 if not asked else 0.2))
             self.wakeup.clear()
+            self.attempts.enforce_deadlines()
             if os.getppid() != self.spec.master_pid and not self.stopping:
                 logger.warning("Worker %s: master is gone, stopping", self.spec.worker_id)
                 self.request_stop()
@@ -157,6 +171,13 @@ class Worker:
             code = EXIT_EMPTY
         self.scoreboard.set_exit_reason(code)
         return code
+
+    def _tick(self, longest: float) -> float:
+        """How long the main thread may sleep: until the next time limit, at most longest."""
+        deadline = self.attempts.next_deadline()
+        if deadline is None:
+            return longest
+        return min(longest, max(deadline - time.monotonic(), 0.0) + 0.01)
 
     # ---- task threads -----------------------------------------------------------------
 
@@ -276,9 +297,21 @@ class Worker:
         """Run a lease, acknowledge it and lease the next in the same call (if any)."""
         spec, backend = self.spec, self.backend
         self.scoreboard.task_started(index, lease.task_id, lease.path)
-        outcome = run_lease(
-            lease, spec.alias, type(backend), self.config.max_result_size, after_idle=after_idle
-        )
+        running = self.attempts.start(index, lease)
+        try:
+            outcome = run_lease(
+                lease,
+                spec.alias,
+                type(backend),
+                self.config.max_result_size,
+                after_idle=after_idle,
+                running=running,
+            )
+        finally:
+            self.attempts.finish(index)
+        retry = None
+        if not outcome.succeeded:
+            retry = retry_after(running, outcome.exception, self.attempts.default_retry)
         self._count()
         with self.lock:
             next_token = self._token(index) if self._may_take_more() else ""
@@ -290,14 +323,16 @@ class Worker:
                 value_json=outcome.value_json,
                 next_token=next_token,
                 queues=spec.queues,
+                retry_after=retry,
             )
         )
         self.scoreboard.task_finished(index, failed=not outcome.succeeded)
-        self._log(lease, outcome, ack)
-        announce_finished(outcome, type(backend), ack.finished_at)
+        self._log(lease, outcome, ack, retry)
+        if retry is None:  # a retried task has not finished
+            announce_finished(outcome, type(backend), ack.finished_at)
         return ack.next_lease
 
-    def _log(self, lease: Lease, outcome: Outcome, ack: AckResult) -> None:
+    def _log(self, lease: Lease, outcome: Outcome, ack: AckResult, retry: float | None) -> None:
         wid = self.spec.worker_id
         if ack.outcome == AckOutcome.LEASE_LOST:
             logger.warning(
@@ -316,12 +351,13 @@ class Worker:
             logger.info("Task %s: acknowledgement retried, ALREADY_DONE", lease.task_id)
         if not outcome.succeeded:
             logger.warning(
-                "Task %s (%s) failed on %s attempt %d: %s",
+                "Task %s (%s) failed on %s attempt %d: %s%s",
                 lease.task_id,
                 lease.path,
                 wid,
                 lease.attempt,
                 outcome.error_summary,
+                "" if retry is None else f"; retrying in {retry:.3g} s",
             )
         else:
             logger.debug("Task %s (%s) succeeded on %s", lease.task_id, lease.path, wid)

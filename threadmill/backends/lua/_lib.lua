@@ -3,6 +3,9 @@
 -- A task record is a hash at K.task(base, id). Its status is one of READY, DEFERRED,
 -- RUNNING, SUCCESSFUL, FAILED, and the id sits in exactly one matching index of its queue
 -- (K.index(base, queue, status)). Every function here keeps record and index in step.
+-- A DEFERRED task waiting for its next attempt after a failure is also in the queue's
+-- 'retrying' index (a subset of 'deferred'). A task enqueued with `unique` holds the claim
+-- K.unique(base, digest) = its id until it finishes (record field 'unique' = digest).
 -- Time is always Redis time (TIME), in milliseconds.
 
 local BAND = 17592186044416 -- 2^44: width of one priority band in a ready score
@@ -31,6 +34,14 @@ function K.queues(base) return base .. 'queues' end
 function K.stats(base) return base .. 'stats' end
 function K.fence(base) return base .. 'fence' end
 function K.meta(base) return base .. 'meta' end
+function K.unique(base, digest) return base .. 'unique:' .. digest end
+function K.control(base, worker_id) return base .. 'control:' .. worker_id end
+
+-- A lease of a task with a timeout expires this long after the timeout (the worker stops
+-- the task itself within about a second; the broker only steps in when the worker cannot).
+local TIMEOUT_GRACE_MS = 5000
+-- Control messages of a worker that never read them go away after a day.
+local CONTROL_TTL_MS = 86400000
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -62,9 +73,29 @@ end
 -- Move a task to a finished state. `value` is the encoded TaskError JSON appended to the
 -- error list (FAILED) or the encoded return value (SUCCESSFUL). `errors` is the current
 -- error list if the caller already read it (saves a read).
-local function finish(base, id, queue, status, value, now, ttl, keep_token, errors)
+-- The unique claim `digest` is released if task id still holds it (a newer task may).
+local function release_claim(base, digest, id)
+  if digest and digest ~= '' then
+    local claim = K.unique(base, digest)
+    if redis.call('GET', claim) == id then
+      redis.call('DEL', claim)
+    end
+  end
+end
+
+-- Whether task id is READY, DEFERRED or RUNNING (a unique claim it holds is live).
+local function is_live(base, id)
+  local status = redis.pcall('HGET', K.task(base, id), 'status')
+  return status == 'READY' or status == 'DEFERRED' or status == 'RUNNING'
+end
+
+local function finish(base, id, queue, status, value, now, ttl, keep_token, errors, digest)
   local key = K.task(base, id)
   redis.call('ZREM', K.index(base, queue, 'running'), id)
+  if digest == nil then
+    digest = redis.call('HGET', key, 'unique')
+  end
+  release_claim(base, digest, id)
   local fields = {'status', status, 'finished_at', now, 'deadline', ''}
   if status == 'SUCCESSFUL' then
     table.insert(fields, 'result')
@@ -112,13 +143,14 @@ local function quarantine(base, id, queue, reason, now, ttl)
 end
 
 local RUN_FIELDS = {'path', 'queue', 'priority', 'takes_context', 'args', 'kwargs',
-  'run_after', 'enqueued_at', 'started_at', 'worker_ids', 'errors', 'attempts'}
+  'run_after', 'enqueued_at', 'started_at', 'worker_ids', 'errors', 'attempts', 'timeout_ms',
+  'expires_ms', 'due_at'}
 
--- The reply describing a lease (see lease_from_reply in serialization.py): one JSON array,
--- which the client decodes in one pass instead of parsing fifteen replies.
+-- The reply describing a lease (see lease_from_reply in redis_records.py): one JSON array,
+-- which the client decodes in one pass instead of parsing sixteen replies.
 local function lease_reply(id, token, now, f)
   local out = {id, token, now}
-  for i = 1, 12 do
+  for i = 1, 13 do
     out[i + 3] = f[i] or ''
   end
   return cjson.encode(out)
@@ -158,8 +190,18 @@ local function lease_next(base, leases_key, queues, worker_id, token, lease_ms, 
         reason = 'task record is missing'
       end
       quarantine(base, best_id, best_queue, reason, now, ttl)
+    elseif f[14] and f[14] ~= '' and now > (tonumber(f[15]) or now) + tonumber(f[14]) then
+      local late = now - (tonumber(f[15]) or now)
+      local err = error_json('threadmill.exceptions.Expired',
+        'threadmill.exceptions.Expired: not started within ' .. (tonumber(f[14]) / 1000)
+        .. ' s of becoming due (' .. (late / 1000) .. ' s passed)')
+      finish(base, best_id, best_queue, 'FAILED', err, now, ttl, false)
     else
       local deadline = now + lease_ms
+      local limit_ms = tonumber(f[13])
+      if limit_ms and limit_ms > 0 then
+        deadline = now + math.min(lease_ms, limit_ms + TIMEOUT_GRACE_MS)
+      end
       f[2] = best_queue
       if not f[9] or f[9] == '' then
         f[9] = now
@@ -241,6 +283,7 @@ local function promote_due(base, queue, now, limit)
   local due = redis.call('ZRANGEBYSCORE', deferred, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(due) do
     redis.call('ZREM', deferred, id)
+    redis.call('ZREM', K.index(base, queue, 'retrying'), id)
     local priority = redis.call('HGET', K.task(base, id), 'priority')
     push_ready(base, queue, id, priority, now)
   end
@@ -276,7 +319,9 @@ end
 
 -- The worker holding a task is gone: requeue it while attempts remain, else FAILED.
 -- Returns 'requeued', 'failed' or 'skipped' (the task was no longer held with that token).
-local function resolve_lost(base, id, token, reason, max_attempts, now, ttl)
+-- With charge false (the worker was replaced for another task's sake), the task goes back
+-- to READY as if this attempt never happened: no loss counted, its attempt given back.
+local function resolve_lost(base, id, token, reason, max_attempts, now, ttl, charge)
   local key = K.task(base, id)
   if redis.call('TYPE', key)['ok'] ~= 'hash' then
     return 'skipped'
@@ -287,6 +332,18 @@ local function resolve_lost(base, id, token, reason, max_attempts, now, ttl)
     return 'skipped'
   end
   local queue = f[3]
+  if not charge then
+    redis.call('ZREM', K.index(base, queue, 'running'), id)
+    local ok, ids = pcall(cjson.decode, redis.call('HGET', key, 'worker_ids') or '[]')
+    if ok and type(ids) == 'table' and #ids > 0 then
+      table.remove(ids)
+      redis.call('HSET', key, 'worker_ids', #ids > 0 and cjson.encode(ids) or '[]')
+    end
+    redis.call('HSET', key, 'attempts', math.max((tonumber(f[6]) or 1) - 1, 0))
+    redis.call('HINCRBY', key, 'released', 1)
+    push_ready(base, queue, id, f[4], now)
+    return 'released'
+  end
   local losses = (tonumber(f[5]) or 0) + 1
   local err = error_json('threadmill.exceptions.WorkerLost',
     'threadmill.exceptions.WorkerLost: ' .. reason .. ' during attempt ' .. (f[6] or '?')
@@ -306,7 +363,7 @@ end
 -- Its parked threads are unparked first, so nothing is handed to it again (not even its
 -- own requeued tasks).
 local function resolve_worker(base, workers_key, leases_key, worker_id, reason, max_attempts,
-                              now, ttl)
+                              now, ttl, charge)
   local parks_key = K.parks(base, worker_id)
   for _, mbox in ipairs(redis.call('SMEMBERS', parks_key)) do
     local queues_json = redis.call('HGET', K.park(base, mbox), 'queues')
@@ -320,11 +377,12 @@ local function resolve_worker(base, workers_key, leases_key, worker_id, reason, 
   local out = {}
   for i = 1, #held, 2 do
     local outcome = resolve_lost(base, held[i + 1], held[i], reason, max_attempts,
-      now, ttl)
+      now, ttl, charge)
     table.insert(out, held[i + 1])
     table.insert(out, outcome)
   end
   redis.call('DEL', leases_key)
+  redis.call('DEL', K.control(base, worker_id))
   redis.call('ZREM', workers_key, worker_id)
   return out
 end
@@ -361,25 +419,55 @@ local function acquire(base, leases_key, queues, worker_id, token, lease_ms, bat
   return out or ''
 end
 
+-- A failed attempt is tried again at `at`: the task keeps its id and lease token (so a
+-- retried acknowledgement answers ALREADY_DONE), its error is appended, and it waits in the
+-- deferred and retrying indexes (or goes straight back to READY when at is now).
+local function retry_later(base, key, id, queue, value, errors, at, now)
+  redis.call('ZREM', K.index(base, queue, 'running'), id)
+  redis.call('HSET', key, 'errors', json_append(errors, value), 'deadline', '', 'run_after', at,
+    'due_at', at)
+  redis.call('HINCRBY', K.stats(base), queue .. ':retried', 1)
+  if at <= now then
+    local priority = redis.call('HGET', key, 'priority')
+    push_ready(base, queue, id, priority, now)
+    return
+  end
+  redis.call('HSET', key, 'status', 'DEFERRED', 'ready_at', '')
+  redis.call('ZADD', K.index(base, queue, 'deferred'), at, id)
+  redis.call('ZADD', K.index(base, queue, 'retrying'), at, id)
+  note_deferred(base, queue, at)
+end
+
 -- Store the outcome of a leased task. Fenced by the lease token:
 -- 'OK' stored now; 'ALREADY_DONE' a retry of an acknowledgement that was stored;
 -- 'LEASE_LOST' the lease expired or the task was handed to another worker; 'GONE' no record.
+-- status RETRY (value: the attempt's error) puts the task back for another attempt
+-- retry_ms from now, unless a cancellation was requested meanwhile: then it is FAILED.
 -- task_key is K.task(base, id), which the caller has in its KEYS.
-local function acknowledge(base, leases_key, task_key, id, token, status, value, ttl, now)
+local function acknowledge(base, leases_key, task_key, id, token, status, value, ttl, now,
+                           retry_ms)
   redis.call('HDEL', leases_key, token)
-  local f = redis.pcall('HMGET', task_key, 'status', 'token', 'queue', 'errors')
+  local f = redis.pcall('HMGET', task_key, 'status', 'token', 'queue', 'errors', 'unique',
+    'cancel')
   if f['err'] or not f[1] then
     return 'GONE'
   end
   if f[2] ~= token then
     return 'LEASE_LOST'
   end
-  if f[1] == 'SUCCESSFUL' or f[1] == 'FAILED' then
+  if f[1] == 'SUCCESSFUL' or f[1] == 'FAILED' or f[1] == 'DEFERRED' then
     return 'ALREADY_DONE'
   end
   if f[1] ~= 'RUNNING' then
     return 'LEASE_LOST'
   end
-  finish(base, id, f[3], status, value, now, ttl, true, f[4])
+  if status == 'RETRY' then
+    if not f[6] or f[6] == '' then
+      retry_later(base, task_key, id, f[3], value, f[4], now + (tonumber(retry_ms) or 0), now)
+      return 'OK'
+    end
+    status = 'FAILED'
+  end
+  finish(base, id, f[3], status, value, now, ttl, true, f[4], f[5] or '')
   return 'OK'
 end

@@ -2,21 +2,23 @@
 -- cost is O(priority levels in use x log n) per queue, never O(n).
 -- flags: no-writes
 -- KEYS[1] stats: the counters hash (K.stats)
--- KEYS[2..] indexes: 5 index keys per queue (ready, deferred, running, successful, failed)
+-- KEYS[2..] indexes: 6 index keys per queue (ready, deferred, running, successful, failed,
+--   retrying)
 -- ARGV[1] base: the alias's key base (task records)
 -- ARGV[2] window_ms: "finished in the last window"
 -- ARGV[3..] queues
 -- Returns {now_ms, then per queue: ready, deferred, running, successful, failed,
 --   oldest_ready_at_ms or '', next_deferred_at_ms or '', successful_in_window,
---   failed_in_window, enqueued_total, successful_total, failed_total}
+--   failed_in_window, enqueued_total, successful_total, failed_total, retrying,
+--   retried_total}
 local base, window = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
 local out = {now}
 for i = 3, #ARGV do
-  local k = 2 + (i - 3) * 5
+  local k = 2 + (i - 3) * 6
   local ready = KEYS[k]
   local counts = {}
-  for j = 0, 4 do counts[j + 1] = redis.call('ZCARD', KEYS[k + j]) end
+  for j = 0, 5 do counts[j + 1] = redis.call('ZCARD', KEYS[k + j]) end
   -- The oldest ready task is the one with the lowest sequence number: walk the head of
   -- each priority band in use and keep the smallest.
   local oldest_seq, oldest_id = nil, nil
@@ -40,7 +42,7 @@ for i = 3, #ARGV do
   local nxt = redis.call('ZRANGE', KEYS[k + 1], 0, 0, 'WITHSCORES')
   local queue = ARGV[i]
   local totals = redis.call('HMGET', KEYS[1], queue .. ':enqueued', queue .. ':successful',
-    queue .. ':failed')
+    queue .. ':failed', queue .. ':retried')
   table.insert(out, counts[1])
   table.insert(out, counts[2])
   table.insert(out, counts[3])
@@ -53,5 +55,7 @@ for i = 3, #ARGV do
   table.insert(out, totals[1] or 0)
   table.insert(out, totals[2] or 0)
   table.insert(out, totals[3] or 0)
+  table.insert(out, counts[6])
+  table.insert(out, totals[4] or 0)
 end
 return out

@@ -21,7 +21,7 @@ local out = {}
 for _, worker_id in ipairs(dead) do
   local resolved = resolve_worker(base, KEYS[1], K.leases(base, worker_id), worker_id,
     'worker ' .. worker_id .. ' stopped sending heartbeats', tonumber(ARGV[3]), now,
-    tonumber(ARGV[4]))
+    tonumber(ARGV[4]), true)
   table.insert(out, worker_id)
   table.insert(out, #resolved / 2)
 end
