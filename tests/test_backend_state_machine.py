@@ -5,6 +5,9 @@ counts match a model, and acquire returns the task the model expects (priority, 
 Threads park too: every push of a ready task (enqueue, requeue, promotion, a lost worker's
 tasks) hands the best ready task to the longest-parked thread, and nothing else reaches a
 mailbox. Time is simulated by moving a deferred task's due time or a lease's deadline to 0.
+The task controls take part: a failed attempt put back for a retry (DEFERRED, and in the
+retrying index), cancel (READY / DEFERRED at once; a request for RUNNING, which a retry then
+cannot override), and a worker replaced on purpose (its tasks back to READY, uncharged).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class TaskQueueMachine(RuleBasedStateMachine):
         self.parked: list[tuple[str, str]] = []  # (mailbox, token), longest-parked first
         self.seq = 0
         self.tokens = 0
+        self.retrying: set[str] = set()  # DEFERRED after a failed attempt
+        self.cancel_requested: set[str] = set()
 
     # ---- model helpers ----------------------------------------------------------------
 
@@ -62,6 +67,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
             if in_order:
                 self.seq += 1
             self.state[task_id] = TaskState.READY
+            self.retrying.discard(task_id)
             self.order[task_id] = (-self.priority[task_id], self.seq)
             if self.parked:
                 mailbox, token = self.parked.pop(0)
@@ -182,6 +188,55 @@ class TaskQueueMachine(RuleBasedStateMachine):
         self.state[task_id] = TaskState.SUCCESSFUL if succeeded else TaskState.FAILED
         self.stale.append((lease, worker))
 
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data())
+    def failed_attempt_is_retried(self, data):
+        task_id = data.draw(st.sampled_from(list(self.leases)))
+        lease, worker = self.leases.pop(task_id)
+        value = '{"exception_class_path":"x.Y","traceback":"t"}'
+        ack = self.backend.acknowledge(
+            lease, worker, succeeded=False, value_json=value, retry_after=3600
+        )
+        assert ack.outcome == AckOutcome.OK
+        if task_id in self.cancel_requested:  # a requested cancel wins over the retry
+            self.state[task_id] = TaskState.FAILED
+        else:
+            self.state[task_id] = TaskState.DEFERRED
+            self.retrying.add(task_id)
+        self.stale.append((lease, worker))
+
+    @precondition(lambda self: self.state)
+    @rule(data=st.data(), terminate=st.booleans())
+    def cancel(self, data, terminate):
+        ids = data.draw(
+            st.lists(st.sampled_from(list(self.state)), min_size=1, max_size=3, unique=True)
+        )
+        outcomes = self.backend.cancel(ids, who="model", terminate=terminate)
+        for task_id in ids:
+            state = self.state[task_id]
+            if state in (TaskState.READY, TaskState.DEFERRED):
+                assert outcomes[task_id] == "cancelled"
+                self.state[task_id] = TaskState.FAILED
+                self.retrying.discard(task_id)
+            elif state == TaskState.RUNNING:
+                assert outcomes[task_id] == "requested"
+                self.cancel_requested.add(task_id)
+            else:
+                assert outcomes[task_id] == state.value
+
+    @rule(worker=st.sampled_from(["w1", "w2"]))
+    def worker_replaced_on_purpose(self, worker):
+        held = [i for i, (_, w) in self.leases.items() if w == worker]
+        outcomes = self.backend.resolve_worker(worker, "replaced", charge=False)
+        self.parked = [(m, t) for m, t in self.parked if not m.startswith(worker + "/")]
+        released = [i for i in held if i not in self.cancel_requested]
+        assert outcomes == {i: "released" if i in released else "cancelled" for i in held}
+        for task_id in held:
+            self.stale.append(self.leases.pop(task_id))
+            if task_id not in released:
+                self.state[task_id] = TaskState.FAILED
+        self._push_ready(released, in_order=False)
+
     @precondition(lambda self: self.stale)
     @rule(data=st.data())
     def late_acknowledge(self, data):
@@ -211,6 +266,10 @@ class TaskQueueMachine(RuleBasedStateMachine):
         requeued = []
         for task_id in held:
             self.stale.append(self.leases.pop(task_id))
+            if task_id in self.cancel_requested:
+                assert outcomes[task_id] == "cancelled"
+                self.state[task_id] = TaskState.FAILED
+                continue
             self.losses[task_id] += 1
             if self.losses[task_id] >= MAX_ATTEMPTS:
                 assert outcomes[task_id] == "failed"
@@ -241,6 +300,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
             if self.state[task_id] in (TaskState.SUCCESSFUL, TaskState.FAILED):
                 assert outcomes[task_id] == "requeued"
                 self.losses[task_id] = 0
+                self.cancel_requested.discard(task_id)
                 pushed.append(task_id)
             else:
                 assert outcomes[task_id] == self.state[task_id].value
@@ -260,6 +320,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
                 assert outcomes[task_id] == "purged"
                 del self.state[task_id]
                 self.order.pop(task_id, None)
+                self.retrying.discard(task_id)
 
     # ---- invariants ----------------------------------------------------------------------
 
@@ -278,6 +339,9 @@ class TaskQueueMachine(RuleBasedStateMachine):
                 if self.client.zscore(keys.index(self.queue[task_id], status), task_id) is not None
             ]
             assert memberships == [state.slug], (task_id, memberships, state)
+            retrying = self.client.zscore(keys.index(self.queue[task_id], "retrying"), task_id)
+            assert (retrying is not None) == (task_id in self.retrying), task_id
+            assert record.retrying == (task_id in self.retrying), task_id
         stats = {s.queue: s for s in self.backend.queue_stats(QUEUES)}
         for queue in QUEUES:
             for state in TaskState:
@@ -285,6 +349,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
                     1 for i, s in self.state.items() if s == state and self.queue[i] == queue
                 )
                 assert stats[queue].count(state) == expected, (queue, state)
+            assert stats[queue].retrying == sum(1 for i in self.retrying if self.queue[i] == queue)
         for mailbox in THREADS:  # nothing handed over that the model did not expect
             assert self.client.llen(keys.mailbox(mailbox)) == 0, mailbox
         for mailbox, token in self.parked:

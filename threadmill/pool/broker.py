@@ -120,6 +120,8 @@ class Broker:
             for task_id, outcome in outcomes.items():
                 if outcome == "requeued":
                     logger.warning("Task %s requeued: %s", task_id, reason)
+                elif outcome == "cancelled":
+                    logger.warning("Task %s FAILED with Cancelled (requested): %s", task_id, reason)
                 elif outcome == "released":
                     logger.info("Task %s requeued, attempt not charged: %s", task_id, reason)
                 elif outcome == "failed":

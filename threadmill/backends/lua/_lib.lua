@@ -317,8 +317,9 @@ local function promote_listed(base, due_key, queues, now, limit)
   return n
 end
 
--- The worker holding a task is gone: requeue it while attempts remain, else FAILED.
--- Returns 'requeued', 'failed' or 'skipped' (the task was no longer held with that token).
+-- The worker holding a task is gone: requeue it while attempts remain, else FAILED (and
+-- FAILED with Cancelled when a cancellation was requested). Returns 'requeued', 'released'
+-- (charge false), 'failed', 'cancelled' or 'skipped' (no longer held with that token).
 -- With charge false (the worker was replaced for another task's sake), the task goes back
 -- to READY as if this attempt never happened: no loss counted, its attempt given back.
 local function resolve_lost(base, id, token, reason, max_attempts, now, ttl, charge)
@@ -327,11 +328,17 @@ local function resolve_lost(base, id, token, reason, max_attempts, now, ttl, cha
     return 'skipped'
   end
   local f = redis.call('HMGET', key, 'status', 'token', 'queue', 'priority', 'losses',
-    'attempts')
+    'attempts', 'cancel')
   if f[1] ~= 'RUNNING' or f[2] ~= token then
     return 'skipped'
   end
   local queue = f[3]
+  if f[7] and f[7] ~= '' then -- a cancellation was requested: it ends here, not requeued
+    local err = error_json('threadmill.exceptions.Cancelled',
+      'threadmill.exceptions.Cancelled: cancelled by ' .. f[7] .. ' while RUNNING; ' .. reason)
+    finish(base, id, queue, 'FAILED', err, now, ttl, false)
+    return 'cancelled'
+  end
   if not charge then
     redis.call('ZREM', K.index(base, queue, 'running'), id)
     local ok, ids = pcall(cjson.decode, redis.call('HGET', key, 'worker_ids') or '[]')

@@ -1,5 +1,6 @@
 -- requeue: put finished (FAILED or SUCCESSFUL) tasks back to READY, in priority order,
--- keeping their id and history (errors, worker ids, attempts).
+-- keeping their id and history (errors, worker ids, attempts); a cancellation request of
+-- an earlier run is dropped.
 -- flags: allow-oom
 -- KEYS[1..] task: the record of each task, in the order of the ids in ARGV
 -- ARGV[1] base: the alias's key base (queue indexes, K.seq)
@@ -21,6 +22,7 @@ for i = 2, #ARGV do
       redis.call('ZREM', K.index(base, f[2], string.lower(f[1])), id)
       redis.call('PERSIST', key)
       redis.call('HSET', key, 'losses', 0, 'finished_at', '')
+      redis.call('HDEL', key, 'cancel') -- a new run: an old cancellation request is history
       push_ready(base, f[2], id, f[3], now)
       outcome = 'requeued'
     elseif f[1] == 'FAILED' then

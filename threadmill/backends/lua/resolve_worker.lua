@@ -12,7 +12,7 @@
 -- ARGV[6] charge: '1' the worker died (each task's attempt counts as lost); '0' it was
 --   replaced on purpose for one task's sake (a time limit, a terminate request): the others
 --   go back to READY with their attempt given back
--- Returns {id1, outcome1, ...}; outcome is requeued, released (charge '0'), failed or
---   skipped.
+-- Returns {id1, outcome1, ...}; outcome is requeued, released (charge '0'), failed,
+--   cancelled (a cancellation had been requested) or skipped.
 return resolve_worker(ARGV[1], KEYS[1], KEYS[2], ARGV[2], ARGV[3], tonumber(ARGV[4]),
   now_ms(), tonumber(ARGV[5]), ARGV[6] ~= '0')
