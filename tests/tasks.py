@@ -232,3 +232,28 @@ def fails_once(context):
     if context.attempt == 1:
         raise ConnectionError("first attempt fails")
     return "second attempt"
+
+
+def _ledger_line(path, context):
+    line = f"{context.task_result.id} {context.attempt} {os.getpid()}\n".encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+@task(takes_context=True, retry=Backoff(max_attempts=10, base=0.05, jitter=False))
+def ledger_flaky(context, path, seconds=0.0):
+    """Ledger entry, a nap, and a ConnectionError on the first attempt (then retried)."""
+    _ledger_line(path, context)
+    time.sleep(seconds)
+    if context.attempt == 1:
+        raise ConnectionError("first attempt fails")
+
+
+@task(takes_context=True, unique=lambda path, key, seconds=0.0: key)
+def ledger_unique(context, path, key, seconds=0.0):
+    _ledger_line(path, context)
+    time.sleep(seconds)
+    return key
