@@ -75,7 +75,9 @@ def bench_enqueue_many(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def bench_drain(url: str, n: int, processes: int, threads: int, alias: str = "default") -> float:
+def bench_drain(
+    url: str, n: int, processes: int, threads: int, alias: str = "default", task: str = "noop"
+) -> float:
     """Tasks/s between the first and the last finish (net of pool start-up)."""
     from django.tasks import task_backends
 
@@ -83,7 +85,7 @@ def bench_drain(url: str, n: int, processes: int, threads: int, alias: str = "de
 
     backend = task_backends[alias]
     backend.store.client.flushall()
-    backend.enqueue_many(tasks.noop.using(backend=alias), [((), {})] * n)
+    backend.enqueue_many(getattr(tasks, task).using(backend=alias), [((), {})] * n)
     p = pool(
         url,
         *("--backend", alias, "--processes", str(processes), "--threads", str(threads)),
@@ -98,23 +100,24 @@ def bench_drain(url: str, n: int, processes: int, threads: int, alias: str = "de
     return (n - 1) / max((last - first) / 1000, 1e-3)
 
 
-def bench_latency(url: str, samples: int) -> list[float]:
+def bench_latency(url: str, samples: int, task: str = "stamp") -> list[float]:
     """Enqueue -> task start on an idle 1x1 pool, in ms (wall clock, same host)."""
     from django.tasks import task_backends
 
     from bench import tasks
 
+    stamp = getattr(tasks, task)
     client = task_backends["default"].store.client
     client.flushall()
     p = pool(url, "--processes", "1", "--threads", "1")
     try:
-        tasks.stamp.enqueue()
+        stamp.enqueue()
         client.blpop(["bench:started"], timeout=30)
         latencies = []
         for _ in range(samples):
             time.sleep(0.02)  # let the worker go idle again: idle latency is what we measure
             sent = time.time()
-            tasks.stamp.enqueue()
+            stamp.enqueue()
             _, started = client.blpop(["bench:started"], timeout=10)
             latencies.append((float(started) - sent) * 1000)
         return latencies

@@ -26,50 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import percentile, pool, setup_django  # noqa: E402
+from bench.run import bench_drain, bench_latency, percentile, setup_django  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
-
-
-def drain(url: str, n: int, task_name: str) -> float:
-    """Tasks/s of a 1x1 pool between the first and the last finish."""
-    from django.tasks import task_backends
-
-    from bench import tasks
-
-    backend = task_backends["default"]
-    backend.store.client.flushall()
-    backend.enqueue_many(getattr(tasks, task_name), [((), {})] * n)
-    pool(url, "--processes", "1", "--threads", "1", "--exit-empty").wait(600)
-    index = backend.keys.index("default", "successful")
-    first = backend.store.client.zrange(index, 0, 0, withscores=True)[0][1]
-    last = backend.store.client.zrange(index, -1, -1, withscores=True)[0][1]
-    assert backend.store.client.zcard(index) == n
-    return (n - 1) / max((last - first) / 1000, 1e-3)
-
-
-def latency(url: str, samples: int, task_name: str) -> list[float]:
-    from django.tasks import task_backends
-
-    from bench import tasks
-
-    stamp = getattr(tasks, task_name)
-    client = task_backends["default"].store.client
-    client.flushall()
-    p = pool(url, "--processes", "1", "--threads", "1")
-    try:
-        stamp.enqueue()
-        client.blpop(["bench:started"], timeout=30)
-        out = []
-        for _ in range(samples):
-            time.sleep(0.02)
-            sent = time.time()
-            stamp.enqueue()
-            _, started = client.blpop(["bench:started"], timeout=10)
-            out.append((float(started) - sent) * 1000)
-        return out
-    finally:
-        p.terminate()
-        p.wait(30)
 
 
 def enqueue(n: int, task_name: str) -> float:
@@ -109,8 +67,9 @@ def main() -> None:
                 ("plain", "noop", "stamp"),
                 ("retry+timeout", "noop_with_options", "stamp_with_options"),
             ):
-                add(f"drain 1x1 {label} (tasks/s)", drain(server.url, args.tasks, drained))
-                lat = latency(server.url, args.latency_samples, stamped)
+                drained_per_s = bench_drain(server.url, args.tasks, 1, 1, task=drained)
+                add(f"drain 1x1 {label} (tasks/s)", drained_per_s)
+                lat = bench_latency(server.url, args.latency_samples, task=stamped)
                 add(f"latency p50 {label} (ms)", percentile(lat, 50))
                 add(f"latency p99 {label} (ms)", percentile(lat, 99))
             for label, name in (
