@@ -336,3 +336,21 @@ def test_enqueue_on_commit_waits_for_the_commit_and_drops_on_rollback(make_backe
     assert backend.queue_stats(["default"])[0].ready == 1
     outside = tasks.echo.enqueue("autocommit")  # no transaction: written at once
     assert backend.get_result(outside.id).status == TaskResultStatus.READY
+
+
+def test_a_plain_task_s_record_carries_no_option_fields(backend, rclient):
+    """Task options cost a plain task nothing: its record has no fields for them."""
+    plain = tasks.echo.enqueue(1)
+    limited = tasks.sleeps_past_limit.enqueue()
+    assert not {"limits", "unique", "cancel"} & set(rclient.hkeys(backend.keys.task(plain.id)))
+    assert rclient.hget(backend.keys.task(limited.id), "limits").startswith("1000::")
+
+
+def test_a_retry_s_expiry_counts_from_its_new_due_time(backend):
+    result = tasks.expiring.using(expires=1.0).enqueue()
+    lease = lease_one(backend)
+    backend.acknowledge(lease, "w1", succeeded=False, value_json=ERROR, retry_after=1.5)
+    time.sleep(1.6)  # due again; its 1 s expiry counts from the retry's due time
+    again = backend.acquire("w1", ALL, token())
+    assert again is not None
+    assert again.task_id == result.id

@@ -117,6 +117,18 @@ def _loads(text: Any, default: Any, name: str, problems: list[str]) -> Any:
         return text
 
 
+def _limit(text: Any, part: int, problems: list[str]) -> float | None:
+    """Seconds of one part of a 'limits' field ('<timeout_ms>:<expires_ms>:<due_at_ms>')."""
+    if not text:
+        return None
+    try:
+        value = str(text).split(":")[part]
+        return int(value) / 1000 if value else None
+    except (IndexError, ValueError):
+        problems.append("limits is not <timeout_ms>:<expires_ms>:<due_at_ms>")
+        return None
+
+
 def _int(text: Any, name: str, problems: list[str]) -> int:
     try:
         return int(text or 0)
@@ -172,8 +184,8 @@ def record_from_hash(task_id: str, fields: dict[str, str]) -> TaskRecord:
         result=_loads(fields.get("result"), None, "result", problems),
         worker=fields.get("worker", ""),
         lease_deadline=_time(fields.get("deadline"), "deadline", problems),
-        timeout=_int(fields.get("timeout_ms"), "timeout_ms", problems) / 1000 or None,
-        expires=_int(fields.get("expires_ms"), "expires_ms", problems) / 1000 or None,
+        timeout=_limit(fields.get("limits"), 0, problems),
+        expires=_limit(fields.get("limits"), 1, problems),
         unique_key=fields.get("unique", ""),
         cancel_requested_by=fields.get("cancel", ""),
         released=_int(fields.get("released"), "released", problems),

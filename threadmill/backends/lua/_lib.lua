@@ -5,7 +5,10 @@
 -- (K.index(base, queue, status)). Every function here keeps record and index in step.
 -- A DEFERRED task waiting for its next attempt after a failure is also in the queue's
 -- 'retrying' index (a subset of 'deferred'). A task enqueued with `unique` holds the claim
--- K.unique(base, digest) = its id until it finishes (record field 'unique' = digest).
+-- K.unique(base, digest) = its id until it finishes (record field 'unique' = digest). A
+-- task with a timeout or an expiry has the field 'limits' = '<timeout_ms>:<expires_ms>:
+-- <due_at_ms>' (each part may be empty); a plain task has neither field, so its record is
+-- as small, and as quick to read, as without task options.
 -- Time is always Redis time (TIME), in milliseconds.
 
 local BAND = 17592186044416 -- 2^44: width of one priority band in a ready score
@@ -143,17 +146,33 @@ local function quarantine(base, id, queue, reason, now, ttl)
 end
 
 local RUN_FIELDS = {'path', 'queue', 'priority', 'takes_context', 'args', 'kwargs',
-  'run_after', 'enqueued_at', 'started_at', 'worker_ids', 'errors', 'attempts', 'timeout_ms',
-  'expires_ms', 'due_at'}
+  'run_after', 'enqueued_at', 'started_at', 'worker_ids', 'errors', 'attempts', 'limits'}
+
+-- The parts of a 'limits' field: timeout_ms, expires_ms, due_at_ms (numbers or nil).
+local function parse_limits(limits)
+  if not limits or limits == '' then
+    return nil, nil, nil
+  end
+  local t, e, d = string.match(limits, '^(%d*):(%d*):(%d*)$')
+  return tonumber(t), tonumber(e), tonumber(d)
+end
 
 -- The reply describing a lease (see lease_from_reply in redis_records.py): one JSON array,
--- which the client decodes in one pass instead of parsing sixteen replies.
+-- which the client decodes in one pass instead of parsing sixteen replies. Its last item
+-- is the attempt's timeout in ms ('' = none).
 local function lease_reply(id, token, now, f)
   local out = {id, token, now}
-  for i = 1, 13 do
+  for i = 1, 12 do
     out[i + 3] = f[i] or ''
   end
+  out[16] = parse_limits(f[13]) or ''
   return cjson.encode(out)
+end
+
+-- Whether a task with these limits could not start in time (expires_ms after due_at).
+local function expired(limits, now)
+  local _, expires_ms, due = parse_limits(limits)
+  return expires_ms ~= nil and now > (due or now) + expires_ms
 end
 
 -- Take the best ready task of queues (highest priority, then oldest; ties between queues go
@@ -190,15 +209,15 @@ local function lease_next(base, leases_key, queues, worker_id, token, lease_ms, 
         reason = 'task record is missing'
       end
       quarantine(base, best_id, best_queue, reason, now, ttl)
-    elseif f[14] and f[14] ~= '' and now > (tonumber(f[15]) or now) + tonumber(f[14]) then
-      local late = now - (tonumber(f[15]) or now)
+    elseif f[13] and expired(f[13], now) then
+      local _, expires_ms, due = parse_limits(f[13])
       local err = error_json('threadmill.exceptions.Expired',
-        'threadmill.exceptions.Expired: not started within ' .. (tonumber(f[14]) / 1000)
-        .. ' s of becoming due (' .. (late / 1000) .. ' s passed)')
+        'threadmill.exceptions.Expired: not started within ' .. (expires_ms / 1000)
+        .. ' s of becoming due (' .. ((now - (due or now)) / 1000) .. ' s passed)')
       finish(base, best_id, best_queue, 'FAILED', err, now, ttl, false)
     else
       local deadline = now + lease_ms
-      local limit_ms = tonumber(f[13])
+      local limit_ms = parse_limits(f[13])
       if limit_ms and limit_ms > 0 then
         deadline = now + math.min(lease_ms, limit_ms + TIMEOUT_GRACE_MS)
       end
@@ -431,8 +450,11 @@ end
 -- deferred and retrying indexes (or goes straight back to READY when at is now).
 local function retry_later(base, key, id, queue, value, errors, at, now)
   redis.call('ZREM', K.index(base, queue, 'running'), id)
-  redis.call('HSET', key, 'errors', json_append(errors, value), 'deadline', '', 'run_after', at,
-    'due_at', at)
+  redis.call('HSET', key, 'errors', json_append(errors, value), 'deadline', '', 'run_after', at)
+  local timeout_ms, expires_ms = parse_limits(redis.call('HGET', key, 'limits'))
+  if expires_ms then -- its expiry counts from the retry's due time
+    redis.call('HSET', key, 'limits', (timeout_ms or '') .. ':' .. expires_ms .. ':' .. at)
+  end
   redis.call('HINCRBY', K.stats(base), queue .. ':retried', 1)
   if at <= now then
     local priority = redis.call('HGET', key, 'priority')
@@ -454,8 +476,7 @@ end
 local function acknowledge(base, leases_key, task_key, id, token, status, value, ttl, now,
                            retry_ms)
   redis.call('HDEL', leases_key, token)
-  local f = redis.pcall('HMGET', task_key, 'status', 'token', 'queue', 'errors', 'unique',
-    'cancel')
+  local f = redis.pcall('HMGET', task_key, 'status', 'token', 'queue', 'errors', 'unique')
   if f['err'] or not f[1] then
     return 'GONE'
   end
@@ -469,7 +490,8 @@ local function acknowledge(base, leases_key, task_key, id, token, status, value,
     return 'LEASE_LOST'
   end
   if status == 'RETRY' then
-    if not f[6] or f[6] == '' then
+    local cancel = redis.call('HGET', task_key, 'cancel')
+    if not cancel or cancel == '' then
       retry_later(base, task_key, id, f[3], value, f[4], now + (tonumber(retry_ms) or 0), now)
       return 'OK'
     end

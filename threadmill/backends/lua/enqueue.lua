@@ -37,9 +37,15 @@ for i = 3, #ARGV, 10 do
       'takes_context', ARGV[i + 3], 'run_after', run_after, 'args', ARGV[i + 5],
       'kwargs', ARGV[i + 6], 'enqueued_at', now, 'attempts', 0, 'losses', 0,
       'worker_ids', '[]', 'errors', '[]', 'status', deferred and 'DEFERRED' or 'READY',
-      'ready_at', deferred and '' or now, 'timeout_ms', ARGV[i + 7], 'expires_ms',
-      ARGV[i + 8], 'due_at', deferred and run_after or now, 'unique', digest)
+      'ready_at', deferred and '' or now)
+    -- Task options only when set: a plain task's record stays as small (and as fast to
+    -- read) as it was without them.
+    if ARGV[i + 7] ~= '' or ARGV[i + 8] ~= '' then
+      redis.call('HSET', key, 'limits', ARGV[i + 7] .. ':' .. ARGV[i + 8] .. ':'
+        .. (deferred and run_after or now))
+    end
     if digest ~= '' then
+      redis.call('HSET', key, 'unique', digest)
       redis.call('SET', K.unique(base, digest), id)
     end
     if deferred then
