@@ -295,6 +295,45 @@ local function note_deferred(base, queue, at)
   redis.call('ZADD', K.due(base), 'LT', at, queue)
 end
 
+-- Create one task record in queue (READY, or DEFERRED until run_after) unless it exists.
+-- Task options are written only when set. Returns true when created, the id of the live
+-- task holding its unique claim `digest` when an equal task is live (nothing created), or
+-- nil when the record exists already (a retried call).
+local function create_task(base, queue, key, id, path, priority, takes_context, run_after,
+                           args, kwargs, timeout_ms, expires_ms, digest, now)
+  if digest ~= '' then
+    local holder = redis.call('GET', K.unique(base, digest))
+    if holder and holder ~= id and is_live(base, holder) then
+      return holder -- (a claim whose task is gone, or our own retried call, is ignored)
+    end
+  end
+  if redis.call('EXISTS', key) == 1 then
+    return nil
+  end
+  local deferred = run_after ~= '' and tonumber(run_after) > now
+  redis.call('HSET', key, 'path', path, 'queue', queue, 'priority', priority,
+    'takes_context', takes_context, 'run_after', run_after, 'args', args, 'kwargs', kwargs,
+    'enqueued_at', now, 'attempts', 0, 'losses', 0, 'worker_ids', '[]', 'errors', '[]',
+    'status', deferred and 'DEFERRED' or 'READY', 'ready_at', deferred and '' or now)
+  -- Task options only when set: a plain task's record stays as small (and as quick to
+  -- read) as it was without them.
+  if timeout_ms ~= '' or expires_ms ~= '' then
+    redis.call('HSET', key, 'limits', timeout_ms .. ':' .. expires_ms .. ':'
+      .. (deferred and run_after or now))
+  end
+  if digest ~= '' then
+    redis.call('HSET', key, 'unique', digest)
+    redis.call('SET', K.unique(base, digest), id)
+  end
+  if deferred then
+    redis.call('ZADD', K.index(base, queue, 'deferred'), tonumber(run_after), id)
+    note_deferred(base, queue, tonumber(run_after))
+  else
+    push_ready(base, queue, id, priority, now, true)
+  end
+  return true
+end
+
 -- Promote up to `limit` deferred tasks of queue that are due, then point the queue's entry
 -- in the due index at its next due task (or drop it).
 local function promote_due(base, queue, now, limit)
