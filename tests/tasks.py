@@ -257,3 +257,15 @@ def ledger_unique(context, path, key, seconds=0.0):
     _ledger_line(path, context)
     time.sleep(seconds)
     return key
+
+
+@task
+def ledger_slot(path):
+    """Record the schedule slot this run is for (periodic tasks, tests/test_schedules.py)."""
+    slot = current_task().slot
+    line = f"{slot.timestamp() if slot else '-'} {os.getpid()}\n".encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)

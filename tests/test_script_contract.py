@@ -61,6 +61,14 @@ SAMPLES = {
     "reap_workers": {"until_ms": 77},
     "remove_pool": {"pool_id": "P", "worker_ids": ["w1"]},
     "requeue": {"ids": ["a", "b"]},
+    "schedule": {
+        "name": "nightly",
+        "queue": "Q",
+        "slot_ms": 1700000000000,
+        "mode": "slot",
+        "overlap": False,
+        "task": NewTask("i9", "a.n", 2, True, None, "[3]", "{}", 500, None, "dg"),
+    },
     "resolve_worker": {"worker_id": "W", "reason": "R", "charge": False},
     "trim_results": {"queues": ["q1"]},
     "unpark": {"worker_id": "W", "mailbox": "M", "token": "TK"},
@@ -115,6 +123,13 @@ def test_a_wrapper_sends_what_its_script_declares(name):
             second = ["i2", "a.c", "0", "1", "1234", "[1]", '{"k": 2}', "9000", "600", "dig"]
             assert rest[10:] == second
             assert [k.rsplit(":", 1)[1] for k in call.keys] == [t.id for t in value]
+        elif param == "task":  # schedule: one task's values by name
+            for name, field in (("id", "id"), ("path", "path"), ("args", "args_json")):
+                assert fixed[header.argv.index(name)] == str(getattr(value, field))
+            assert fixed[header.argv.index("timeout_ms")] == "500"
+            assert fixed[header.argv.index("expires_ms")] == ""
+            assert fixed[header.argv.index("unique")] == "dg"
+            assert call.keys[-1] == KEYS.task("i9")
         elif param in header.argv:
             shown = str(int(value)) if isinstance(value, bool) else str(value)
             assert fixed[header.argv.index(param)] == shown, param

@@ -20,6 +20,7 @@ _OPT_INT = "optional int"
 _OPT_DURATION = "optional duration"
 _BOOL = "bool"
 _RETRY = "retry"  # a Backoff, a callable, or its dotted path (threadmill.retry)
+_SCHEDULES = "schedules"  # checked by threadmill.schedules.parse (manage.py check)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,8 @@ class BackendOptions:
     retry: Any = None
     timeout: float | None = None
     enqueue_on_commit: bool = False
+    # A dict (unhashable): left out of the options' hash, which keys the connection cache.
+    schedules: Any = dataclasses.field(default=None, hash=False, compare=False)
 
     @classmethod
     def from_settings(cls, alias: str, raw: dict[str, Any] | None) -> BackendOptions:
@@ -206,6 +209,13 @@ OPTION_SPECS: dict[str, _Spec] = {
         "Inside `transaction.atomic()`, hold each `enqueue()` until the transaction commits "
         "(dropped on rollback), so a worker never runs before the rows it needs exist.",
     ),
+    "schedules": _Spec(
+        _SCHEDULES,
+        0,
+        "Periodic tasks: name -> entry (`task`, `cron` or `every`, `timezone`, `args`, "
+        "`kwargs`, `queue_name`, `priority`, `catch_up`, `overlap`); the pools enqueue each "
+        "slot once (docs/schedules.md). A bad entry is a `manage.py check` error.",
+    ),
 }
 
 OPTION_DOCS: dict[str, tuple[str, str]] = {}
@@ -231,6 +241,8 @@ def _coerce(alias: str, name: str, spec: _Spec, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ImproperlyConfigured(f"{where} must be True or False, got {value!r}.")
         return value
+    if spec.kind == _SCHEDULES:
+        return value  # validated entry by entry by manage.py check (threadmill.E020-E023)
     if spec.kind == _RETRY:
         # A dotted path is imported on first use and by `manage.py check` (threadmill.E010),
         # not here: its module may well import the tasks that this backend is building.

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .exceptions import Cancelled
@@ -41,6 +41,7 @@ class RunningTask:
         attempt: int,
         timeout: float | None,
         extend_lease: Callable[[float], Any] | None = None,
+        read_record: Callable[[], Any] | None = None,
     ) -> None:
         self.task_id = task_id
         self.attempt = attempt
@@ -54,6 +55,7 @@ class RunningTask:
         #: the attempt's TaskResult, once the task is loaded (for the retry policy)
         self.task_result: Any = None
         self._extend_lease = extend_lease
+        self._read_record = read_record
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._future: asyncio.Future[Any] | None = None
@@ -61,6 +63,15 @@ class RunningTask:
     @property
     def cancel_requested(self) -> bool:
         return bool(self.cancel_requested_by)
+
+    @property
+    def slot(self) -> datetime | None:
+        """For a task a periodic schedule enqueued: the slot this run is for (an aware
+        datetime; read from Redis on first use). None for any other task."""
+        if not hasattr(self, "_slot"):
+            record = self._read_record() if self._read_record else None
+            self._slot = record.slot if record is not None else None
+        return self._slot
 
     def raise_if_cancelled(self) -> None:
         """Raise `Cancelled` when a cancellation was requested (the task then ends FAILED

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.core import checks
 from django.tasks.backends.base import BaseTaskBackend
 
+from threadmill import schedules
 from threadmill.options import BackendOptions
 from threadmill.task import ThreadmillTask, validate_controls
 
@@ -42,6 +44,8 @@ from .records import (
     PoolReport,
     PoolStatus,
     QueueStats,
+    ScheduleFired,
+    ScheduleState,
     ServerInfo,
     TaskPage,
     TaskRecord,
@@ -64,6 +68,10 @@ class ThreadmillBackend(BaseTaskBackend):
     #: Where the backend keeps its data, safe to show (the password masked).
     display_url: str
 
+    def schedule_entries(self) -> tuple[list[schedules.Schedule], list[schedules.Problem]]:
+        """The alias's periodic schedules that can be used, and the problems of the others."""
+        return schedules.parse(self.config.schedules, f"TASKS[{self.alias!r}]['OPTIONS']")
+
     def validate_task(self, task: Any) -> None:
         """Django's checks, then the task controls (retry, timeout, unique, expires)."""
         super().validate_task(task)
@@ -84,6 +92,21 @@ class ThreadmillBackend(BaseTaskBackend):
                     id="threadmill.E010",
                 )
             )
+        entries, problems = self.schedule_entries()
+        for problem in problems:
+            messages.append(checks.Error(problem.message, hint=problem.hint, id=problem.id))
+        for entry in entries:
+            try:
+                schedules.scheduled_task(entry, self.alias)
+            except Exception as exc:  # ImportError, TypeError, InvalidTask ...
+                messages.append(
+                    checks.Error(
+                        f"TASKS[{self.alias!r}]['OPTIONS']['schedules'][{entry.name!r}]: "
+                        f"task {entry.task!r} cannot be used ({exc}).",
+                        hint="Point 'task' at a function decorated with @task.",
+                        id="threadmill.E023",
+                    )
+                )
         for issue in self.health(where=f"TASKS[{self.alias!r}]: ").issues:
             kind = checks.Error if issue.level == "error" else checks.Warning
             messages.append(kind(issue.message, hint=issue.hint, id=issue.id))
@@ -133,6 +156,22 @@ class ThreadmillBackend(BaseTaskBackend):
     @abstractmethod
     def extend_lease(self, lease: Lease, seconds: float) -> AckOutcome:
         """Move a lease's deadline to now + seconds."""
+
+    @abstractmethod
+    def fire_schedule(
+        self, schedule: schedules.Schedule, slot: datetime, mode: str = "slot"
+    ) -> ScheduleFired:
+        """Claim one slot of a schedule and enqueue its task, atomically (enqueued once
+        however many pools call this). mode 'skip' claims a missed slot without running it;
+        'now' runs the schedule once now, whatever its slots and pause."""
+
+    @abstractmethod
+    def schedule_states(self, names: Sequence[str]) -> dict[str, ScheduleState]:
+        """What Redis knows of each named schedule (one round trip)."""
+
+    @abstractmethod
+    def pause_schedule(self, name: str, paused: bool) -> None:
+        """Pause (its slots are recorded as skipped) or resume a schedule."""
 
     @abstractmethod
     def resolve_worker(self, worker_id: str, reason: str, *, charge: bool = True) -> dict[str, str]:

@@ -15,6 +15,8 @@ one shard. The names:
     pool:<pool>               hash    a pool's last report (expiring)
     unique:<digest>           string  id of the task holding a unique claim
     control:<worker>          list    cancel / terminate requests for a worker process
+    sched:<name>              hash    a periodic schedule's state (last slot, paused ...)
+    sched:<name>:runs         list    a schedule's recent runs
     seq, due, workers, pools, queues, stats, fence, meta   one of each per alias
 
 The Lua scripts build names with the functions of the `K` table in `lua/_lib.lua`, which has
@@ -80,6 +82,14 @@ class Keys:
     def control(self, worker_id: str) -> str:
         """List of cancellation requests (JSON) for tasks one worker process runs."""
         return f"{self.base}control:{worker_id}"
+
+    def schedule(self, name: str) -> str:
+        """Hash: a periodic schedule's state (newest slot claimed, paused, skipped ...)."""
+        return f"{self.base}sched:{name}"
+
+    def schedule_runs(self, name: str) -> str:
+        """List of a schedule's newest runs, 'slot_ms:task_id:how'."""
+        return f"{self.base}sched:{name}:runs"
 
     def pool(self, pool_id: str) -> str:
         """Expiring hash: the last report of one pool (master process) and when it came."""

@@ -98,14 +98,37 @@ class Producer:
             )
         return prepared
 
+    def new_task(self, task: Task, args: Any, kwargs: Any) -> NewTask:
+        """One call of task validated and encoded, for a script that creates it itself (a
+        schedule's slot)."""
+        [call] = self._prepare(task, [(args, kwargs)])
+        timeout_ms, expires_ms = self._limits_ms(task)
+        return NewTask(
+            call.id,
+            task.module_path,
+            task.priority,
+            task.takes_context,
+            None,
+            call.args_json,
+            call.kwargs_json,
+            timeout_ms,
+            expires_ms,
+            call.unique_digest,
+        )
+
+    def _limits_ms(self, task: Task) -> tuple[int | None, int | None]:
+        timeout = task_timeout(task, self.config.timeout)
+        expires = seconds_of(getattr(task, "expires", None), "expires")
+        return (
+            None if timeout is None else round(timeout * 1000),
+            None if expires is None else round(expires * 1000),
+        )
+
     def _write(self, task: Task, prepared: list[PreparedCall]) -> tuple[datetime | None, dict]:
         """Write the tasks; returns their enqueued_at and, for the calls that an equal live
         unique task absorbed, position -> that task's id."""
         run_after = None if task.run_after is None else to_ms(task.run_after)
-        timeout = task_timeout(task, self.config.timeout)
-        timeout_ms = None if timeout is None else round(timeout * 1000)
-        expires = seconds_of(getattr(task, "expires", None), "expires")
-        expires_ms = None if expires is None else round(expires * 1000)
+        timeout_ms, expires_ms = self._limits_ms(task)
         calls = []
         for start in range(0, len(prepared), ENQUEUE_CHUNK):
             tasks = [

@@ -65,6 +65,37 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleRun:
+    """One slot of a schedule as its runs list recorded it."""
+
+    slot: datetime | None
+    task_id: str  # '' when the slot did not run
+    how: str  # slot, catch-up, now (run now), paused, overlap, skipped (missed), unique
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleState:
+    """What Redis knows of one periodic schedule."""
+
+    name: str
+    last_slot: datetime | None  # the newest slot claimed (run or skipped)
+    paused: bool
+    skipped: int  # slots not run (paused, overlapping, missed with catch_up none)
+    skipped_last: datetime | None
+    current: str  # id of its newest task
+    runs: list[ScheduleRun]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleFired:
+    """What one claim of a schedule's slot did (see lua/schedule.lua)."""
+
+    outcome: str  # enqueued, claimed, early, paused, overlap, unique, skipped
+    task_id: str
+    now: datetime | None  # Redis time
+
+
+@dataclass(frozen=True, slots=True)
 class ControlRequest:
     """A request to stop a running task, sent to the worker process that runs it."""
 
@@ -119,6 +150,8 @@ class TaskRecord:
     unique_key: str = ""  # digest of its unique claim ('' = not unique)
     cancel_requested_by: str = ""  # who asked to cancel it
     released: int = 0  # attempts given back (its worker was replaced for another task)
+    schedule: str = ""  # the periodic schedule that enqueued it ('' = none)
+    slot: datetime | None = None  # the schedule's slot it runs for
     raw: str = ""  # what a quarantined record held
     problems: list[str] = field(default_factory=list)  # fields that could not be decoded
 

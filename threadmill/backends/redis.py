@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.tasks import Task, TaskResult
 from django.tasks.exceptions import TaskResultDoesNotExist
 
+from threadmill import schedules
 from threadmill.options import BackendOptions
 
 from . import spin as reply_spin
@@ -36,16 +38,21 @@ from .records import (
     PoolReport,
     PoolStatus,
     QueueStats,
+    ScheduleFired,
+    ScheduleRun,
+    ScheduleState,
     ServerInfo,
     TaskPage,
     TaskRecord,
     TaskState,
 )
 from .redis_records import (
+    from_ms,
     lease_from_reply,
     record_from_hash,
     report_to_json,
     result_from_record,
+    to_ms,
 )
 from .store import RedisStore
 from .topology import parse_url
@@ -173,6 +180,46 @@ class RedisTaskBackend(ThreadmillBackend):
         call = self._scripts.resolve_worker(worker_id=worker_id, reason=reason, charge=charge)
         return self.store.run(call)
 
+    def fire_schedule(
+        self, schedule: schedules.Schedule, slot: datetime, mode: str = "slot"
+    ) -> ScheduleFired:
+        task = schedules.scheduled_task(schedule, self.alias)
+        call = self._scripts.schedule(
+            name=schedule.name,
+            queue=task.queue_name,
+            slot_ms=to_ms(slot),
+            mode=mode,
+            overlap=schedule.overlap,
+            task=self._producer.new_task(task, schedule.args, schedule.kwargs),
+        )
+        reply = self.store.run(call)
+        return ScheduleFired(reply.outcome, reply.task_id, reply.now)
+
+    def schedule_states(self, names: Sequence[str]) -> dict[str, ScheduleState]:
+        with self.store.translate():
+            pipe = self.store.client.pipeline(transaction=False)
+            for name in names:
+                pipe.hgetall(self.keys.schedule(name))
+                pipe.lrange(self.keys.schedule_runs(name), 0, -1)
+            replies = pipe.execute()
+        states = {}
+        for n, name in enumerate(names):
+            fields, runs = replies[2 * n], replies[2 * n + 1]
+            states[name] = ScheduleState(
+                name=name,
+                last_slot=from_ms(fields.get("last")),
+                paused=fields.get("paused") == "1",
+                skipped=int(fields.get("skipped") or 0),
+                skipped_last=from_ms(fields.get("skipped_last")),
+                current=fields.get("current", ""),
+                runs=[_schedule_run(entry) for entry in runs],
+            )
+        return states
+
+    def pause_schedule(self, name: str, paused: bool) -> None:
+        with self.store.translate():
+            self.store.client.hset(self.keys.schedule(name), "paused", "1" if paused else "0")
+
     def wait_for_control(self, worker_id: str, timeout: float) -> list[ControlRequest]:
         key = self.keys.control(worker_id)
         with self.store.translate():
@@ -294,3 +341,12 @@ class RedisTaskBackend(ThreadmillBackend):
 
     def overview(self, recent_failures: int = 5) -> Overview:
         return self._inspection.overview(recent_failures)
+
+
+def _schedule_run(entry: str) -> ScheduleRun:
+    slot, task_id, how = (entry.split(":", 2) + ["", ""])[:3]
+    try:
+        when = from_ms(slot)
+    except (TypeError, ValueError, OverflowError):
+        when = None
+    return ScheduleRun(when, task_id, how)

@@ -189,6 +189,8 @@ def record_from_hash(task_id: str, fields: dict[str, str]) -> TaskRecord:
         unique_key=fields.get("unique", ""),
         cancel_requested_by=fields.get("cancel", ""),
         released=_int(fields.get("released"), "released", problems),
+        schedule=fields.get("schedule", ""),
+        slot=_time(fields.get("slot"), "slot", problems),
         raw=fields.get("raw", ""),
         problems=problems,
     )

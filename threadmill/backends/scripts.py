@@ -86,6 +86,19 @@ def _blank(value: int | None) -> int | str:
     return "" if value is None else value
 
 
+class ScheduleReply(NamedTuple):
+    """What one schedule call did: its outcome, the task id (enqueued, or the live unique
+    task), and Redis time."""
+
+    outcome: str
+    task_id: str
+    now: datetime | None
+
+
+#: Runs of a schedule kept in its runs list.
+SCHEDULE_HISTORY = 20
+
+
 class Page(NamedTuple):
     total: int
     next_offset: int
@@ -160,6 +173,43 @@ class Scripts:
             ]
         keys = [self.keys.task(t.id) for t in tasks]
         return Call(self.lua["enqueue"], keys, args, _enqueued)
+
+    def schedule(
+        self,
+        *,
+        name: str,
+        queue: str,
+        slot_ms: int,
+        mode: str,
+        overlap: bool,
+        task: NewTask,
+    ) -> Call[ScheduleReply]:
+        """Claim a schedule's slot and enqueue its task in one call (see schedule.lua)."""
+        args = [
+            self._base,
+            queue,
+            name,
+            slot_ms,
+            mode,
+            "1" if overlap else "0",
+            SCHEDULE_HISTORY,
+            task.id,
+            task.path,
+            task.priority,
+            "1" if task.takes_context else "0",
+            task.args_json,
+            task.kwargs_json,
+            _blank(task.timeout_ms),
+            _blank(task.expires_ms),
+            task.unique_digest,
+        ]
+        keys = [self.keys.schedule(name), self.keys.schedule_runs(name), self.keys.task(task.id)]
+        return Call(
+            self.lua["schedule"],
+            keys,
+            args,
+            lambda r: ScheduleReply(r[0], r[1], from_ms(r[2])),
+        )
 
     def acquire(self, *, worker_id: str, token: str, queues: Sequence[str]) -> Call[Lease | None]:
         leases, worker, constants, listened = self._for_worker(worker_id, queues)

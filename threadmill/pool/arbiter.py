@@ -83,7 +83,12 @@ class Arbiter:
         self.processes = spec.processes
         self.cores = usable_cores()  # a worker spins for replies while processes < cores
         self.workers: dict[int, WorkerHandle] = {}
-        self.broker = Broker(backend, self.pool_id, sorted(set(backend.queues) | set(spec.queues)))
+        self.broker = Broker(
+            backend,
+            self.pool_id,
+            sorted(set(backend.queues) | set(spec.queues)),
+            schedules=not spec.exit_empty,  # a one-off drain enqueues no periodic tasks
+        )
         self.started_wall = time.time()
         self.restarts = 0
         self.crashes = 0

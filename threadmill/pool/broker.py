@@ -9,7 +9,9 @@ Called from the master's loop (the master stays single-threaded so that forking 
   `heartbeat_interval` reap the workers of pools that stopped sending heartbeats; every five
   heartbeat intervals expire leases and trim expired results. Several pools may do this at
   once: every step is an idempotent script;
-* **resolution** of a dead worker's tasks, retried until Redis answers.
+* **resolution** of a dead worker's tasks, retried until Redis answers;
+* **periodic schedules** every `broker_interval`: each due slot enqueued once (`periodic.py`;
+  not in a pool started with `--exit-empty`, a one-off drain).
 
 After Redis was unreachable, reaping waits one `heartbeat_ttl`: every pool was cut off too,
 and must get the chance to heartbeat before anyone declares it dead. A reaping call that
@@ -29,6 +31,8 @@ from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.records import PoolReport
 from threadmill.exceptions import BackendUnavailable, ThreadmillError
 
+from .periodic import Periodic
+
 logger = logging.getLogger("threadmill")
 T = TypeVar("T")
 
@@ -38,7 +42,14 @@ HOUSEKEEPING_HEARTBEATS = 5
 
 
 class Broker:
-    def __init__(self, backend: ThreadmillBackend, pool_id: str, queues: Sequence[str]):
+    def __init__(
+        self,
+        backend: ThreadmillBackend,
+        pool_id: str,
+        queues: Sequence[str],
+        *,
+        schedules: bool = True,
+    ):
         self.backend = backend
         self.pool_id = pool_id
         self.queues = list(queues)
@@ -54,6 +65,8 @@ class Broker:
         self._next_housekeeping = 0.0
         self._next_reap = 0.0
         self._unreachable_logged = False
+        grace = 2 * self.config.broker_interval
+        self.periodic = Periodic(backend, grace) if schedules else None
 
     def next_due(self) -> float:
         """Monotonic time of the next duty, for the master's sleep."""
@@ -148,6 +161,8 @@ class Broker:
                     self.config.broker_interval, self.config.heartbeat_interval
                 )
             self._maintain(reap, housekeeping)
+            if self.periodic is not None:
+                self.periodic.tick(time.time() - self.skew_seconds)
 
     def _heartbeat(self, report: PoolReport, worker_ids: Sequence[str]) -> None:
         report = replace(report, skew_seconds=round(self.skew_seconds, 3))

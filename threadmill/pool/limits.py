@@ -77,6 +77,7 @@ class Attempts:
             lease.attempt,
             lease.timeout,
             extend_lease=lambda seconds: self._extend(lease, seconds),
+            read_record=lambda: self.backend.get_task(lease.task_id),
         )
         with self._lock:
             self._running[index] = (lease, running)

@@ -39,6 +39,8 @@ function K.fence(base) return base .. 'fence' end
 function K.meta(base) return base .. 'meta' end
 function K.unique(base, digest) return base .. 'unique:' .. digest end
 function K.control(base, worker_id) return base .. 'control:' .. worker_id end
+function K.schedule(base, name) return base .. 'sched:' .. name end
+function K.schedule_runs(base, name) return base .. 'sched:' .. name .. ':runs' end
 
 -- A lease of a task with a timeout expires this long after the timeout (the worker stops
 -- the task itself within about a second; the broker only steps in when the worker cannot).
