@@ -105,6 +105,16 @@ class RedisServer:
                 raise RuntimeError(f"{self.binary} on port {self.port} did not start")
             time.sleep(0.02)
 
+    def version(self) -> str:
+        """INFO's redis_version, and Valkey's own version after it on a Valkey server
+        (which reports redis_version 7.2.4): e.g. "7.0.15" or "7.2.4 (Valkey 8.1.8)"."""
+        with self.client() as c:
+            info = c.info("server")
+        version = str(info["redis_version"])
+        return (
+            f"{version} (Valkey {info['valkey_version']})" if "valkey_version" in info else version
+        )
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no final fsync (what a crash looks like)."""
         if self.process and self.process.poll() is None:
