@@ -30,6 +30,16 @@ def pytest_report_header(config) -> str:
         return f"server: {exc}"
 
 
+def pytest_collection_finish(session) -> None:
+    """Every test runs against a server (the autouse fixture below): without one, say why
+    once instead of erroring every test."""
+    if session.items and not session.config.option.collectonly:
+        try:
+            chosen_server()
+        except NoServerBinary as exc:
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 def tasks_setting(
     url: str, options: dict | None = None, aliases: tuple[str, ...] = (), **extra
 ) -> dict:

@@ -111,7 +111,10 @@ def resolve(choice: str | None, source: str = ENV) -> ServerBinary:
     if choice not in CHOICES:
         path = Path(choice).expanduser()
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise NoServerBinary(f"{source}={choice}: no executable server binary there.")
+            raise NoServerBinary(
+                f"{source}={choice}: not auto, redis or valkey, and no executable server "
+                "binary there."
+            )
         path = path.absolute()  # not resolved: redis-server may be a symlink it reads argv[0] of
         return ServerBinary(server=str(path), cli=_cli_for(path))
     found: Path | None = None

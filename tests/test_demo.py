@@ -148,4 +148,4 @@ def test_the_demo_says_what_is_missing_when_it_cannot_start_a_server(tmp_path):
     demo = Demo(tmp_path, f"redis://127.0.0.1:{free_port()}/0", 4, "--server", "/nowhere/x")
     output = demo.finish(60)
     assert demo.process.returncode == 1, output
-    assert "--server=/nowhere/x: no executable server binary there." in output
+    assert "--server=/nowhere/x: not auto, redis or valkey, and no executable server" in output
