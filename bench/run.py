@@ -166,7 +166,7 @@ def main() -> None:
         print(
             f"Threadmill benchmark: {platform.platform()}, {os.cpu_count()} CPUs, "
             f"Python {platform.python_version()}, Django {django.get_version()}, "
-            f"redis-py {redis.__version__}, {server.client().info()['redis_version']} server"
+            f"redis-py {redis.__version__}, {server.version()} server"
         )
         print(f"runs per figure: {args.runs}; median (min, max)\n")
         print(

@@ -1,10 +1,11 @@
 """A real Redis Cluster on one box for the tests: N masters (+ replicas), free ports.
 
 `RedisClusterServer` starts one `redis-server --cluster-enabled yes` per node (each with
-its own data dir and AOF), joins them with `redis-cli --cluster create` and waits until
-every node reports `cluster_state:ok` and agrees on the slot owners. A test may `kill()`
-(SIGKILL) a node and `start()` it again: it rejoins with its `nodes.conf`, as a replica of
-the master that took over.
+its own data dir and AOF; the binary THREADMILL_TEST_SERVER chooses, so possibly a
+`valkey-server`), joins them with `redis-cli --cluster create` (or the `valkey-cli` that
+comes with the chosen server) and waits until every node reports `cluster_state:ok` and
+agrees on the slot owners. A test may `kill()` (SIGKILL) a node and `start()` it again: it
+rejoins with its `nodes.conf`, as a replica of the master that took over.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from tests.redis_server import redis_server_binary
+from tests.server_binary import INSTALL_HINT, chosen_server
 
 #: Node timeout of the test clusters: a killed master's replica takes over in ~3-5 s.
 NODE_TIMEOUT_MS = 2000
@@ -59,7 +60,7 @@ class ClusterNodeProcess:
 
     def command(self) -> list[str]:
         return [
-            redis_server_binary(),
+            chosen_server().server,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--cluster-enabled", "yes",
@@ -136,7 +137,12 @@ class RedisClusterServer:
                         continue
                     self.nodes.append(node)
                     break
-            create = ["redis-cli", "--cluster", "create"]
+            cli = chosen_server().cli
+            if cli is None:
+                raise RuntimeError(
+                    "No redis-cli or valkey-cli to create a cluster. " + INSTALL_HINT
+                )
+            create = [cli, "--cluster", "create"]
             create += [f"127.0.0.1:{n.port}" for n in self.nodes]
             create += ["--cluster-replicas", str(replicas), "--cluster-yes"]
             subprocess.run(

@@ -3,7 +3,10 @@ disposable servers for fault tests, and the TASKS setting pointing at them.
 
 Modules marked `both_topologies` run each test twice: against the standalone server and
 against a real 3-master Redis Cluster (started once per session, on first use).
-`redis_server` is then whichever of the two the test runs against."""
+`redis_server` is then whichever of the two the test runs against.
+
+The server binary is THREADMILL_TEST_SERVER's choice (tests/server_binary.py: redis-server
+from PATH by default, else the bundled Valkey); the report header names it."""
 
 from __future__ import annotations
 
@@ -15,7 +18,26 @@ from django.test.utils import override_settings
 
 from tests.cluster_server import RedisClusterServer
 from tests.redis_server import RedisServer
+from tests.server_binary import ENV, NoServerBinary, chosen_server
 from threadmill.backends import connection
+
+
+def pytest_report_header(config) -> str:
+    choice = os.environ.get(ENV) or "auto"
+    try:
+        return f"server ({ENV}={choice}): {chosen_server().describe()}"
+    except NoServerBinary as exc:
+        return f"server: {exc}"
+
+
+def pytest_collection_finish(session) -> None:
+    """Every test runs against a server (the autouse fixture below): without one, say why
+    once instead of erroring every test."""
+    if session.items and not session.config.option.collectonly:
+        try:
+            chosen_server()
+        except NoServerBinary as exc:
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def tasks_setting(

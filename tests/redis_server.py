@@ -1,8 +1,10 @@
-"""Real redis-server processes for the tests: free port, private data dir, fault controls.
+"""Real server processes for the tests: free port, private data dir, fault controls.
 
-`RedisServer` starts `redis-server` from PATH on a free port with its own `--dir`, and can
-`stop()` (clean SHUTDOWN), `kill()` (SIGKILL), `restart()` (same port and data dir),
-`pause()` / `resume()` (SIGSTOP / SIGCONT: a network stall as the clients see it).
+`RedisServer` starts the server binary that THREADMILL_TEST_SERVER chooses (see
+`tests/server_binary.py`: `redis-server` from PATH by default, else the bundled Valkey) on a
+free port with its own `--dir`, and can `stop()` (clean SHUTDOWN), `kill()` (SIGKILL),
+`restart()` (same port and data dir), `pause()` / `resume()` (SIGSTOP / SIGCONT: a network
+stall as the clients see it).
 """
 
 from __future__ import annotations
@@ -18,10 +20,7 @@ from pathlib import Path
 
 import redis
 
-INSTALL_HINT = (
-    "redis-server was not found on PATH. The tests start real Redis servers: install it "
-    "with `apt-get install redis-server` (Debian/Ubuntu) or `brew install redis` (macOS)."
-)
+from tests.server_binary import ServerBinary, chosen_server
 
 
 def free_port() -> int:
@@ -31,14 +30,13 @@ def free_port() -> int:
 
 
 def redis_server_binary() -> str:
-    found = shutil.which("redis-server")
-    if not found:
-        raise RuntimeError(INSTALL_HINT)
-    return found
+    """Path of the server binary the tests start (THREADMILL_TEST_SERVER)."""
+    return chosen_server().server
 
 
 class RedisServer:
-    """One disposable redis-server. Use as a context manager or call close()."""
+    """One disposable server (the tests' choice, or binary). Use as a context manager or
+    call close()."""
 
     def __init__(
         self,
@@ -46,8 +44,9 @@ class RedisServer:
         appendonly: bool = True,
         appendfsync: str = "everysec",
         extra: list[str] | None = None,
+        binary: ServerBinary | None = None,
     ) -> None:
-        self.binary = redis_server_binary()
+        self.binary = (binary or chosen_server()).server
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="threadmill-redis-"))
         self.appendonly = appendonly
@@ -94,7 +93,7 @@ class RedisServer:
         while True:
             if self.process.poll() is not None:
                 log = (self.dir / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}:\n{log}")
+                raise RuntimeError(f"{self.binary} exited with {self.process.returncode}:\n{log}")
             try:
                 with self.client(socket_timeout=0.5) as c:
                     # While an AOF loads, PING answers but data commands say LOADING.
@@ -103,8 +102,18 @@ class RedisServer:
             except redis.RedisError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {self.port} did not start")
+                raise RuntimeError(f"{self.binary} on port {self.port} did not start")
             time.sleep(0.02)
+
+    def version(self) -> str:
+        """INFO's redis_version, and Valkey's own version after it on a Valkey server
+        (which reports redis_version 7.2.4): e.g. "7.0.15" or "7.2.4 (Valkey 8.1.8)"."""
+        with self.client() as c:
+            info = c.info("server")
+        version = str(info["redis_version"])
+        return (
+            f"{version} (Valkey {info['valkey_version']})" if "valkey_version" in info else version
+        )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no final fsync (what a crash looks like)."""

@@ -18,7 +18,8 @@ SUCCESSFUL = TaskResultStatus.SUCCESSFUL
 
 
 class SentinelProcess:
-    """`redis-server sentinel.conf --sentinel` watching one primary as service mymaster."""
+    """`redis-server sentinel.conf --sentinel` watching one primary as service mymaster
+    (`valkey-server ... --sentinel` likewise: there is no separate sentinel binary to find)."""
 
     def __init__(self, primary: RedisServer) -> None:
         self.port = free_port()

