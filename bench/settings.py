@@ -31,6 +31,14 @@ TASKS = {
         "OPTIONS": {"reply_spin": 0},
     },
 }
+# bench/schedules_idle.py: N hourly schedules (none due while it measures).
+if os.environ.get("BENCH_SCHEDULES"):
+    TASKS["default"]["OPTIONS"] = {
+        "schedules": {
+            f"hourly-{n}": {"task": "bench.tasks.noop", "every": 3600}
+            for n in range(int(os.environ["BENCH_SCHEDULES"]))
+        }
+    }
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
