@@ -162,3 +162,23 @@ def test_exit_codes_as_a_shell_sees_them(backend, redis_server):
     malformed = run_ctl(redis_server.url, "cancel", "--frobnicate", ready)
     assert malformed.returncode == 2
     assert "unrecognized arguments: --frobnicate" in malformed.stderr
+
+
+def test_every_subcommand_and_flag_is_documented():
+    from django.core.management import load_command_class
+
+    command = load_command_class("threadmill", "threadmill_ctl")
+    parser = command.create_parser("manage.py", "threadmill_ctl")
+    [subparsers] = [a for a in parser._actions if a.dest == "subcommand"]
+    page = (ROOT / "docs/cli.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert set(subparsers.choices) == {"cancel"}
+    for name, sub in subparsers.choices.items():
+        assert f"manage.py threadmill_ctl {name}" in page
+        assert f"manage.py threadmill_ctl {name}" in readme
+        flags = [
+            a.option_strings[0] for a in sub._actions if a.option_strings[:1] not in ([], ["-h"])
+        ]
+        assert flags == ["--backend", "--terminate", "--who"]
+        for flag in [*flags, "ID"]:
+            assert f"| `{flag}` |" in page, flag
