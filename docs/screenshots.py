@@ -20,7 +20,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.admin_helpers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 
@@ -29,7 +28,7 @@ def populate(backend) -> str:
     from django.utils import timezone
 
     from tests import tasks
-    from tests.admin_helpers import fail_next, lease_next, succeed_next
+    from tests.admin_helpers import fail_next, lease_next, retry_next, succeed_next
 
     backend.enqueue_many(tasks.add, [((i, i), {}) for i in range(5)])
     for _ in range(5):
@@ -38,6 +37,9 @@ def populate(backend) -> str:
     failed = fail_next(backend, message="card declined for order 1234")
     tasks.fail.using(priority=5).enqueue("timeout talking to smtp.example.com")
     fail_next(backend, message="timeout talking to smtp.example.com")
+    for _ in range(2):  # waiting for a retry (a Backoff of 5 attempts)
+        tasks.flaky.enqueue()
+        retry_next(backend, retry_after=300, queues=["default"])
     backend.enqueue_many(tasks.add, [((i, 1), {"note": "<b>bold</b>"}) for i in range(120)])
     tasks.urgent.enqueue(7)
     later = timezone.now() + timedelta(hours=2)
@@ -67,6 +69,8 @@ def main() -> None:
         from django.tasks import task_backends
         from django.test.testcases import LiveServerThread
         from playwright.sync_api import sync_playwright
+
+        from tests.admin_helpers import CHROMIUM, CHROMIUM_ARGS  # needs Django set up
 
         call_command("migrate", verbosity=0)
         User.objects.create_superuser("admin", "admin@example.com", "admin")
@@ -99,6 +103,7 @@ def main() -> None:
                 if options.all:
                     shot("/threadmill/task/default/queues/default/ready/", "admin-ready.png")
                     shot("/threadmill/task/default/queues/default/failed/", "admin-failed.png")
+                    shot("/threadmill/task/default/queues/default/retrying/", "admin-retrying.png")
                     from tests.admin_helpers import fake_heartbeat
 
                     fake_heartbeat(task_backends["default"])

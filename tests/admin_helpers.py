@@ -1,5 +1,6 @@
 """Helpers of the admin tests, the docs screenshots and the admin benchmark: users with
-given permissions, FAILED tasks with real tracebacks (no pool needed), a fake heartbeat."""
+given permissions, FAILED and retrying tasks with real tracebacks (no pool needed), a fake
+heartbeat."""
 
 from __future__ import annotations
 
@@ -107,6 +108,15 @@ def fake_heartbeat(backend, pool_id: str = "pool-1", running: Lease | None = Non
         ],
     }
     backend.heartbeat(pool_id, ["w1"], pool_report(status))
+
+
+def retry_next(backend, worker: str = "w1", retry_after: float = 600, queues=ALL_QUEUES) -> Lease:
+    """Lease the next task and acknowledge it failed with a retry: deferred, retrying."""
+    lease = lease_next(backend, worker, queues)
+    backend.acknowledge(
+        lease, worker, succeeded=False, value_json=failure_json("flaky"), retry_after=retry_after
+    )
+    return lease
 
 
 #: Debian's chromium, as the browser test and docs/screenshots.py launch it (Playwright's own

@@ -1,7 +1,8 @@
 """A real browser (Playwright driving Debian's headless chromium) on the live admin:
 log in, watch a count change through the htmx refresh while tasks are enqueued, keep a
 checked box across refreshes, pause while the tab is hidden, requeue a failed task through
-the confirmation page, all under a strict Content-Security-Policy."""
+the confirmation page, cancel and terminate tasks from their pages, all under a strict
+Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -134,4 +135,51 @@ def test_live_admin_in_a_browser(
     expect(page.locator(".tm-state")).to_have_text("READY")
     page.screenshot(path=str(artifacts / "admin-requeued-task.png"), full_page=True)
     assert (artifacts / "admin-after-requeue.png").stat().st_size > 0
+    assert page.csp_violations == []
+
+
+def log_in(page, base: str) -> None:
+    page.goto(f"{base}/login/?next=/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_cancel_and_terminate_from_the_task_detail_in_a_browser(
+    live_server, transactional_db, admin_user, backend, artifacts, page
+):
+    running = tasks.flaky.enqueue().id
+    ready = tasks.noop.enqueue().id
+    lease = backend.acquire("w1", ["default"], "w1/1")
+    assert lease.task_id == running  # first in, first out
+    base = live_server.url + "/admin"
+    log_in(page, base)
+
+    # 1. A ready task: Cancel, confirm, FAILED with Cancelled.
+    page.goto(f"{base}/threadmill/task/default/tasks/{ready}/?refresh=0")
+    expect(page.locator(".tm-state")).to_have_text("READY")
+    expect(page.locator("text=Terminate…")).to_have_count(0)
+    page.click("text=Cancel…")
+    expect(page.locator(".tm-announce")).to_contain_text("cancel 1 task")
+    assert backend.get_task(ready).state == TaskState.READY
+    page.click("input[type=submit][value='Yes, cancel 1 task']")
+    expect(page.locator(".messagelist .success")).to_contain_text("Cancelled 1 task")
+    expect(page.locator(".tm-state")).to_have_text("FAILED")
+    expect(page.locator("dd.tm-cancel")).to_have_text("requested by admin:admin")
+    expect(page.locator("text=Cancel…")).to_have_count(0)
+    assert backend.get_task(ready).last_error.exception_name == "Cancelled"
+
+    # 2. A running task (Backoff of 5 attempts): Terminate, confirm, a request to its worker.
+    page.goto(f"{base}/threadmill/task/default/tasks/{running}/?refresh=0")
+    expect(page.locator(".tm-state")).to_have_text("RUNNING")
+    expect(page.locator("dd.tm-attempts")).to_have_text("1 of 5")
+    page.click("text=Terminate…")
+    expect(page.locator(".tm-announce")).to_contain_text("terminate 1 task")
+    page.click("input[type=submit][value='Yes, terminate 1 task']")
+    expect(page.locator(".messagelist .success")).to_contain_text("stop it now")
+    expect(page.locator("dd.tm-cancel")).to_have_text("requested by admin:admin")
+    [request] = backend.wait_for_control("w1", 1)
+    assert (request.task_id, request.terminate, request.who) == (running, True, "admin:admin")
+    page.screenshot(path=str(artifacts / "admin-terminated-task.png"), full_page=True)
     assert page.csp_violations == []

@@ -91,10 +91,17 @@ def test_once_and_json_show_the_queues_workers_and_running_tasks(pool, backend, 
     assert once.returncode == 0, once.stderr
     text = once.stdout
     assert ESCAPE not in text
-    # queues: ready, deferred, running
-    assert row(text, "default")[1:4] == ["3", "0", "2"]
-    assert row(text, "high")[1:4] == ["1", "0", "0"]
-    assert row(text, "low")[1:4] == ["0", "2", "0"]
+    # queues: ready, deferred, retrying, running, retries per minute
+    header = row(text, "Queue")
+    assert header[1:5] == ["Ready", "Deferred", "Retrying", "Running"]
+
+    def cells(queue: str) -> list[str]:
+        found = dict(zip(header, row(text, queue), strict=False))
+        return [found[c] for c in ("Ready", "Deferred", "Retrying", "Running", "Retries/min")]
+
+    assert cells("default") == ["3", "0", "0", "2", "0"]
+    assert cells("high") == ["1", "0", "0", "0", "0"]
+    assert cells("low") == ["0", "2", "0", "0", "0"]
     # the tree: master, both worker processes, the task each thread runs
     assert f":{p.pid} master" in text
     for pid in workers:
@@ -114,6 +121,8 @@ def test_once_and_json_show_the_queues_workers_and_running_tasks(pool, backend, 
     assert counts == {"default": [3, 0, 2], "high": [1, 0, 0], "low": [0, 2, 0]}
     # Two samples one interval apart: rates are measured (nothing moved meanwhile), not None.
     assert (queues["default"]["in_per_second"], queues["default"]["out_per_second"]) == (0, 0)
+    retries = [queues["default"][k] for k in ("retrying", "retried_total", "retries_per_minute")]
+    assert retries == [0, 0, 0]
     [pool_data] = data["pools"]
     assert pool_data["pid"] == p.pid
     assert sorted(w["pid"] for w in pool_data["workers"]) == sorted(workers)

@@ -14,9 +14,9 @@ from rich.text import Text
 
 from tests.top_samples import NOW, busy_snapshot, down_snapshot, many_workers_snapshot
 from threadmill.top.layout import UNICODE, fmt_bytes, fmt_duration, fmt_rate, sparkline
-from threadmill.top.panels import worker_rows
+from threadmill.top.panels import _queue_row, worker_rows
 from threadmill.top.render import render_screen
-from threadmill.top.snapshot import ServerView, Snapshot
+from threadmill.top.views import ServerView, Snapshot
 
 
 def draw(
@@ -47,8 +47,36 @@ def test_a_wide_screen_shows_every_panel():
     # queues, with a total row
     lines = text.splitlines()
     default = next(line for line in lines if line.startswith("default "))
-    assert default.split() == ["default", "1,234", "3", "3", "310", "2", "5.2", "5.0", "1m15s"]
-    assert next(line for line in lines if line.startswith("all ")).split()[1] == "1,241"
+    header = next(line for line in lines if line.startswith("Queue "))
+    assert header.split() == [
+        "Queue",
+        "Ready",
+        "Deferred",
+        "Retrying",
+        "Running",
+        "OK/min",
+        "Failed/min",
+        "Retries/min",
+        "In/s",
+        "Out/s",
+        "Oldest",
+        "ready",
+    ]
+    assert default.split() == [
+        "default",
+        "1,234",
+        "3",
+        "2",
+        "3",
+        "310",
+        "2",
+        "1.5",
+        "5.2",
+        "5.0",
+        "1m15s",
+    ]
+    total = next(line for line in lines if line.startswith("all ")).split()
+    assert (total[1], total[3], total[7]) == ("1,241", "2", "1.5")
     # the tree: master, worker processes, threads and their tasks
     for piece in (
         "web1:100 master",
@@ -101,6 +129,24 @@ def test_narrow_screens_keep_what_matters_most(width):
     assert "STALE" in text  # a stale pool still stands out
     assert "send_invoice" in text  # tasks by function name
     assert "33m20s" in text
+
+
+def test_retries_give_way_to_queue_names_and_stand_out():
+    snapshot = busy_snapshot()
+    text = draw(snapshot, 120)  # the width of --once in a pipe
+    header = next(line for line in text.splitlines() if line.startswith("Queue "))
+    assert "Retries/min" in header
+    assert "Retrying" not in header  # the least important column goes first
+    assert "reports (no pool)" in text  # a queue's name is not cut for a minor column
+    assert "Retrying" in draw(snapshot, 130)
+    [default] = [row for row in _queue_cells(snapshot) if str(row[0]) == "default"]
+    assert styles(default[7]) == "yellow"  # retries in the last minute
+    [emails] = [row for row in _queue_cells(snapshot) if str(row[0]) == "emails"]
+    assert styles(emails[7]) == ""
+
+
+def _queue_cells(snapshot: Snapshot) -> list[list]:
+    return [_queue_row(q, True) for q in snapshot.queues]
 
 
 def styles(text: Text) -> str:

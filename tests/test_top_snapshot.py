@@ -9,6 +9,7 @@ from django.utils import timezone
 from redis.connection import AbstractConnection
 
 from tests import tasks
+from tests.admin_helpers import retry_next
 from tests.reports import pool_report
 from tests.test_backend_states import run_one, token
 from threadmill.top.snapshot import Sampler
@@ -58,6 +59,35 @@ def test_a_counter_reset_gives_no_rate_rather_than_a_negative_one(backend, rclie
     tasks.noop.enqueue()
     again = sampler.sample()  # counting resumes from the new values
     assert by_name(again)["default"].in_per_second > 0
+
+
+def test_retries_per_minute_come_from_the_retried_counter(backend):
+    sampler = Sampler(backend)
+    first = sampler.sample()
+    assert by_name(first)["default"].retries_per_minute is None  # one frame: no rate
+    for _ in range(3):
+        tasks.flaky.enqueue()
+        retry_next(backend, retry_after=600)
+    second = sampler.sample()
+    window = second.rate_window_seconds
+    default = by_name(second)["default"]
+    assert (default.deferred, default.retrying, default.retried_total) == (3, 3, 3)
+    assert default.retries_per_minute == pytest.approx(3 * 60 / window, rel=0.01)
+    assert by_name(second)["high"].retries_per_minute == 0
+    data = second.to_dict()["queues"][0]
+    assert (data["retrying"], data["retried_total"]) == (3, 3)
+    assert data["retries_per_minute"] == default.retries_per_minute
+
+
+def test_retries_per_minute_span_the_last_minute_and_survive_a_reset(backend):
+    sampler = Sampler(backend)
+    now = 1_000_000.0
+    sampler.retries.extend([(now - 120, {"q": 0}), (now - 70, {"q": 10}), (now - 50, {"q": 20})])
+    # counted from the newest frame at least a minute old: (50 - 10) retries in 70 s
+    assert sampler._retries_per_minute(now, {"q": 50}) == {"q": round(40 * 60 / 70, 3)}
+    assert [at for at, _ in sampler.retries] == [now - 70, now - 50, now]
+    assert sampler._retries_per_minute(now + 1, {"q": 5}) == {}  # the counter went back
+    assert sampler._retries_per_minute(now + 3, {"q": 7, "new": 4}) == {"q": 60.0, "new": 120.0}
 
 
 def test_history_is_bounded_by_time_and_spread_over_the_window(backend):

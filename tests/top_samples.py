@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from threadmill.top.snapshot import (
+from threadmill.top.views import (
     FailureView,
     PoolView,
     QueueView,
@@ -35,6 +35,9 @@ def queue(name: str, ready: int = 0, **kw) -> QueueView:
         enqueued_total=0,
         successful_total=0,
         failed_total=0,
+        retrying=0,
+        retried_total=0,
+        retries_per_minute=0.0,
     )
     values.update(kw)
     return QueueView(**values)
@@ -54,6 +57,9 @@ def busy_snapshot() -> Snapshot:
                 "default",
                 1234,
                 deferred=3,
+                retrying=2,
+                retried_total=40,
+                retries_per_minute=1.5,
                 running=3,
                 successful_last_minute=310,
                 failed_last_minute=2,

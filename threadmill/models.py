@@ -2,9 +2,10 @@
 
 It has no table (`managed = False`) and is never queried. It exists so that the admin can
 list Threadmill on its index, so that permissions are ordinary Django permissions
-(`threadmill.view_task`, `threadmill.requeue_task`, `threadmill.purge_task`, grantable to
-users and groups), and so that the admin's history (`LogEntry`) can name the tasks an action
-touched. Its primary key is `"<backend alias>:<task id>"`.
+(`threadmill.view_task`, `threadmill.requeue_task`, `threadmill.purge_task`,
+`threadmill.cancel_task`, grantable to users and groups), and so that the admin's history
+(`LogEntry`) can name the tasks an action touched. Its primary key is
+`"<backend alias>:<task id>"`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Task(models.Model):
         permissions = [
             ("requeue_task", "Can requeue tasks"),
             ("purge_task", "Can purge tasks"),
+            ("cancel_task", "Can cancel tasks"),
         ]
         verbose_name = "task"
         verbose_name_plural = "tasks"

@@ -1,13 +1,15 @@
 """The Threadmill pages of the Django admin, registered under "Threadmill" on its index.
 
 `TaskAdmin` is the admin of the unmanaged `Task` model; it replaces the model admin's URLs
-with the Threadmill views (overview, task lists, task detail, workers, actions), each
-wrapped in `admin_site.admin_view` (login, staff, CSRF, no caching).
+with the Threadmill views (overview, task lists, task detail, workers, actions: requeue,
+purge, cancel and terminate), each wrapped in `admin_site.admin_view` (login, staff, CSRF,
+no caching).
 
 Everything only the admin uses sits in this package: `views/` (the pages), `forms` (the
-actions' forms), `bulk` (whole-set actions in bounded slices) and `history` (the admin's
-LogEntry records). The template filters stay in `threadmill/templatetags/`, where Django
-looks for them, and the templates in `threadmill/templates/threadmill/`.
+actions' forms), `outcomes` (what an action will do and did, in words), `bulk` (whole-set
+actions in bounded slices) and `history` (the admin's LogEntry records). The template
+filters stay in `threadmill/templatetags/`, where Django looks for them, and the templates
+in `threadmill/templates/threadmill/`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from threadmill.models import Task
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    """Read-only pages over Redis, with requeue and purge actions."""
+    """Read-only pages over Redis, with requeue, purge, cancel and terminate actions."""
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(PERM_VIEW)

@@ -1,14 +1,14 @@
 """Recording admin actions in the admin's history (`LogEntry`): who did what to how many.
 
-A requeue is logged as a change and a purge as a deletion, one entry per task the action
-actually touched (like Django's "delete selected"), so each task's entry links to its page.
+A requeue or a cancel is logged as a change and a purge as a deletion, one entry per task
+the action actually touched (like Django's "delete selected"), so each task's entry links to
+its page.
 A whole-set action logs one entry per request (a slice of chunks), saying how many tasks it
 moved and how many remained.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
@@ -16,8 +16,17 @@ from django.http import HttpRequest
 
 from threadmill.models import Task
 
-FLAGS = {"requeue": CHANGE, "purge": DELETION}
-VERBS = {"requeue": "Requeued", "purge": "Purged"}
+FLAGS = {"requeue": CHANGE, "purge": DELETION, "cancel": CHANGE, "terminate": CHANGE}
+VERBS = {"requeue": "Requeued", "purge": "Purged", "cancel": "Cancelled"}
+#: The history's message per (action, outcome) of a task the action touched.
+LOGGED = {
+    ("requeue", "requeued"): "Requeued through the Threadmill admin.",
+    ("purge", "purged"): "Purged through the Threadmill admin.",
+    ("cancel", "cancelled"): "Cancelled through the Threadmill admin.",
+    ("cancel", "requested"): "Cancellation requested through the Threadmill admin.",
+    ("terminate", "cancelled"): "Cancelled through the Threadmill admin.",
+    ("terminate", "requested"): "Termination requested through the Threadmill admin.",
+}
 
 
 def _user_id(request: HttpRequest) -> Any:
@@ -28,15 +37,19 @@ def _user_id(request: HttpRequest) -> Any:
     return user_id
 
 
-def log_tasks(request: HttpRequest, action: str, alias: str, task_ids: Iterable[str]) -> int:
-    """One entry per task id; returns how many were written."""
-    refs = [Task.ref(alias, task_id, f"{task_id} (backend {alias})") for task_id in task_ids]
-    if not refs:
-        return 0
-    LogEntry.objects.log_actions(
-        _user_id(request), refs, FLAGS[action], f"{VERBS[action]} through the Threadmill admin."
-    )
-    return len(refs)
+def log_tasks(request: HttpRequest, action: str, alias: str, outcomes: dict[str, str]) -> int:
+    """One entry per task the action touched (by its outcome, task id -> outcome); returns
+    how many were written."""
+    written = 0
+    for outcome in dict.fromkeys(outcomes.values()):
+        message = LOGGED.get((action, outcome))
+        if message is None:
+            continue  # refused or missing: nothing happened to it
+        ids = [task_id for task_id, o in outcomes.items() if o == outcome]
+        refs = [Task.ref(alias, task_id, f"{task_id} (backend {alias})") for task_id in ids]
+        LogEntry.objects.log_actions(_user_id(request), refs, FLAGS[action], message)
+        written += len(refs)
+    return written
 
 
 def log_batch(

@@ -240,10 +240,13 @@ class ThreadmillBackend(BaseTaskBackend):
         *,
         name: str = "",
         scan: int = NAME_FILTER_SCAN,
+        retrying: bool = False,
     ) -> TaskPage:
         """A page of the tasks of `queue` in `state`, in the state's order. With `name`,
         only tasks whose path contains it, looking at `scan` positions from `offset` at
-        most (the page's `next_offset` says where to continue)."""
+        most (the page's `next_offset` says where to continue). With `retrying` (DEFERRED
+        only), only the deferred tasks waiting for another attempt after a failure, by retry
+        time."""
 
     @abstractmethod
     def get_task(self, task_id: str) -> TaskRecord | None: ...

@@ -21,6 +21,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from . import health
+from .keys import RETRYING_INDEX
 from .records import (
     NAME_FILTER_SCAN,
     Overview,
@@ -94,8 +95,11 @@ class RedisInspection:
         *,
         name: str = "",
         scan: int = NAME_FILTER_SCAN,
+        retrying: bool = False,
     ) -> TaskPage:
         state = TaskState(state)
+        if retrying and state != TaskState.DEFERRED:
+            raise ValueError(f"Only DEFERRED tasks can be retrying, not {state}.")
         offset, limit = max(0, int(offset)), max(1, int(limit))
         page = self.store.run(
             self.scripts.page(
@@ -105,6 +109,7 @@ class RedisInspection:
                 limit=limit,
                 text=name,
                 scan=max(1, int(scan)),
+                index=RETRYING_INDEX if retrying else "",
             )
         )
         return TaskPage(

@@ -301,8 +301,11 @@ class RedisTaskBackend(ThreadmillBackend):
         *,
         name: str = "",
         scan: int = NAME_FILTER_SCAN,
+        retrying: bool = False,
     ) -> TaskPage:
-        return self._inspection.list_tasks(queue, state, offset, limit, name=name, scan=scan)
+        return self._inspection.list_tasks(
+            queue, state, offset, limit, name=name, scan=scan, retrying=retrying
+        )
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         return self._inspection.get_task(task_id)

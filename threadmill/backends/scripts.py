@@ -320,14 +320,26 @@ class Scripts:
         )
 
     def page(
-        self, *, queue: str, state: TaskState, offset: int, limit: int, text: str, scan: int
+        self,
+        *,
+        queue: str,
+        state: TaskState,
+        offset: int,
+        limit: int,
+        text: str,
+        scan: int,
+        index: str = "",
     ) -> Call[Page]:
+        """A page of the state's index, or of `index` (RETRYING_INDEX: a subset of the
+        deferred one, in the same order)."""
+
         def decode(reply: list[Any]) -> Page:
             return Page(reply[0], reply[1], page_items_from_reply(reply, queue, state))
 
         newest = "1" if state.newest_first else "0"
         args = [self._base, offset, limit, newest, text, scan]
-        return Call(self.lua["page"], [self.keys.index(queue, state.slug)], args, decode)
+        key = self.keys.index(queue, index or state.slug)
+        return Call(self.lua["page"], [key], args, decode)
 
     def requeue(self, *, ids: Sequence[str]) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]

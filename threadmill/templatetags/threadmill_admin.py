@@ -39,6 +39,12 @@ def tm_since(moment: datetime | None, now: datetime | None) -> str:
 
 
 @register.filter
+def tm_seconds(seconds: float | None) -> str:
+    """A number of seconds as a short duration (a task's timeout, expires, lease_ttl)."""
+    return format_duration(seconds)
+
+
+@register.filter
 def tm_bytes(value: int | None) -> str:
     if not value:
         return "0 B"

@@ -81,6 +81,11 @@ def fmt_rate(rate: float | None) -> str:
     return f"{rate / 1000:.1f}k"
 
 
+def sum_rate(values: list[float | None]) -> float | None:
+    """The sum of some rates (queues into `all`), or None when one of them is unknown."""
+    return None if any(v is None for v in values) else round(sum(v or 0 for v in values), 3)
+
+
 def fmt_count(value: int) -> str:
     return f"{value:,}"
 

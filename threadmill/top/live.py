@@ -31,7 +31,8 @@ from rich.console import Console
 from rich.live import Live
 
 from .render import render_screen
-from .snapshot import Sampler, Snapshot
+from .snapshot import Sampler
+from .views import Snapshot
 
 QUIT_KEYS = frozenset("qQ")
 

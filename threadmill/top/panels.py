@@ -1,8 +1,10 @@
-"""The panels of the dashboard: pure functions from a `Snapshot` to rich renderables.
+"""The panels of the dashboard's present: pure functions from a `Snapshot` to rich
+renderables.
 
-The header (backend, Redis, pools at a glance, warnings), the queues table, the pools as a
-tree (master -> worker processes -> threads -> the task each runs), the newest failures and
-the throughput sparklines. Each fits the width it is given (see `layout.fit_table`).
+The header (backend, Redis, pools at a glance, warnings), the queues table and the pools as
+a tree (master -> worker processes -> threads -> the task each runs). The newest failures
+and the throughput sparklines are in `recent.py`. Each fits the width it is given (see
+`layout.fit_table`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from .layout import (
     fmt_count,
     fmt_duration,
     fmt_rate,
-    sparkline,
+    sum_rate,
     task_label,
 )
-from .snapshot import FailureView, PoolView, QueueView, Snapshot, ThroughputBucket
+from .views import PoolView, QueueView, Snapshot
 
 #: A running task is highlighted from this runtime on, and in red from half its lease_ttl
 #: (past lease_ttl it is FAILED with AcknowledgementTimeout and its worker killed).
@@ -106,13 +108,15 @@ def render_header(
 
 # ---- queues -------------------------------------------------------------------------------
 
-QUEUE_COLUMNS = [
-    Column("Queue", 0, "left", squeeze=24, least=8),
+QUEUE_COLUMNS = [  # least=16: a name and its "(no pool)" mark before a minor column
+    Column("Queue", 0, "left", squeeze=24, least=16),
     Column("Ready", 1),
     Column("Deferred", 7),
+    Column("Retrying", 10),
     Column("Running", 2),
     Column("OK/min", 6),
     Column("Failed/min", 3),
+    Column("Retries/min", 9),
     Column("In/s", 5),
     Column("Out/s", 4),
     Column("Oldest ready", 8),
@@ -127,21 +131,20 @@ def _queue_row(q: QueueView, served: bool) -> list[Cell]:
     if q.oldest_ready_seconds is not None and q.oldest_ready_seconds >= OLD_READY_SECONDS:
         oldest.stylize("yellow")
     failed = Text(fmt_count(q.failed_last_minute), style="red" if q.failed_last_minute else "")
+    retries = Text(fmt_rate(q.retries_per_minute), style="yellow" if q.retries_per_minute else "")
     return [
         name,
         fmt_count(q.ready),
         fmt_count(q.deferred),
+        fmt_count(q.retrying),
         fmt_count(q.running),
         fmt_count(q.successful_last_minute),
         failed,
+        retries,
         fmt_rate(q.in_per_second),
         fmt_rate(q.out_per_second),
         oldest,
     ]
-
-
-def _sum_rate(values: list[float | None]) -> float | None:
-    return None if any(v is None for v in values) else round(sum(v or 0 for v in values), 3)
 
 
 def render_queues(snapshot: Snapshot, width: int, glyphs: Glyphs = UNICODE) -> RenderableType:
@@ -160,12 +163,15 @@ def render_queues(snapshot: Snapshot, width: int, glyphs: Glyphs = UNICODE) -> R
             failed=sum(q.failed for q in queues),
             successful_last_minute=sum(q.successful_last_minute for q in queues),
             failed_last_minute=sum(q.failed_last_minute for q in queues),
-            in_per_second=_sum_rate([q.in_per_second for q in queues]),
-            out_per_second=_sum_rate([q.out_per_second for q in queues]),
+            in_per_second=sum_rate([q.in_per_second for q in queues]),
+            out_per_second=sum_rate([q.out_per_second for q in queues]),
             oldest_ready_seconds=max(ages) if ages else None,
             enqueued_total=sum(q.enqueued_total for q in queues),
             successful_total=sum(q.successful_total for q in queues),
             failed_total=sum(q.failed_total for q in queues),
+            retrying=sum(q.retrying for q in queues),
+            retried_total=sum(q.retried_total for q in queues),
+            retries_per_minute=sum_rate([q.retries_per_minute for q in queues]),
         )
         total_row = _queue_row(total, True)
         total_row[0] = Text("all", style="bold")
@@ -316,77 +322,3 @@ def render_workers(
             ]
         ]
     return fit_table("Workers", WORKER_COLUMNS, rows, width, glyphs)
-
-
-# ---- failures -----------------------------------------------------------------------------
-
-FAILURE_COLUMNS = [
-    Column("When", 2),
-    Column("Queue", 3, "left", squeeze=12),
-    Column("Task", 0, "left", squeeze=40, least=12),
-    Column("Error", 1, "left", squeeze=30, least=10),
-    Column("Task id", 4, "left"),
-]
-
-
-def _failure_row(failure: FailureView, width: int) -> list[Cell]:
-    return [
-        f"{fmt_duration(failure.ago_seconds)} ago",
-        failure.queue,
-        task_label(failure.task_path, width),
-        Text(failure.error_class.rsplit(".", 1)[-1], style="red"),
-        Text(failure.task_id[:12], style="dim"),
-    ]
-
-
-def render_failures(
-    snapshot: Snapshot, width: int, glyphs: Glyphs = UNICODE, limit: int | None = None
-) -> RenderableType:
-    failures = snapshot.failures[:limit] if limit is not None else snapshot.failures
-    if not failures:
-        return Text.assemble(("Recent failures ", "bold"), ("none", "dim"))
-    rows = [_failure_row(f, width) for f in failures]
-    return fit_table("Recent failures", FAILURE_COLUMNS, rows, width, glyphs)
-
-
-# ---- throughput ---------------------------------------------------------------------------
-
-
-def _series(buckets: list[ThroughputBucket], attr: str, seconds: int) -> list[float | None]:
-    values = []
-    for bucket in buckets:
-        count = getattr(bucket, attr)
-        values.append(None if count is None else count / seconds)
-    return values
-
-
-def render_throughput(snapshot: Snapshot, width: int, glyphs: Glyphs) -> RenderableType:
-    # The last bucket is still filling: the sparkline shows complete ones only.
-    complete = snapshot.throughput[:-1]
-    seconds = snapshot.bucket_seconds
-    minutes = len(snapshot.throughput) * seconds // 60
-    title = Text.assemble(
-        ("Throughput ", "bold"), (f"tasks/s, last {minutes} min, {seconds}s per bar", "dim")
-    )
-    title.no_wrap, title.overflow = True, glyphs.overflow  # type: ignore[assignment]
-    if not any(b.finished is not None for b in snapshot.throughput):
-        return Text.assemble(
-            ("Throughput ", "bold"),
-            ("rates need two frames: the live screen draws them over the last minutes", "dim"),
-        )
-    now_out = _sum_rate([q.out_per_second for q in snapshot.queues]) if snapshot.queues else None
-    now_in = _sum_rate([q.in_per_second for q in snapshot.queues]) if snapshot.queues else None
-    room = max(0, width - 32)
-    lines: list[RenderableType] = [title]
-    for label, attr, now in (("done", "finished", now_out), ("in", "enqueued", now_in)):
-        values = _series(complete, attr, seconds)[-room:] if room else []
-        known = [v for v in values if v is not None]
-        line = Text(f"{label:>5} ", style="dim")
-        if len(values) >= 5:
-            line.append_text(sparkline(values, glyphs))
-            line.append(" ")
-        line.append(f"now {fmt_rate(now)}")
-        if known:
-            line.append(f"{glyphs.sep}highest bar {fmt_rate(max(known))}", style="dim")
-        lines.append(line)
-    return Group(*lines)

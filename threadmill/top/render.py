@@ -1,10 +1,10 @@
 """Drawing the dashboard: the whole screen from a `Snapshot`, fitted to the terminal.
 
-`render_screen(snapshot, width, height)` stacks the panels (`panels.py`): the header, the
-queues table, the pools tree, the newest failures and the throughput sparklines. It fits the
-given size: columns are dropped in priority order when the width is short, idle threads are
-folded and rows cut when the height is short. Nothing here reads a clock, a terminal or
-Redis: the caller passes them.
+`render_screen(snapshot, width, height)` stacks the panels (`panels.py`, `recent.py`): the
+header, the queues table, the pools tree, the newest failures and the throughput
+sparklines. It fits the given size: columns are dropped in priority order when the width is
+short, idle threads are folded and rows cut when the height is short. Nothing here reads a
+clock, a terminal or Redis: the caller passes them.
 """
 
 from __future__ import annotations
@@ -15,14 +15,9 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from .layout import ASCII, UNICODE, fmt_duration, task_label
-from .panels import (
-    render_failures,
-    render_header,
-    render_queues,
-    render_throughput,
-    render_workers,
-)
-from .snapshot import Snapshot
+from .panels import render_header, render_queues, render_workers
+from .recent import render_failures, render_throughput
+from .views import Snapshot
 
 # ---- the screen ---------------------------------------------------------------------------
 

@@ -10,149 +10,41 @@ Rates are deltas of the counters the backend keeps (`enqueued_total`, `successfu
 `failed_total`) between this frame and the previous one: the first frame has none. The
 throughput history is those deltas, kept in memory in a bounded deque, each spread over the
 time buckets its window covers (so a long `--interval` or a gap still draws an even line,
-not a spike). A failed read never
-raises: the snapshot says Redis is down, keeps the last figures, and the next sample retries.
+not a spike). Retries per minute are the `retried_total` counter's increase over the last
+minute of frames (or all of them, at first), per minute. A failed read never raises: the
+snapshot says Redis is down, keeps the last figures, and the next sample retries.
+The snapshot's dataclasses are in `views.py`.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.records import Overview, PoolStatus, QueueStats, ServerInfo, TaskRecord
 from threadmill.exceptions import BackendUnavailable
 
+from .views import (
+    BUCKET_SECONDS,
+    FailureView,
+    PoolView,
+    QueueView,
+    ServerView,
+    Snapshot,
+    ThreadView,
+    ThroughputBucket,
+    WorkerView,
+)
+
 #: Failures shown in the "recent failures" panel (and read per queue, newest first).
 RECENT_FAILURES = 5
 #: The throughput history: this many seconds, in buckets of BUCKET_SECONDS.
 HISTORY_SECONDS = 600
-BUCKET_SECONDS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class QueueView:
-    name: str
-    ready: int
-    deferred: int
-    running: int
-    successful: int  # results kept (result_ttl)
-    failed: int
-    successful_last_minute: int
-    failed_last_minute: int
-    in_per_second: float | None  # enqueued per second since the previous frame
-    out_per_second: float | None  # finished (successful + failed) per second, same window
-    oldest_ready_seconds: float | None  # age of the task that has waited longest
-    enqueued_total: int
-    successful_total: int
-    failed_total: int
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadView:
-    index: int
-    task_id: str  # "" when idle
-    task_path: str
-    running_seconds: float | None  # None when idle
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerView:
-    worker_id: str
-    pid: int
-    uptime_seconds: float | None
-    busy: int
-    threads: list[ThreadView]
-    processed: int
-    failed: int
-    rss_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class PoolView:
-    pool_id: str
-    host: str
-    pid: int
-    uptime_seconds: float | None
-    heartbeat_age_seconds: float | None
-    stale: bool  # no heartbeat for longer than expected: dead, frozen or cut off
-    stopping: bool
-    restarts: int
-    crashes: int
-    rss_bytes: int  # the master's
-    skew_seconds: float
-    queues: list[str]
-    processes: int
-    threads_per_process: int
-    workers: list[WorkerView]
-
-
-@dataclass(frozen=True, slots=True)
-class FailureView:
-    task_id: str
-    queue: str
-    task_path: str
-    error_class: str  # full import path of the exception class
-    finished_at: datetime | None
-    ago_seconds: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class ServerView:
-    version: str
-    used_memory: int
-    maxmemory: int
-    maxmemory_policy: str
-    persistence: str  # "AOF everysec", "RDB" or "off"
-    warnings: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class ThroughputBucket:
-    """Tasks counted in one BUCKET_SECONDS slot (a frame whose window spans several slots is
-    shared between them in proportion); None where the dashboard was not sampling."""
-
-    start: datetime
-    enqueued: float | None
-    finished: float | None
-    failed: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    alias: str
-    url: str  # password masked
-    taken_at: datetime  # local clock, for the header
-    reachable: bool
-    error: str = ""  # why the last read failed
-    down_since: datetime | None = None
-    redis_time: datetime | None = None  # of the last good read
-    server: ServerView | None = None  # None until a first read succeeds
-    queues: list[QueueView] = field(default_factory=list)
-    pools: list[PoolView] = field(default_factory=list)
-    failures: list[FailureView] = field(default_factory=list)
-    throughput: list[ThroughputBucket] = field(default_factory=list)
-    bucket_seconds: int = BUCKET_SECONDS
-    rate_window_seconds: float | None = None  # what the per-second rates were measured over
-    lease_ttl_seconds: float = 3600.0
-    heartbeat_interval_seconds: float = 2.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types only (datetimes as ISO 8601 text)."""
-        return _jsonable(asdict(self))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+#: Retries per minute are counted over this many seconds of frames (fewer at first).
+RETRY_WINDOW_SECONDS = 60.0
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -261,6 +153,8 @@ class Sampler:
         # (window start, window end (Redis time), enqueued, finished, failed) per frame;
         # bounded by time and by length.
         self.history: deque[tuple[float, float, int, int, int]] = deque(maxlen=4096)
+        # (Redis time, queue -> retried_total) of the frames of the last RETRY_WINDOW_SECONDS.
+        self.retries: deque[tuple[float, dict[str, int]]] = deque(maxlen=4096)
         self._previous: _Frame | None = None
         self._last: Snapshot | None = None
 
@@ -331,10 +225,16 @@ class Sampler:
                     enqueued_total=q.enqueued_total,
                     successful_total=q.successful_total,
                     failed_total=q.failed_total,
+                    retrying=q.retrying,
+                    retried_total=q.retried_total,
                 )
             )
         if counted and window:
             self.history.append((at - window, at, frame[0], frame[1], frame[2]))
+        per_minute = self._retries_per_minute(
+            at, {q.queue: q.retried_total for q in overview.queues}
+        )
+        queues = [replace(q, retries_per_minute=per_minute.get(q.name)) for q in queues]
         server = overview.server
         return Snapshot(
             alias=self.alias,
@@ -361,6 +261,27 @@ class Sampler:
             lease_ttl_seconds=config.lease_ttl,
             heartbeat_interval_seconds=config.heartbeat_interval,
         )
+
+    def _retries_per_minute(self, at: float, totals: dict[str, int]) -> dict[str, float]:
+        """Per queue, retries per minute since the oldest frame of the last
+        RETRY_WINDOW_SECONDS (none on the first frame, or after a counter reset)."""
+        if self.retries and at < self.retries[-1][0]:
+            self.retries.clear()  # Redis's clock went back (another server?): start again
+        self.retries.append((at, totals))
+        while len(self.retries) > 1 and self.retries[1][0] <= at - RETRY_WINDOW_SECONDS:
+            self.retries.popleft()
+        since, before = self.retries[0]
+        if at <= since:
+            return {}
+        rates = {}
+        for queue, total in totals.items():
+            delta = total - before.get(queue, 0)  # a queue first used since counts from 0
+            if delta < 0:  # Redis lost or flushed its data: count from this frame on
+                self.retries.clear()
+                self.retries.append((at, totals))
+                return {}
+            rates[queue] = round(delta * 60 / (at - since), 3)
+        return rates
 
     def _buckets(self, now: float) -> list[ThroughputBucket]:
         """The history as BUCKET_SECONDS slots, oldest first, ending with the current one."""

@@ -1,4 +1,5 @@
-"""Requeue and purge: the selected tasks (or one), and whole sets in slices with progress.
+"""Requeue, purge and cancel (or terminate): the selected tasks (or one), and whole sets
+in slices with progress.
 
 Every action is a POST (CSRF-protected by the admin) that first shows a confirmation page
 saying what will happen to how many tasks; the confirmed POST does it, reports per-outcome
@@ -7,7 +8,6 @@ counts with Django messages and records it in the admin's history.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from django.contrib import messages
@@ -19,91 +19,48 @@ from django_htmx.http import HttpResponseClientRedirect
 from threadmill.admin.bulk import run_slice
 from threadmill.admin.forms import BatchForm, SelectionForm
 from threadmill.admin.history import log_batch, log_tasks
-from threadmill.backends.records import TaskRecord, TaskState
+from threadmill.admin.outcomes import ACTED, outcome_messages, plural, predict
+from threadmill.backends.records import TaskState
 from threadmill.exceptions import ThreadmillError
 
 from .common import (
+    BATCH_CANCELLABLE,
     BATCH_REQUEUEABLE,
+    PERM_CANCEL,
     PERM_PURGE,
     PERM_REQUEUE,
     PERM_VIEW,
     PURGEABLE,
-    REQUEUEABLE,
     admin_setting,
     get_backend,
     is_htmx,
     list_url,
     page_context,
-    parse_state,
+    parse_set,
     require,
     safe_next,
+    set_label,
     url,
+    who,
 )
 
-PERMS = {"requeue": PERM_REQUEUE, "purge": PERM_PURGE}
-DONE = {"requeue": "requeued", "purge": "purged"}
-
-
-def _plural(n: int, word: str = "task") -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def predict(action: str, record: TaskRecord | None) -> str:
-    """What the action will do to a task as it is now (the backend decides atomically)."""
-    if record is None:
-        return "missing"
-    if action == "purge":
-        return "RUNNING" if record.state == TaskState.RUNNING else "purged"
-    if record.state in REQUEUEABLE and record.path:
-        return "requeued"
-    if record.state is None or not record.path:
-        return "corrupt"
-    return record.state.value
-
-
-def outcome_messages(action: str, outcomes: dict[str, str]) -> list[tuple[int, str]]:
-    """(message level, text) per outcome, counted: requeued, refused because RUNNING, ..."""
-    counts = Counter(outcomes.values())
-    found: list[tuple[int, str]] = []
-    for outcome, n in sorted(counts.items(), key=lambda item: item[0] != DONE[action]):
-        if outcome == "requeued":
-            text = f"Requeued {_plural(n)}: back to READY, in priority order, id and history kept."
-            found.append((messages.SUCCESS, text))
-        elif outcome == "purged":
-            found.append((messages.SUCCESS, f"Purged {_plural(n)}: removed from Redis."))
-        elif outcome == "RUNNING":
-            found.append(
-                (
-                    messages.WARNING,
-                    f"Refused {_plural(n)} because RUNNING: a worker holds "
-                    f"{'it' if n == 1 else 'them'}. Wait until finished.",
-                )
-            )
-        elif outcome == "missing":
-            found.append((messages.WARNING, f"{_plural(n)} missing: already purged, or expired."))
-        elif outcome == "corrupt":
-            found.append(
-                (
-                    messages.WARNING,
-                    f"Refused {_plural(n)} because the record is corrupt (no task path): "
-                    "it cannot run; purge it instead.",
-                )
-            )
-        else:
-            found.append(
-                (
-                    messages.WARNING,
-                    f"Refused {_plural(n)} because {outcome}: only FAILED or SUCCESSFUL tasks "
-                    "can be requeued.",
-                )
-            )
-    return found
+PERMS = {
+    "requeue": PERM_REQUEUE,
+    "purge": PERM_PURGE,
+    "cancel": PERM_CANCEL,
+    "terminate": PERM_CANCEL,
+}
+VERBS = {"requeue": "Requeue", "purge": "Purge", "cancel": "Cancel", "terminate": "Terminate"}
+DONE_VERBS = {"requeue": "Requeued", "purge": "Purged", "cancel": "Cancelled"}
+#: The whole sets each action may be run on.
+BATCH_SETS = {"requeue": BATCH_REQUEUEABLE, "purge": PURGEABLE, "cancel": BATCH_CANCELLABLE}
 
 
 def selection_action(
     request: HttpRequest, model_admin: ModelAdmin, alias: str, action: str
 ) -> HttpResponse:
-    """Requeue or purge the given ids: confirmation page, then (confirmed POST) the action."""
+    """Requeue, purge, cancel or terminate the given ids: confirmation page, then
+    (confirmed POST) the action."""
     if action not in PERMS:
         raise Http404(f"Unknown action {action!r}.")
     require(request, PERM_VIEW, PERMS[action])
@@ -136,9 +93,8 @@ def selection_action(
         context["predicted"] = outcome_messages(
             action, {task_id: predict(action, rec) for task_id, rec in rows}
         )
-        context["will_act"] = sum(1 for *_, p in context["rows"] if p == DONE[action])
-    verb = "Requeue" if action == "requeue" else "Purge"
-    title = f"{verb} {_plural(len(ids))}?"
+        context["will_act"] = sum(1 for *_, p in context["rows"] if p in ACTED[action])
+    title = f"{VERBS[action]} {plural(len(ids))}?"
     return TemplateResponse(
         request, "threadmill/confirm.html", page_context(request, model_admin, title, **context)
     )
@@ -149,7 +105,12 @@ def _execute(
 ) -> HttpResponseRedirect:
     backend = get_backend(alias)
     try:
-        outcomes = backend.requeue(ids) if action == "requeue" else backend.purge(ids, queue)
+        if action == "requeue":
+            outcomes = backend.requeue(ids)
+        elif action == "purge":
+            outcomes = backend.purge(ids, queue)
+        else:
+            outcomes = backend.cancel(ids, who=who(request), terminate=action == "terminate")
     except ThreadmillError as exc:
         messages.error(
             request,
@@ -157,10 +118,32 @@ def _execute(
             "processed; reload the list to see where things are.",
         )
         return HttpResponseRedirect(back)
-    log_tasks(request, action, alias, [i for i, o in outcomes.items() if o == DONE[action]])
+    log_tasks(request, action, alias, outcomes)
     for level, text in outcome_messages(action, outcomes):
         messages.add_message(request, level, text)
     return HttpResponseRedirect(back)
+
+
+def _refusal(action: str, state: TaskState, retrying: bool) -> str:
+    """Why a whole-set action is not offered for a set."""
+    if action == "cancel":
+        if state == TaskState.RUNNING:
+            return (
+                "Running tasks cannot be cancelled as a whole set: select them on the list "
+                "(each gets a cancellation request), or cancel them one by one."
+            )
+        return f"{state.value} tasks are finished: there is nothing to cancel."
+    if retrying:
+        return (
+            "Retrying tasks can only be cancelled as a whole set; purge selected ones from "
+            "the list, or purge all deferred tasks."
+        )
+    if state == TaskState.RUNNING:
+        return (
+            "Running tasks cannot be purged or requeued: a worker holds them. Wait for "
+            "them to finish, or stop the pool (its running tasks are then requeued)."
+        )
+    return f"{state.value} tasks cannot be requeued as a whole set."
 
 
 def batch_action(
@@ -171,35 +154,30 @@ def batch_action(
     state: str,
     action: str,
 ) -> HttpResponse:
-    """Requeue all failed / purge all tasks of a state of a queue, slice by slice."""
-    if action not in PERMS:
+    """Requeue all failed / purge all tasks of a state / cancel all queued tasks of a state
+    (or the retrying ones) of a queue, slice by slice."""
+    if action not in BATCH_SETS:
         raise Http404(f"Unknown action {action!r}.")
     require(request, PERM_VIEW, PERMS[action])
     backend = get_backend(alias)
-    task_state = parse_state(state)
-    back = list_url(alias, queue, task_state)
-    allowed = BATCH_REQUEUEABLE if action == "requeue" else PURGEABLE
-    if task_state not in allowed:
-        if task_state == TaskState.RUNNING:
-            reason = (
-                "Running tasks cannot be purged or requeued: a worker holds them. Wait for "
-                "them to finish, or stop the pool (its running tasks are then requeued)."
-            )
-        else:
-            reason = f"{task_state.value} tasks cannot be requeued as a whole set."
-        messages.error(request, reason)
+    task_state, retrying = parse_set(state)
+    back = list_url(alias, queue, task_state, retrying)
+    if task_state not in BATCH_SETS[action] or (retrying and action != "cancel"):
+        messages.error(request, _refusal(action, task_state, retrying))
         return HttpResponseRedirect(back)
     if request.method == "POST":
         form = BatchForm(request.POST)
         if form.is_valid():
-            return _run_batch(request, action, alias, queue, task_state, form, back)
+            return _run_batch(request, action, alias, queue, task_state, retrying, form, back)
         messages.error(request, "The form was incomplete: nothing was done.")
         return HttpResponseRedirect(request.path)
 
+    label = set_label(task_state, retrying)
     context: dict[str, Any] = {
         "alias": alias,
         "queue": queue,
         "state": task_state,
+        "label": label,
         "action": action,
         "back": back,
         "batch_size": backend.config.batch_size,
@@ -208,7 +186,8 @@ def batch_action(
     }
     done = request.GET.get("done")
     try:
-        context["count"] = backend.queue_stats([queue])[0].count(task_state)
+        stats = backend.queue_stats([queue])[0]
+        context["count"] = stats.retrying if retrying else stats.count(task_state)
     except ThreadmillError as exc:
         context["error"] = str(exc)
     if done is not None and done.isdigit():  # progress page between slices (no JavaScript)
@@ -220,8 +199,7 @@ def batch_action(
         context["done"] = 0
         context["target"] = context["count"]
         context["in_progress"] = False
-    verb = "Requeue" if action == "requeue" else "Purge"
-    title = f"{verb} all {task_state.value.lower()} tasks of queue “{queue}”?"
+    title = f"{VERBS[action]} all {label} tasks of queue “{queue}”?"
     return TemplateResponse(
         request, "threadmill/batch.html", page_context(request, model_admin, title, **context)
     )
@@ -233,6 +211,7 @@ def _run_batch(
     alias: str,
     queue: str,
     state: TaskState,
+    retrying: bool,
     form: BatchForm,
     back: str,
 ) -> HttpResponse:
@@ -240,8 +219,9 @@ def _run_batch(
     done_before = form.cleaned_data["done"] or 0
     target = form.cleaned_data["target"]
     finish = HttpResponseClientRedirect if is_htmx(request) else HttpResponseRedirect
-    verb = "Requeued" if action == "requeue" else "Purged"
-    what = f"{state.value.lower()} tasks of queue “{queue}”"
+    verb = DONE_VERBS[action]
+    label = set_label(state, retrying)
+    what = f"{label} tasks of queue “{queue}”"
     if target - done_before <= 0:
         messages.success(request, f"{verb} {done_before:,} {what}.")
         return finish(back)
@@ -253,6 +233,8 @@ def _run_batch(
             state,
             limit=target - done_before,
             budget_seconds=float(admin_setting("BATCH_SECONDS")),
+            who=who(request),
+            retrying=retrying,
         )
     except ThreadmillError as exc:
         messages.error(
@@ -260,15 +242,16 @@ def _run_batch(
         )
         return finish(back)
     if piece.done:
-        log_batch(request, action, alias, queue, state.value, piece.done, piece.remaining)
+        log_batch(request, action, alias, queue, label, piece.done, piece.remaining)
     done = done_before + piece.done
     if piece.finished or piece.stalled:
         messages.success(request, f"{verb} {done:,} {what}.")
         if piece.stalled:
+            why = "corrupt (no task path)" if action == "requeue" else "corrupt or missing"
             messages.warning(
                 request,
-                f"{piece.remaining:,} could not be requeued: their records are corrupt (no "
-                "task path). Open them from the list, or purge them.",
+                f"{piece.remaining:,} could not be {verb.lower()}: their records are {why}. "
+                "Open them from the list, or purge them.",
             )
         elif piece.remaining:
             messages.info(
@@ -282,6 +265,7 @@ def _run_batch(
             "alias": alias,
             "queue": queue,
             "state": state,
+            "label": label,
             "action": action,
             "back": back,
             "done": done,

@@ -29,6 +29,7 @@ from threadmill.backends.records import TaskState
 PERM_VIEW = "threadmill.view_task"
 PERM_REQUEUE = "threadmill.requeue_task"
 PERM_PURGE = "threadmill.purge_task"
+PERM_CANCEL = "threadmill.cancel_task"
 
 #: id of the element that live refresh replaces (see static/threadmill/live.js).
 LIVE_TARGET = "tm-live"
@@ -51,6 +52,12 @@ REQUEUEABLE = {TaskState.FAILED, TaskState.SUCCESSFUL}
 #: Whole-set requeue is offered for failed tasks only (re-running successful tasks in bulk
 #: is rarely what anyone wants; one can still requeue selected successful tasks).
 BATCH_REQUEUEABLE = {TaskState.FAILED}
+#: Cancel: a queued task ends FAILED at once, a running one gets a request.
+CANCELLABLE = {TaskState.READY, TaskState.DEFERRED, TaskState.RUNNING}
+#: Whole-set cancel: queued tasks only (a request leaves a running task in its set).
+BATCH_CANCELLABLE = {TaskState.READY, TaskState.DEFERRED}
+#: The list of retrying tasks: in URLs where a state's slug goes (a subset of deferred).
+RETRYING = "retrying"
 
 
 def admin_setting(name: str) -> Any:
@@ -82,6 +89,24 @@ def parse_state(value: str) -> TaskState:
         return TaskState(value.upper())
     except ValueError:
         raise Http404(f"Unknown task state {value!r}.") from None
+
+
+def parse_set(value: str) -> tuple[TaskState, bool]:
+    """A list's state and whether it is the retrying subset, from its URL form (`failed`,
+    `retrying`), or 404."""
+    if value == RETRYING:
+        return TaskState.DEFERRED, True
+    return parse_state(value), False
+
+
+def set_label(state: TaskState, retrying: bool = False) -> str:
+    """How pages name a list: `failed`, `deferred`, `retrying`."""
+    return RETRYING if retrying else state.slug
+
+
+def who(request: HttpRequest) -> str:
+    """Who acts, as a cancellation records it: `admin:<username>`."""
+    return f"admin:{request.user.get_username()}"
 
 
 def require(request: HttpRequest, *perms: str) -> None:
@@ -122,8 +147,8 @@ def url(name: str, *args: Any) -> str:
     return reverse(f"admin:threadmill_task_{name}", args=args)
 
 
-def list_url(alias: str, queue: str, state: TaskState) -> str:
-    return url("list", alias, queue, state.slug)
+def list_url(alias: str, queue: str, state: TaskState, retrying: bool = False) -> str:
+    return url("list", alias, queue, set_label(state, retrying))
 
 
 def task_url(alias: str, task_id: str) -> str:
@@ -143,6 +168,7 @@ def page_context(
         "refresh_seconds": refresh_seconds(request),
         "can_requeue": user.has_perm(PERM_REQUEUE),
         "can_purge": user.has_perm(PERM_PURGE),
+        "can_cancel": user.has_perm(PERM_CANCEL),
         "states": STATES,
         **extra,
     }

@@ -1,4 +1,5 @@
-"""Task pages: a page of one queue's tasks of one state, one task's detail, jump to an id."""
+"""Task pages: a page of one queue's tasks of one state (or its retrying tasks), one task's
+detail (with its retry limit when its policy is a `Backoff`), jump to an id."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ from django.template.response import TemplateResponse
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.records import NAME_FILTER_SCAN, TaskRecord, TaskState
 from threadmill.exceptions import ThreadmillError
+from threadmill.retry import Backoff
+from threadmill.task import task_retry
+from threadmill.task_codec import resolve_task
 
 from .common import (
+    BATCH_CANCELLABLE,
     BATCH_REQUEUEABLE,
+    CANCELLABLE,
     MAX_PAGE_SIZE,
+    PERM_CANCEL,
     PERM_PURGE,
     PERM_REQUEUE,
     PERM_VIEW,
@@ -26,10 +33,11 @@ from .common import (
     int_param,
     list_url,
     page_context,
-    parse_state,
+    parse_set,
     render_live,
     require,
     safe_next,
+    set_label,
     task_url,
     url,
 )
@@ -68,46 +76,57 @@ def _page_links(
 def task_list(
     request: HttpRequest, model_admin: ModelAdmin, alias: str, queue: str, state: str
 ) -> TemplateResponse:
+    """A page of one queue's tasks of one state, or of its retrying tasks (`retrying` in
+    the URL: the deferred tasks waiting for another attempt)."""
     require(request, PERM_VIEW)
     backend = get_backend(alias)
-    task_state = parse_state(state)
+    task_state, retrying = parse_set(state)
     offset = int_param(request, "offset", 0, 0, 10**12)
     limit = int_param(request, "limit", int(admin_setting("PAGE_SIZE")), 1, MAX_PAGE_SIZE)
     name = request.GET.get("name", "").strip()[:MAX_NAME_FILTER]
+    user = request.user
+    offers = {
+        "offers_requeue": task_state in REQUEUEABLE,
+        "offers_purge": task_state in PURGEABLE,
+        "offers_cancel": task_state in CANCELLABLE,
+        "offers_requeue_all": task_state in BATCH_REQUEUEABLE,
+        "offers_purge_all": task_state in PURGEABLE and not retrying,
+        "offers_cancel_all": task_state in BATCH_CANCELLABLE,
+    }
     context: dict[str, Any] = {
         "name": name,
         "name_scan": NAME_FILTER_SCAN,
         "alias": alias,
         "queue": queue,
         "state": task_state,
+        "retrying": retrying,
+        "label": set_label(task_state, retrying),
         "offset": offset,
         "limit": limit,
         "page": None,
         "stats": None,
         "error": "",
-        "list_url": list_url(alias, queue, task_state),
-        "offers_requeue": task_state in REQUEUEABLE,
-        "offers_purge": task_state in PURGEABLE,
-        "offers_requeue_all": task_state in BATCH_REQUEUEABLE,
+        "list_url": list_url(alias, queue, task_state, retrying),
+        **offers,
     }
     try:
         if queue not in backend.queue_names():
             raise Http404(f"No queue {queue!r} in backend {alias!r}.")
         context["stats"] = backend.queue_stats([queue])[0]
-        page = backend.list_tasks(queue, task_state, offset, limit, name=name)
+        page = backend.list_tasks(queue, task_state, offset, limit, name=name, retrying=retrying)
         context["page"] = page
         context["links"] = _page_links(request, offset, limit, page.total, page.next_offset)
         context["first_row"] = offset + 1 if page.items else 0
         context["last_row"] = offset + len(page.items)
         context["examined_from"] = min(offset + 1, page.total)
-        user = request.user
         context["selectable"] = bool(page.items) and (
-            (task_state in REQUEUEABLE and user.has_perm(PERM_REQUEUE))
-            or (task_state in PURGEABLE and user.has_perm(PERM_PURGE))
+            (offers["offers_requeue"] and user.has_perm(PERM_REQUEUE))
+            or (offers["offers_purge"] and user.has_perm(PERM_PURGE))
+            or (offers["offers_cancel"] and user.has_perm(PERM_CANCEL))
         )
     except ThreadmillError as exc:
         context["error"] = str(exc)
-    title = f"{task_state.value.capitalize()} tasks of queue “{queue}”"
+    title = f"{context['label'].capitalize()} tasks of queue “{queue}”"
     return render_live(
         request,
         "threadmill/task_list.html",
@@ -126,6 +145,17 @@ def _pretty_fields(record: TaskRecord) -> list[tuple[str, Any, bool]]:
         raw = "result is not valid JSON" in record.problems
         fields.append(("Return value", record.result, raw))
     return fields
+
+
+def attempt_limit(backend: ThreadmillBackend, record: TaskRecord) -> int | None:
+    """The attempts a task gets in all when its retry policy is a `Backoff` (its own, else
+    the alias's default), or None: no policy, another kind, or its code cannot be found."""
+    try:
+        task = resolve_task(record.path, backend.alias, record.priority, record.queue, None)
+        policy = task_retry(task, backend.config.retry_policy())
+    except Exception:  # renamed in a deploy, invalid now, ...: the page shows the count
+        return None
+    return policy.max_attempts if isinstance(policy, Backoff) else None
 
 
 def task_detail(
@@ -148,6 +178,9 @@ def task_detail(
             context["state"] = record.state
             context["can_be_requeued"] = record.state in REQUEUEABLE
             context["can_be_purged"] = record.state != TaskState.RUNNING
+            context["can_be_cancelled"] = record.state in CANCELLABLE
+            context["attempt_limit"] = attempt_limit(backend, record) if record.path else None
+            context["lease_ttl"] = backend.config.lease_ttl
             if record.state is not None and record.queue:
                 context["list_url"] = list_url(alias, record.queue, record.state)
     return TemplateResponse(

@@ -1,0 +1,141 @@
+"""What one frame of the dashboard shows: frozen dataclasses of numbers and strings.
+
+A `Snapshot` holds a backend's server facts, one `QueueView` per queue, one `PoolView` per
+pool (its worker processes and threads), the newest failures and the throughput history,
+as `Sampler` (snapshot.py) builds them and the panels draw them. `Snapshot.to_dict()` is
+the `--json` output: plain JSON types, datetimes as ISO 8601 text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: The throughput history's bucket (seconds).
+BUCKET_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    name: str
+    ready: int
+    deferred: int
+    running: int
+    successful: int  # results kept (result_ttl)
+    failed: int
+    successful_last_minute: int
+    failed_last_minute: int
+    in_per_second: float | None  # enqueued per second since the previous frame
+    out_per_second: float | None  # finished (successful + failed) per second, same window
+    oldest_ready_seconds: float | None  # age of the task that has waited longest
+    enqueued_total: int
+    successful_total: int
+    failed_total: int
+    retrying: int = 0  # deferred tasks waiting for another attempt (part of `deferred`)
+    retried_total: int = 0  # failed attempts put back for a retry, counted by the backend
+    retries_per_minute: float | None = None  # over the last minute of sampling
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadView:
+    index: int
+    task_id: str  # "" when idle
+    task_path: str
+    running_seconds: float | None  # None when idle
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    worker_id: str
+    pid: int
+    uptime_seconds: float | None
+    busy: int
+    threads: list[ThreadView]
+    processed: int
+    failed: int
+    rss_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolView:
+    pool_id: str
+    host: str
+    pid: int
+    uptime_seconds: float | None
+    heartbeat_age_seconds: float | None
+    stale: bool  # no heartbeat for longer than expected: dead, frozen or cut off
+    stopping: bool
+    restarts: int
+    crashes: int
+    rss_bytes: int  # the master's
+    skew_seconds: float
+    queues: list[str]
+    processes: int
+    threads_per_process: int
+    workers: list[WorkerView]
+
+
+@dataclass(frozen=True, slots=True)
+class FailureView:
+    task_id: str
+    queue: str
+    task_path: str
+    error_class: str  # full import path of the exception class
+    finished_at: datetime | None
+    ago_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerView:
+    version: str
+    used_memory: int
+    maxmemory: int
+    maxmemory_policy: str
+    persistence: str  # "AOF everysec", "RDB" or "off"
+    warnings: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputBucket:
+    """Tasks counted in one BUCKET_SECONDS slot (a frame whose window spans several slots is
+    shared between them in proportion); None where the dashboard was not sampling."""
+
+    start: datetime
+    enqueued: float | None
+    finished: float | None
+    failed: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    alias: str
+    url: str  # password masked
+    taken_at: datetime  # local clock, for the header
+    reachable: bool
+    error: str = ""  # why the last read failed
+    down_since: datetime | None = None
+    redis_time: datetime | None = None  # of the last good read
+    server: ServerView | None = None  # None until a first read succeeds
+    queues: list[QueueView] = field(default_factory=list)
+    pools: list[PoolView] = field(default_factory=list)
+    failures: list[FailureView] = field(default_factory=list)
+    throughput: list[ThroughputBucket] = field(default_factory=list)
+    bucket_seconds: int = BUCKET_SECONDS
+    rate_window_seconds: float | None = None  # what the per-second rates were measured over
+    lease_ttl_seconds: float = 3600.0
+    heartbeat_interval_seconds: float = 2.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only (datetimes as ISO 8601 text)."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
