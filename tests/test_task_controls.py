@@ -354,3 +354,8 @@ def test_a_retry_s_expiry_counts_from_its_new_due_time(backend):
     again = backend.acquire("w1", ALL, token())
     assert again is not None
     assert again.task_id == result.id
+
+
+def test_using_cannot_change_the_retry_policy_the_worker_would_ignore():
+    with pytest.raises(TypeError, match="retry"):
+        tasks.flaky.using(retry=None)

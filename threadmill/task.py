@@ -1,7 +1,8 @@
 """`ThreadmillTask`: Django's `Task` with Threadmill's task controls, and their validation.
 
 Threadmill backends set `task_class = ThreadmillTask` (Django 6.1's extension point), so
-`@task(...)` of a Threadmill alias accepts four more keywords, and `.using()` changes them:
+`@task(...)` of a Threadmill alias accepts four more keywords (`.using()` changes all but
+`retry`, which the worker reads from the task's definition):
 
 * `retry`: a `Backoff`, a callable `(context, exception) -> delay | None`, or its dotted
   path (see `threadmill.retry`); None: the alias's `retry` option; False: never retry;
@@ -64,20 +65,20 @@ class ThreadmillTask(Task):
         queue_name: str | None = None,
         run_after: Any = None,
         backend: str | None = None,
-        retry: Any = _UNSET,
         timeout: Any = _UNSET,
         unique: Any = _UNSET,
         expires: Any = _UNSET,
     ) -> ThreadmillTask:
-        """Django's `using()`, plus the task controls (pass None to fall back to the
-        alias's default)."""
+        """Django's `using()`, plus timeout, unique and expires (None: the alias's
+        default). Not `retry`: the worker reads the retry policy from the task's definition
+        (a policy is code, not data stored with the task), so an override here would be
+        silently ignored; define a second task for a different policy."""
         task: Task = Task.using(
             self, priority=priority, queue_name=queue_name, run_after=run_after, backend=backend
         )
         changes = {
             name: value
             for name, value in (
-                ("retry", retry),
                 ("timeout", timeout),
                 ("unique", unique),
                 ("expires", expires),
