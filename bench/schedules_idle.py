@@ -6,7 +6,7 @@ A 2x4 pool with no tasks runs for `--seconds` after booting; the Redis commands 
 are counted from INFO commandstats. The schedules are hourly and none is due while it
 measures: what is left is the cost of having them (their start-up read happens during the
 boot, before counting). Rounds alternate between the two, and the medians are printed and
-written to bench/results/<date>_schedules-idle_py<version>.json.
+written to bench/results/side-by-side/<date>_schedules-idle_py<version>.json.
 """
 
 from __future__ import annotations
@@ -74,7 +74,13 @@ def main() -> None:
     for name, value in medians.items():
         print(f"idle 2x4 pool, {name:<16} {value:6.1f} Redis commands/s  (rounds: {figures[name]})")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-    path = ROOT / "bench" / "results" / f"{stamp}_schedules-idle_py{platform.python_version()}.json"
+    path = (
+        ROOT
+        / "bench"
+        / "results"
+        / "side-by-side"
+        / f"{stamp}_schedules-idle_py{platform.python_version()}.json"
+    )
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()

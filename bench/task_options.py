@@ -7,7 +7,7 @@ production task usually carries): drain of a 1x1 pool, idle enqueue-to-start lat
 1x1 pool, and one-by-one enqueue; plus one-by-one enqueue of a `unique=True` task (one more
 read and write inside the enqueue script). Rounds alternate between the variants, so drift
 of a noisy machine hits both alike; the medians are printed and written to
-bench/results/<date>_task-options_py<version>.json.
+bench/results/side-by-side/<date>_task-options_py<version>.json.
 """
 
 from __future__ import annotations
@@ -98,7 +98,13 @@ def main() -> None:
         "rounds": figures,
     }
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-    path = ROOT / "bench" / "results" / f"{stamp}_task-options_py{platform.python_version()}.json"
+    path = (
+        ROOT
+        / "bench"
+        / "results"
+        / "side-by-side"
+        / f"{stamp}_task-options_py{platform.python_version()}.json"
+    )
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"written to {path.relative_to(ROOT)}")
 
