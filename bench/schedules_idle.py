@@ -13,48 +13,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import django_env  # noqa: E402
+from bench.run import bench_idle_cost  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 
 def idle_commands_per_second(url: str, schedules: int, seconds: float) -> float:
-    env = {**os.environ, **django_env(url)}
-    if schedules:
-        env["BENCH_SCHEDULES"] = str(schedules)
-    else:
-        env.pop("BENCH_SCHEDULES", None)
-    import redis
-
-    client = redis.Redis.from_url(url)
-    client.flushall()
-    pool = subprocess.Popen(
-        [sys.executable, "-m", "django", "threadmill", "--processes", "2", "--threads", "4"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(3)  # boot, first heartbeat, the schedules' start-up read
-        before = sum(v["calls"] for v in client.info("commandstats").values())
-        time.sleep(seconds)
-        after = sum(v["calls"] for v in client.info("commandstats").values())
-        return (after - before - 1) / seconds
-    finally:
-        pool.terminate()
-        pool.wait(30)
+    """bench/run.py's idle cost, with `schedules` hourly schedules in the pool's settings."""
+    return bench_idle_cost(url, seconds, {"BENCH_SCHEDULES": str(schedules)} if schedules else {})
 
 
 def main() -> None:

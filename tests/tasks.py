@@ -84,16 +84,21 @@ def record(path, value):
     return value
 
 
+def append_line(path, text):
+    """Append one line to an append-only ledger file: one write() of a short line with
+    O_APPEND is atomic, so concurrent workers never interleave."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{text}\n".encode())
+    finally:
+        os.close(fd)
+
+
 @task(takes_context=True)
 def ledger_nap(context, path, seconds=0.0):
     """Record this execution in an append-only ledger file (a side channel no fault touches),
-    then sleep. One write() of a short line with O_APPEND is atomic."""
-    line = f"{context.task_result.id} {context.attempt} {os.getpid()}\n".encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    then sleep."""
+    append_line(path, f"{context.task_result.id} {context.attempt} {os.getpid()}")
     if seconds:
         time.sleep(seconds)
     return None
@@ -235,12 +240,7 @@ def fails_once(context):
 
 
 def _ledger_line(path, context):
-    line = f"{context.task_result.id} {context.attempt} {os.getpid()}\n".encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    append_line(path, f"{context.task_result.id} {context.attempt} {os.getpid()}")
 
 
 @task(takes_context=True, retry=Backoff(max_attempts=10, base=0.05, jitter=False))
@@ -263,9 +263,4 @@ def ledger_unique(context, path, key, seconds=0.0):
 def ledger_slot(path):
     """Record the schedule slot this run is for (periodic tasks, tests/test_schedules.py)."""
     slot = current_task().slot
-    line = f"{slot.timestamp() if slot else '-'} {os.getpid()}\n".encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    append_line(path, f"{slot.timestamp() if slot else '-'} {os.getpid()}")
