@@ -106,6 +106,57 @@ def test_bad_entries_are_check_errors(make_backend, redis_server):
     assert [e.name for e in entries] == ["path", "good"]  # bad shapes left out
 
 
+def test_the_report_lists_every_entry_in_settings_order_with_its_problem(
+    make_backend, redis_server
+):
+    backend = make_backend(
+        redis_server.url,
+        {
+            "schedules": {
+                "path": {"task": "tests.tasks.no_such_task", "every": 60},
+                "cron": {"task": "tests.tasks.noop", "cron": "61 * * * *"},
+                "s": ENTRY,
+            }
+        },
+    )
+    [entry] = [e for e in backend.schedule_entries()[0] if e.name == "s"]
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    fired = backend.fire_schedule(entry, slot)
+    backend.pause_schedule("s", True)
+    moment = datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=UTC)
+    path, cron, sched = backend.schedule_report(now=moment)
+    assert [path.name, cron.name, sched.name] == ["path", "cron", "s"]
+    assert (path.problem.id, path.entry is None) == ("threadmill.E023", False)
+    assert (cron.problem.id, cron.entry, cron.state) == ("threadmill.E021", None, None)
+    assert (sched.problem, sched.paused, sched.description) == (None, True, "every second")
+    assert sched.next_slot == slot + timedelta(seconds=1)  # after the newest claimed slot
+    assert [(run.task_id, run.status) for run in sched.state.runs] == [(fired.task_id, "READY")]
+    assert path.next_slot == datetime(2026, 1, 1, 0, 1, tzinfo=UTC)  # after `now`
+
+
+@pytest.mark.parametrize("use_tz", [True, False])
+def test_the_broker_catches_up_whatever_use_tz_says(make_backend, redis_server, settings, use_tz):
+    """Schedule state times are aware UTC for the broker even with USE_TZ = False (a naive
+    last slot made the broker's first tick fail comparing it with Redis time)."""
+    from threadmill.pool.periodic import Periodic
+
+    settings.USE_TZ = use_tz
+    backend = make_backend(redis_server.url, {"schedules": {"s": ENTRY}})
+    [entry] = backend.schedule_entries()[0]
+    now = datetime.now(UTC).replace(microsecond=0)
+    assert backend.fire_schedule(entry, now - timedelta(seconds=30)).outcome == "enqueued"
+    periodic = Periodic(backend, grace=2)
+    periodic.tick(now.timestamp())
+    runs = backend.schedule_states(["s"])["s"].runs[::-1]  # oldest first
+    assert [(run.how, now - run.slot) for run in runs] == [
+        ("slot", timedelta(seconds=30)),
+        ("catch-up", timedelta(seconds=2)),  # the newest slot missed, once
+        ("slot", timedelta(seconds=1)),
+        ("slot", timedelta(0)),
+    ]
+    assert periodic.next_slots()["s"] == now + timedelta(seconds=1)
+
+
 # ---- the claim script -----------------------------------------------------------------------
 
 

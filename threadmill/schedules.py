@@ -129,6 +129,7 @@ class Problem:
     id: str
     message: str
     hint: str
+    name: str = ""  # the entry's name ('' when the whole option is wrong)
 
 
 def parse(raw: Any, where: str) -> tuple[list[Schedule], list[Problem]]:
@@ -156,7 +157,7 @@ def parse(raw: Any, where: str) -> tuple[list[Schedule], list[Problem]]:
 
 def _parse_entry(name: str, entry: Any, where: str) -> tuple[Schedule | None, Problem | None]:
     def bad(id_: str, message: str, hint: str) -> tuple[None, Problem]:
-        return None, Problem(id_, f"{where}: {message}", hint)
+        return None, Problem(id_, f"{where}: {message}", hint, name)
 
     if not isinstance(entry, dict):
         return bad("threadmill.E020", "must be a dict.", "See docs/schedules.md.")
@@ -248,6 +249,21 @@ def _parse_entry(name: str, entry: Any, where: str) -> tuple[Schedule | None, Pr
         catch_up=catch_up,
         overlap=overlap,
     ), None
+
+
+def task_problem(schedule: Schedule, alias: str) -> Problem | None:
+    """Check error threadmill.E023 when the entry's `task` cannot be used, else None."""
+    try:
+        scheduled_task(schedule, alias)
+    except Exception as exc:  # ImportError, TypeError, InvalidTask ...
+        return Problem(
+            "threadmill.E023",
+            f"TASKS[{alias!r}]['OPTIONS']['schedules'][{schedule.name!r}]: "
+            f"task {schedule.task!r} cannot be used ({exc}).",
+            "Point 'task' at a function decorated with @task.",
+            schedule.name,
+        )
+    return None
 
 
 def scheduled_task(schedule: Schedule, alias: str) -> Any:

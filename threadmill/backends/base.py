@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core import checks
@@ -45,6 +45,7 @@ from .records import (
     PoolStatus,
     QueueStats,
     ScheduleFired,
+    ScheduleReport,
     ScheduleState,
     ServerInfo,
     TaskPage,
@@ -72,6 +73,30 @@ class ThreadmillBackend(BaseTaskBackend):
         """The alias's periodic schedules that can be used, and the problems of the others."""
         return schedules.parse(self.config.schedules, f"TASKS[{self.alias!r}]['OPTIONS']")
 
+    def schedule_report(self, now: datetime | None = None) -> list[ScheduleReport]:
+        """Every schedule in the alias's settings, in their order, usable or not: what
+        `manage.py check` says of it, what Redis knows of it, and its next slot after `now`
+        (default: this machine's clock). Read by the admin, `threadmill_ctl` and top."""
+        entries, problems = self.schedule_entries()
+        moment = now or datetime.now(UTC)
+        states = self.schedule_states([entry.name for entry in entries])
+        reports: dict[str, ScheduleReport] = {}
+        for bad in problems:
+            reports[bad.name] = ScheduleReport(bad.name, None, bad, None, None)
+        for entry in entries:
+            state = states[entry.name]
+            after = max(moment, state.last_slot) if state.last_slot else moment
+            reports[entry.name] = ScheduleReport(
+                entry.name,
+                entry,
+                schedules.task_problem(entry, self.alias),
+                state,
+                entry.next_slot(after),
+            )
+        raw = self.config.schedules if isinstance(self.config.schedules, dict) else {}
+        order = {str(name): n for n, name in enumerate(raw)}
+        return sorted(reports.values(), key=lambda r: order.get(r.name, len(order)))
+
     def validate_task(self, task: Any) -> None:
         """Django's checks, then the task controls (retry, timeout, unique, expires)."""
         super().validate_task(task)
@@ -93,20 +118,9 @@ class ThreadmillBackend(BaseTaskBackend):
                 )
             )
         entries, problems = self.schedule_entries()
-        for problem in problems:
+        unusable = [schedules.task_problem(entry, self.alias) for entry in entries]
+        for problem in problems + [p for p in unusable if p]:
             messages.append(checks.Error(problem.message, hint=problem.hint, id=problem.id))
-        for entry in entries:
-            try:
-                schedules.scheduled_task(entry, self.alias)
-            except Exception as exc:  # ImportError, TypeError, InvalidTask ...
-                messages.append(
-                    checks.Error(
-                        f"TASKS[{self.alias!r}]['OPTIONS']['schedules'][{entry.name!r}]: "
-                        f"task {entry.task!r} cannot be used ({exc}).",
-                        hint="Point 'task' at a function decorated with @task.",
-                        id="threadmill.E023",
-                    )
-                )
         for issue in self.health(where=f"TASKS[{self.alias!r}]: ").issues:
             kind = checks.Error if issue.level == "error" else checks.Warning
             messages.append(kind(issue.message, hint=issue.hint, id=issue.id))

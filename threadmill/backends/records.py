@@ -11,7 +11,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from threadmill.schedules import Problem, Schedule
 
 
 class TaskState(enum.StrEnum):
@@ -71,6 +74,7 @@ class ScheduleRun:
     slot: datetime | None
     task_id: str  # '' when the slot did not run
     how: str  # slot, catch-up, now (run now), paused, overlap, skipped (missed), unique
+    status: str = ""  # its task's status when read ('' : did not run, or the task expired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +82,35 @@ class ScheduleState:
     """What Redis knows of one periodic schedule."""
 
     name: str
-    last_slot: datetime | None  # the newest slot claimed (run or skipped)
+    last_slot: datetime | None  # the newest slot claimed (run or skipped); aware UTC
     paused: bool
     skipped: int  # slots not run (paused, overlapping, missed with catch_up none)
     skipped_last: datetime | None
     current: str  # id of its newest task
     runs: list[ScheduleRun]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleReport:
+    """One schedule of an alias's settings, as the admin, the CLI and top show it."""
+
+    name: str
+    entry: Schedule | None  # None when the settings entry is invalid (see problem)
+    problem: Problem | None  # what `manage.py check` says of it (None: nothing)
+    state: ScheduleState | None  # what Redis knows (None for an invalid entry)
+    next_slot: datetime | None  # aware UTC; shown even while paused (its slots are skipped)
+
+    @property
+    def task(self) -> str:
+        return self.entry.task if self.entry else ""
+
+    @property
+    def description(self) -> str:
+        return self.entry.describe() if self.entry else ""
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.state and self.state.paused)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,6 @@ from .records import (
     PoolStatus,
     QueueStats,
     ScheduleFired,
-    ScheduleRun,
     ScheduleState,
     ServerInfo,
     TaskPage,
@@ -47,13 +46,13 @@ from .records import (
     TaskState,
 )
 from .redis_records import (
-    from_ms,
     lease_from_reply,
     record_from_hash,
     report_to_json,
     result_from_record,
     to_ms,
 )
+from .schedule_reads import read_schedule_states
 from .store import RedisStore
 from .topology import parse_url
 
@@ -196,25 +195,7 @@ class RedisTaskBackend(ThreadmillBackend):
         return ScheduleFired(reply.outcome, reply.task_id, reply.now)
 
     def schedule_states(self, names: Sequence[str]) -> dict[str, ScheduleState]:
-        with self.store.translate():
-            pipe = self.store.client.pipeline(transaction=False)
-            for name in names:
-                pipe.hgetall(self.keys.schedule(name))
-                pipe.lrange(self.keys.schedule_runs(name), 0, -1)
-            replies = pipe.execute()
-        states = {}
-        for n, name in enumerate(names):
-            fields, runs = replies[2 * n], replies[2 * n + 1]
-            states[name] = ScheduleState(
-                name=name,
-                last_slot=from_ms(fields.get("last")),
-                paused=fields.get("paused") == "1",
-                skipped=int(fields.get("skipped") or 0),
-                skipped_last=from_ms(fields.get("skipped_last")),
-                current=fields.get("current", ""),
-                runs=[_schedule_run(entry) for entry in runs],
-            )
-        return states
+        return read_schedule_states(self.store, self.keys, names)
 
     def pause_schedule(self, name: str, paused: bool) -> None:
         with self.store.translate():
@@ -344,12 +325,3 @@ class RedisTaskBackend(ThreadmillBackend):
 
     def overview(self, recent_failures: int = 5) -> Overview:
         return self._inspection.overview(recent_failures)
-
-
-def _schedule_run(entry: str) -> ScheduleRun:
-    slot, task_id, how = (entry.split(":", 2) + ["", ""])[:3]
-    try:
-        when = from_ms(slot)
-    except (TypeError, ValueError, OverflowError):
-        when = None
-    return ScheduleRun(when, task_id, how)
