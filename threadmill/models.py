@@ -3,7 +3,8 @@
 It has no table (`managed = False`) and is never queried. It exists so that the admin can
 list Threadmill on its index, so that permissions are ordinary Django permissions
 (`threadmill.view_task`, `threadmill.requeue_task`, `threadmill.purge_task`,
-`threadmill.cancel_task`, grantable to users and groups), and so that the admin's history
+`threadmill.cancel_task`, `threadmill.manage_schedules`, `threadmill.pause_queue`,
+`threadmill.manage_pools`, grantable to users and groups), and so that the admin's history
 (`LogEntry`) can name the tasks an action touched. Its primary key is
 `"<backend alias>:<task id>"`.
 """
@@ -27,6 +28,9 @@ class Task(models.Model):
             ("requeue_task", "Can requeue tasks"),
             ("purge_task", "Can purge tasks"),
             ("cancel_task", "Can cancel tasks"),
+            ("manage_schedules", "Can pause, resume and run periodic schedules"),
+            ("pause_queue", "Can pause and resume queues"),
+            ("manage_pools", "Can quiet, resume, stop and resize worker pools"),
         ]
         verbose_name = "task"
         verbose_name_plural = "tasks"

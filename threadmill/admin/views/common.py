@@ -30,6 +30,9 @@ PERM_VIEW = "threadmill.view_task"
 PERM_REQUEUE = "threadmill.requeue_task"
 PERM_PURGE = "threadmill.purge_task"
 PERM_CANCEL = "threadmill.cancel_task"
+PERM_SCHEDULES = "threadmill.manage_schedules"
+PERM_PAUSE_QUEUE = "threadmill.pause_queue"
+PERM_POOLS = "threadmill.manage_pools"
 
 #: id of the element that live refresh replaces (see static/threadmill/live.js).
 LIVE_TARGET = "tm-live"
@@ -169,6 +172,9 @@ def page_context(
         "can_requeue": user.has_perm(PERM_REQUEUE),
         "can_purge": user.has_perm(PERM_PURGE),
         "can_cancel": user.has_perm(PERM_CANCEL),
+        "can_manage_schedules": user.has_perm(PERM_SCHEDULES),
+        "can_pause_queue": user.has_perm(PERM_PAUSE_QUEUE),
+        "can_manage_pools": user.has_perm(PERM_POOLS),
         "states": STATES,
         **extra,
     }
