@@ -5,13 +5,15 @@ the action actually touched (like Django's "delete selected"), so each task's en
 its page.
 A whole-set action logs one entry per request (a slice of chunks), saying how many tasks it
 moved and how many remained.
+A schedule's pause or resume logs one change that links nowhere (a schedule is settings, not
+a task); its *Run now* logs the addition of the task it enqueued, linking to that task.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.http import HttpRequest
 
 from threadmill.models import Task
@@ -71,3 +73,20 @@ def log_batch(
         f"{VERBS[action]} {done} {state.lower()} tasks of queue {queue!r} "
         f"(backend {alias!r}); {remaining} remained.",
     )
+
+
+def log_schedule(
+    request: HttpRequest, action: str, alias: str, name: str, task_id: str = ""
+) -> None:
+    """One entry for an action on a periodic schedule: "pause", "resume" (a change of the
+    schedule) or "run" (the addition of task_id, the run it enqueued)."""
+    where = f"schedule {name!r} (backend {alias!r})"
+    if action == "run":
+        ref = Task.ref(alias, task_id, f"{task_id} (run now of {where})")
+        message, flag = f"Ran {where} now through the Threadmill admin.", ADDITION
+    else:
+        ref = Task(id=None)  # type: ignore[misc]  # a schedule is no task: links nowhere
+        ref.label = where
+        verb = "Paused" if action == "pause" else "Resumed"
+        message, flag = f"{verb} {where} through the Threadmill admin.", CHANGE
+    LogEntry.objects.log_actions(_user_id(request), [ref], flag, message)

@@ -39,6 +39,14 @@ def tm_since(moment: datetime | None, now: datetime | None) -> str:
 
 
 @register.filter
+def tm_until(moment: datetime | None, now: datetime | None) -> str:
+    """How long until moment (a schedule's next slot), measured from now."""
+    if moment is None or now is None:
+        return "—"
+    return format_duration((moment - now).total_seconds())
+
+
+@register.filter
 def tm_seconds(seconds: float | None) -> str:
     """A number of seconds as a short duration (a task's timeout, expires, lease_ttl)."""
     return format_duration(seconds)
@@ -68,6 +76,15 @@ def tm_json(value: Any) -> str:
     in the template, so `<script>` in an argument is shown, never run."""
     try:
         return json.dumps(value, indent=2, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+@register.filter
+def tm_json_line(value: Any) -> str:
+    """Compact one-line JSON (a schedule's args and kwargs); escaped by the template."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
     except (TypeError, ValueError):
         return repr(value)
 

@@ -118,6 +118,28 @@ def require(request: HttpRequest, *perms: str) -> None:
         raise PermissionDenied
 
 
+def forbidden(
+    request: HttpRequest, model_admin: ModelAdmin, perm: str, what: str
+) -> TemplateResponse | None:
+    """The admin's styled 403 page naming the missing permission when the user lacks perm
+    (what: the action refused, "pause a schedule"), else None."""
+    if request.user.has_perm(perm):
+        return None
+    from django.contrib.auth.models import Permission
+
+    app_label, _, codename = perm.partition(".")
+    found = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+    context = page_context(
+        request,
+        model_admin,
+        "403 Forbidden",
+        perm=perm,
+        perm_name=found.name if found else "",
+        what=what,
+    )
+    return TemplateResponse(request, "threadmill/forbidden.html", context, status=403)
+
+
 def refresh_seconds(request: HttpRequest) -> float:
     """Live refresh interval of this page: `?refresh=` (0 = off, at most an hour) or the
     REFRESH_SECONDS setting."""
