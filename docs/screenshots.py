@@ -3,14 +3,16 @@
     uv run python docs/screenshots.py [--out docs/images] [--all]
 
 Starts a private redis-server and a Django test server (tests.settings, a temporary SQLite
-database), fills Redis with sample tasks and a pool heartbeat, then drives the headless
-Debian chromium (/usr/bin/chromium) with Playwright. `--all` also writes the list, workers,
-dark-mode and phone-width pages (to check the looks; the docs use only two).
+database), fills Redis with sample tasks, past runs of sample schedules and a pool
+heartbeat, then drives the headless Debian chromium (/usr/bin/chromium) with Playwright.
+`--all` also writes the list, workers, dark-mode and phone-width pages (to check the looks;
+the docs use only three).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -21,6 +23,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.redis_server import RedisServer  # noqa: E402
+
+#: The sample schedules (tests.settings reads the alias's OPTIONS as JSON from the env).
+SCHEDULES = {
+    "nightly-report": {
+        "task": "tests.tasks.echo",
+        "cron": "30 2 * * *",
+        "timezone": "Europe/Berlin",
+        "kwargs": {"value": "full"},
+        "queue_name": "low",
+    },
+    "sync-crm": {"task": "tests.tasks.noop", "every": 300, "queue_name": "low"},
+    "cleanup": {"task": "tests.tasks.cleanup_gone", "cron": "@hourly"},
+}
 
 
 def populate(backend) -> str:
@@ -48,6 +63,32 @@ def populate(backend) -> str:
     return failed.task_id
 
 
+def populate_schedules(backend) -> None:
+    """Past runs of the sample schedules: finished, failed, skipped while paused, run now."""
+    from datetime import UTC, datetime
+
+    from tests.admin_helpers import fail_next, succeed_next
+
+    entries = {e.name: e for e in backend.schedule_entries()[0]}
+    now = datetime.now(UTC)
+    nightly = entries["nightly-report"]
+    slots = nightly.due_between(now - timedelta(days=3), now, 3)
+    for n, slot in enumerate(slots):
+        backend.fire_schedule(nightly, slot, "catch-up" if n == 0 else "slot")
+        if n == 1:
+            fail_next(backend, message="report server timed out", queues=["low"])
+        else:
+            succeed_next(backend, value="sent", queues=["low"])
+    sync = entries["sync-crm"]
+    slots = sync.due_between(now - timedelta(minutes=20), now, 4)
+    for slot in slots[:-1]:
+        backend.fire_schedule(sync, slot)
+        succeed_next(backend, queues=["low"])
+    backend.pause_schedule("sync-crm", True)
+    backend.fire_schedule(sync, slots[-1])  # skipped: paused
+    backend.fire_schedule(sync, now, "now")  # run now, waiting for a worker
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "images"))
@@ -60,6 +101,7 @@ def main() -> None:
         os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
         os.environ["THREADMILL_TEST_REDIS_URL"] = server.url
         os.environ["THREADMILL_TEST_DB"] = str(Path(tmp) / "db.sqlite3")
+        os.environ["THREADMILL_TEST_OPTIONS"] = json.dumps({"schedules": SCHEDULES})
         import django
 
         django.setup()
@@ -75,6 +117,7 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         User.objects.create_superuser("admin", "admin@example.com", "admin")
         failed_id = populate(task_backends["default"])
+        populate_schedules(task_backends["default"])
 
         thread = LiveServerThread("127.0.0.1", StaticFilesHandler, port=0)
         thread.daemon = True
@@ -100,6 +143,7 @@ def main() -> None:
 
                 shot("/threadmill/task/", "admin-overview.png")
                 shot(f"/threadmill/task/default/tasks/{failed_id}/", "admin-failed-task.png")
+                shot("/threadmill/task/default/schedules/", "admin-schedules.png")
                 if options.all:
                     shot("/threadmill/task/default/queues/default/ready/", "admin-ready.png")
                     shot("/threadmill/task/default/queues/default/failed/", "admin-failed.png")

@@ -1,8 +1,8 @@
 """A real browser (Playwright driving Debian's headless chromium) on the live admin:
 log in, watch a count change through the htmx refresh while tasks are enqueued, keep a
 checked box across refreshes, pause while the tab is hidden, requeue a failed task through
-the confirmation page, cancel and terminate tasks from their pages, all under a strict
-Content-Security-Policy."""
+the confirmation page, cancel and terminate tasks from their pages, pause a schedule and run
+it now, all under a strict Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -182,4 +182,47 @@ def test_cancel_and_terminate_from_the_task_detail_in_a_browser(
     [request] = backend.wait_for_control("w1", 1)
     assert (request.task_id, request.terminate, request.who) == (running, True, "admin:admin")
     page.screenshot(path=str(artifacts / "admin-terminated-task.png"), full_page=True)
+    assert page.csp_violations == []
+
+
+def test_pause_and_run_a_schedule_in_a_browser(
+    live_server, transactional_db, admin_user, make_backend, redis_server, artifacts, page
+):
+    schedules = {
+        "nightly": {"task": "tests.tasks.noop", "cron": "30 2 * * *", "timezone": "Asia/Tokyo"},
+        "sync": {"task": "tests.tasks.noop", "every": 3600},
+    }
+    backend = make_backend(redis_server.url, {"schedules": schedules})
+    base = live_server.url + "/admin"
+    log_in(page, base)
+    page.goto(f"{base}/threadmill/task/")
+    page.click("text=Schedules of “default”")
+    page.goto(page.url + "?refresh=0.3")
+    sync = page.locator("section[data-schedule=sync]")
+    expect(sync.locator("dd.tm-paused")).to_have_text("no")
+    expect(sync.locator("table.tm-runs tbody")).to_contain_text("No run yet.")
+
+    # 1. Pause: Redis says paused, the page says so and offers Resume.
+    sync.locator("button", has_text="Pause").click()
+    expect(page.locator(".messagelist .success")).to_contain_text("Paused schedule “sync”")
+    expect(sync.locator("dd.tm-paused")).to_contain_text("yes")
+    expect(sync.locator("button", has_text="Resume")).to_be_visible()
+    assert backend.schedule_states(["sync"])["sync"].paused
+
+    # 2. Run now, while paused: the run appears in the last runs, linking to its task.
+    sync.locator("button", has_text="Run now").click()
+    expect(page.locator(".messagelist .success")).to_contain_text("Enqueued a run")
+    [run] = backend.schedule_states(["sync"])["sync"].runs
+    row = sync.locator("table.tm-runs tbody tr").first
+    expect(row.locator(".tm-how")).to_have_text("now")
+    expect(row.locator(".tm-state")).to_have_text("READY")
+    # 3. The live refresh shows the run finishing.
+    lease = backend.acquire("w1", ["default"], "w1/1")
+    assert lease.task_id == run.task_id
+    backend.acknowledge(lease, "w1", succeeded=True, value_json="null")
+    expect(row.locator(".tm-state")).to_have_text("SUCCESSFUL")
+    page.screenshot(path=str(artifacts / "admin-schedules.png"), full_page=True)
+    row.locator("a").click()
+    expect(page.locator(".tm-state")).to_have_text("SUCCESSFUL")
+    assert run.task_id in page.url
     assert page.csp_violations == []
