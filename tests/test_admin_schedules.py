@@ -272,3 +272,30 @@ def test_a_dead_redis_shows_the_banner_and_actions_report_an_error(admin_client,
             assert done.status_code == 200
             assert "Schedule “sync” was not changed" in done.content.decode()
     assert not LogEntry.objects.exists()
+
+
+def test_a_schedules_option_that_is_not_a_dict_shows_its_check_error(
+    admin_client, make_backend, redis_server
+):
+    make_backend(redis_server.url, {"schedules": ["sync"]})
+    response = admin_client.get(PAGE)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "(the schedules option)" in html
+    assert "threadmill.E020" in html
+    assert "must be a dict of name -&gt; entry" in html
+    assert "/schedules/pause/" not in html  # nothing to act on
+    assert "/schedules/run/" not in html
+
+
+def test_the_page_works_without_use_tz(admin_client, scheduled, settings):
+    settings.USE_TZ = False
+    settings.TIME_ZONE = "Asia/Tokyo"
+    response = admin_client.get(PAGE)
+    assert response.status_code == 200
+    [nightly] = [r for r in response.context["rows"] if r.report.name == "nightly"]
+    tokyo = nightly.report.next_slot.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"{tokyo:%Y-%m-%d %H:%M:%S} JST" in response.content.decode()
+    assert admin_client.post(action("run"), {"name": "sync"}).status_code == 302
+    [run] = state_of(scheduled, "sync").runs
+    assert run.how == "now"
