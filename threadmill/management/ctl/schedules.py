@@ -87,16 +87,6 @@ def local_text(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-#: How a run that enqueued a task is recorded (the others: paused, overlap, skipped, unique).
-ENQUEUED = ("slot", "catch-up", "now")
-
-
-def last_run(report: ScheduleReport) -> ScheduleRun | None:
-    """The newest run that enqueued a task: not a slot skipped, paused or refused."""
-    runs = report.state.runs if report.state else []
-    return next((run for run in runs if run.how in ENQUEUED and run.task_id), None)
-
-
 def run_text(run: ScheduleRun | None, zone: ZoneInfo) -> str:
     if run is None:
         return "-"
@@ -117,7 +107,7 @@ def report_dict(report: ScheduleReport) -> dict[str, Any]:
     """One schedule for `--json`: plain JSON types, times as ISO 8601 in UTC (and the
     next slot in the entry's zone too)."""
     entry, state, problem = report.entry, report.state, report.problem
-    ran = last_run(report)
+    ran = report.last_run
     return {
         "name": report.name,
         "task": report.task,
@@ -187,7 +177,7 @@ class Schedules(Subcommand):
                     r.description or "-",
                     local_text(r.next_slot, zone),
                     "yes" if r.paused else "no",
-                    run_text(last_run(r), zone),
+                    run_text(r.last_run, zone),
                     r.problem.id if r.problem else "-",
                 ]
             )
