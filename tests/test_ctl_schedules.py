@@ -197,6 +197,18 @@ def test_run_schedule_exits_1_when_a_unique_task_is_already_queued(make_backend,
     assert runs[0].task_id == runs[1].task_id
 
 
+def test_run_schedule_reports_arguments_that_cannot_be_enqueued(make_backend, redis_server):
+    not_json = {"task": "tests.tasks.record", "every": 60, "kwargs": {"path": object()}}
+    make_backend(redis_server.url, {"schedules": {"sync": SCHEDULES["sync"], "odd": not_json}})
+    code, out, err = ctl("run-schedule", "odd", "sync")
+    assert code == 1
+    odd, sync = out.splitlines()
+    assert odd.split()[:2] == ["odd", "refused"]
+    assert "must be JSON-serializable" in odd
+    assert sync.split()[:2] == ["sync", "enqueued"]
+    assert err.strip() == "1 of 2 enqueued."
+
+
 def test_redis_down_exits_2(make_backend):
     make_backend("redis://127.0.0.1:1/0", {"retry_attempts": 0, "schedules": SCHEDULES})
     for args in (["schedules"], ["pause-schedule", "sync"], ["run-schedule", "sync"]):

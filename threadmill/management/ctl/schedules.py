@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
+from django.tasks.exceptions import InvalidTask
 
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.records import ScheduleReport, ScheduleRun
@@ -253,6 +254,9 @@ class RunSchedule(Subcommand):
             assert r.entry is not None  # pick() refused the others
             try:
                 fired = backend.fire_schedule(r.entry, datetime.now(UTC), "now")
+            except InvalidTask as exc:  # e.g. kwargs that are not JSON: nothing enqueued
+                cmd.stdout.write(f"{r.name:<{width}}  refused  {exc}")
+                continue
             except ThreadmillError as exc:
                 raise CommandError(
                     f"{r.name}: not run: {exc} The schedules before it in the list were enqueued.",
