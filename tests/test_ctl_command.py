@@ -131,13 +131,13 @@ def test_redis_down_is_a_command_error(make_backend):
     assert e.value.returncode == 2
 
 
-def run_ctl(url: str, *args: str) -> subprocess.CompletedProcess:
-    """The command as a shell runs it."""
+def run_ctl(url: str, *args: str, options: dict | None = None) -> subprocess.CompletedProcess:
+    """The command as a shell runs it (options: the alias's OPTIONS, as JSON)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "THREADMILL_TEST_REDIS_URL": url,
-        "THREADMILL_TEST_OPTIONS": json.dumps({}),
+        "THREADMILL_TEST_OPTIONS": json.dumps(options or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "django", "threadmill_ctl", *args],
@@ -172,13 +172,21 @@ def test_every_subcommand_and_flag_is_documented():
     [subparsers] = [a for a in parser._actions if a.dest == "subcommand"]
     page = (ROOT / "docs/cli.md").read_text()
     readme = (ROOT / "README.md").read_text()
-    assert set(subparsers.choices) == {"cancel"}
+    expected = {
+        "cancel": (["--backend", "--terminate", "--who"], "ID"),
+        "schedules": (["--backend", "--json"], None),
+        "pause-schedule": (["--backend"], "NAME"),
+        "resume-schedule": (["--backend"], "NAME"),
+        "run-schedule": (["--backend"], "NAME"),
+    }
+    assert set(subparsers.choices) == set(expected)
     for name, sub in subparsers.choices.items():
         assert f"manage.py threadmill_ctl {name}" in page
         assert f"manage.py threadmill_ctl {name}" in readme
         flags = [
             a.option_strings[0] for a in sub._actions if a.option_strings[:1] not in ([], ["-h"])
         ]
-        assert flags == ["--backend", "--terminate", "--who"]
-        for flag in [*flags, "ID"]:
+        want, positional = expected[name]
+        assert flags == want, name
+        for flag in [*flags, *([positional] if positional else [])]:
             assert f"| `{flag}` |" in page, flag

@@ -9,6 +9,8 @@ from threadmill.top.views import (
     FailureView,
     PoolView,
     QueueView,
+    RunView,
+    ScheduleView,
     ServerView,
     Snapshot,
     ThreadView,
@@ -205,4 +207,38 @@ def down_snapshot() -> Snapshot:
         reachable=False,
         error="Redis at redis://10.0.0.5:6379/0 did not answer: Connection refused.",
         down_since=NOW - timedelta(seconds=8),
+    )
+
+
+def schedule(name: str, due_in: float | None, **kw) -> ScheduleView:
+    values = dict(
+        name=name,
+        task=f"shop.tasks.{name.replace('-', '_')}",
+        description="every 5 minutes",
+        next_slot=NOW + timedelta(seconds=due_in) if due_in is not None else None,
+        due_in_seconds=due_in,
+        paused=False,
+        problem="",
+        last_run=None,
+    )
+    values.update(kw)
+    return ScheduleView(**values)
+
+
+def scheduled_snapshot() -> Snapshot:
+    """busy_snapshot with eight schedules: six runnable (one paused), two with a problem."""
+    ran = RunView(NOW - timedelta(seconds=120), "t9", "slot", "SUCCESSFUL")
+    failed = RunView(NOW - timedelta(seconds=30), "t8", "now", "FAILED")
+    return replace(
+        busy_snapshot(),
+        schedules=[
+            schedule("nightly-report", 9 * 3600.0, description="At 02:30 (Europe/Berlin)"),
+            schedule("sync", 184.0, last_run=ran),
+            schedule("cleanup", 40.0, paused=True, last_run=failed),
+            schedule("broken", 5.0, problem="threadmill.E023"),
+            schedule("bad-cron", None, problem="threadmill.E021", task=""),
+            schedule("hourly", 1800.0),
+            schedule("weekly", 5 * 86400.0),
+            schedule("due", 0.0),
+        ],
     )

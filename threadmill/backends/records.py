@@ -67,6 +67,10 @@ class Lease:
     timeout: float | None = None  # the attempt's time limit, seconds (None: lease_ttl only)
 
 
+#: How a run that enqueued a task is recorded (the others: paused, overlap, skipped, unique).
+ENQUEUED_RUNS = ("slot", "catch-up", "now")
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleRun:
     """One slot of a schedule as its runs list recorded it."""
@@ -111,6 +115,12 @@ class ScheduleReport:
     @property
     def paused(self) -> bool:
         return bool(self.state and self.state.paused)
+
+    @property
+    def last_run(self) -> ScheduleRun | None:
+        """The newest run that enqueued a task (not a slot skipped, paused or refused)."""
+        runs = self.state.runs if self.state else []
+        return next((r for r in runs if r.how in ENQUEUED_RUNS and r.task_id), None)
 
 
 @dataclass(frozen=True, slots=True)

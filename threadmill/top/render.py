@@ -1,9 +1,10 @@
 """Drawing the dashboard: the whole screen from a `Snapshot`, fitted to the terminal.
 
-`render_screen(snapshot, width, height)` stacks the panels (`panels.py`, `recent.py`): the
-header, the queues table, the pools tree, the newest failures and the throughput
-sparklines. It fits the given size: columns are dropped in priority order when the width is
-short, idle threads are folded and rows cut when the height is short. Nothing here reads a
+`render_screen(snapshot, width, height)` stacks the panels (`panels.py`, `upcoming.py`,
+`recent.py`): the header, the queues table, the pools tree, the next runs of periodic
+schedules (when the alias has any), the newest failures and the throughput sparklines.
+It fits the given size: columns are dropped in priority order when the width is short,
+idle threads are folded and rows cut when the height is short. Nothing here reads a
 clock, a terminal or Redis: the caller passes them.
 """
 
@@ -17,6 +18,7 @@ from rich.text import Text
 from .layout import ASCII, UNICODE, fmt_duration, task_label
 from .panels import render_header, render_queues, render_workers
 from .recent import render_failures, render_throughput
+from .upcoming import NEXT_RUNS, next_runs_summary, panel_lines, render_schedules
 from .views import Snapshot
 
 # ---- the screen ---------------------------------------------------------------------------
@@ -46,10 +48,12 @@ def render_screen(
     queues = render_queues(snapshot, width, glyphs)
     throughput = render_throughput(snapshot, width, glyphs)
     failures: RenderableType = render_failures(snapshot, width, glyphs)
+    schedules = render_schedules(snapshot, width, glyphs)
     worker_rows_limit = None
     if height is not None:
-        # Everything but the workers tree keeps its size; the tree gets what is left, and
-        # the failures shrink to one line when even that leaves the tree no room.
+        # Everything but the workers tree keeps its size; the tree gets what is left. When
+        # that leaves the tree no room, the failures shrink to one line, then the next runs
+        # to fewer rows, then to one line.
         queue_rows = len(snapshot.queues) + (1 if len(snapshot.queues) > 1 else 0)
         fixed = (
             _height(header, width)
@@ -60,13 +64,26 @@ def render_screen(
             + _height(throughput, width)
         )
         failure_lines = 3 + len(snapshot.failures) if snapshot.failures else 1
-        if height - fixed - failure_lines < 4 and snapshot.failures:
+        limit = NEXT_RUNS
+        schedule_lines = panel_lines(snapshot, limit) + 1 if schedules is not None else 0
+        if height - fixed - failure_lines - schedule_lines < 4 and snapshot.failures:
             failures = _failures_summary(snapshot, width)
             failure_lines = 1
-        worker_rows_limit = max(1, height - fixed - failure_lines)
+        while schedules is not None and height - fixed - failure_lines - schedule_lines < 4:
+            limit -= 1
+            if limit == 0:
+                schedules, schedule_lines = next_runs_summary(snapshot, glyphs), 2
+                break
+            schedules = render_schedules(snapshot, width, glyphs, limit)
+            schedule_lines = panel_lines(snapshot, limit) + 1
+        worker_rows_limit = max(1, height - fixed - failure_lines - schedule_lines)
     workers = render_workers(snapshot, width, glyphs, worker_rows_limit)
     blank = Text("")
-    return Group(header, blank, queues, blank, workers, blank, failures, blank, throughput)
+    panels = [p for p in (header, queues, workers, schedules, failures, throughput) if p]
+    stacked: list[RenderableType] = []
+    for panel in panels:
+        stacked += [blank, panel] if stacked else [panel]
+    return Group(*stacked)
 
 
 def _failures_summary(snapshot: Snapshot, width: int) -> Text:

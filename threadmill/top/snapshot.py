@@ -1,8 +1,10 @@
 """The dashboard's data: one bounded backend read per frame, as a plain snapshot.
 
 `Sampler.sample()` makes one `backend.overview()` call (two pipelined Redis round trips,
-whatever the queue lengths) and returns a `Snapshot`: frozen dataclasses of numbers and
-strings, JSON-ready through `to_dict()`. Ages and runtimes are measured against Redis time,
+whatever the queue lengths) and, when the alias has periodic schedules, one
+`backend.schedule_report()` (two more, whatever their number; none without schedules),
+and returns a `Snapshot`: frozen dataclasses of numbers and strings, JSON-ready through
+`to_dict()`. Ages and runtimes are measured against Redis time,
 so a host with a wrong clock does not distort them (pool timestamps are corrected by the
 skew each pool publishes).
 
@@ -24,7 +26,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import Overview, PoolStatus, QueueStats, ServerInfo, TaskRecord
+from threadmill.backends.records import (
+    Overview,
+    PoolStatus,
+    QueueStats,
+    ScheduleReport,
+    ServerInfo,
+    TaskRecord,
+)
 from threadmill.exceptions import BackendUnavailable
 
 from .views import (
@@ -32,6 +41,8 @@ from .views import (
     FailureView,
     PoolView,
     QueueView,
+    RunView,
+    ScheduleView,
     ServerView,
     Snapshot,
     ThreadView,
@@ -125,6 +136,22 @@ def _failure_view(record: TaskRecord, now: datetime) -> FailureView:
     )
 
 
+def _schedule_view(report: ScheduleReport, now: datetime) -> ScheduleView:
+    run = report.last_run
+    return ScheduleView(
+        name=report.name,
+        task=report.task,
+        description=report.description,
+        next_slot=report.next_slot,
+        due_in_seconds=(
+            round((report.next_slot - now).total_seconds(), 3) if report.next_slot else None
+        ),
+        paused=report.paused,
+        problem=report.problem.id if report.problem else "",
+        last_run=RunView(run.slot, run.task_id, run.how, run.status) if run else None,
+    )
+
+
 @dataclass
 class _Frame:
     """What the next frame needs from this one to compute rates."""
@@ -167,11 +194,13 @@ class Sampler:
         taken_at = _local_now()
         try:
             overview = self.backend.overview(self.recent_failures)
+            # After the first read: its Redis time says which slots are next.
+            reports = self.backend.schedule_report(now=overview.server.now)
         except BackendUnavailable as exc:
             return self._down(taken_at, str(exc))
         except Exception as exc:  # a bad reply must not kill the screen; show it instead
             return self._down(taken_at, f"{type(exc).__name__}: {exc}")
-        snapshot = self._build(overview, taken_at)
+        snapshot = self._build(overview, taken_at, reports)
         self._last = snapshot
         return snapshot
 
@@ -183,7 +212,9 @@ class Sampler:
         )
         return self._last
 
-    def _build(self, overview: Overview, taken_at: datetime) -> Snapshot:
+    def _build(
+        self, overview: Overview, taken_at: datetime, reports: list[ScheduleReport]
+    ) -> Snapshot:
         config = self.backend.config
         now = overview.server.now or _local_now()
         at = now.timestamp()
@@ -256,6 +287,7 @@ class Sampler:
             ),
             failures=[_failure_view(r, now) for r in overview.failures],
             throughput=self._buckets(at),
+            schedules=[_schedule_view(r, now) for r in reports],
             bucket_seconds=self.bucket_seconds,
             rate_window_seconds=round(window, 3) if window else None,
             lease_ttl_seconds=config.lease_ttl,

@@ -1,7 +1,8 @@
 """What one frame of the dashboard shows: frozen dataclasses of numbers and strings.
 
 A `Snapshot` holds a backend's server facts, one `QueueView` per queue, one `PoolView` per
-pool (its worker processes and threads), the newest failures and the throughput history,
+pool (its worker processes and threads), the newest failures, the throughput history and
+one `ScheduleView` per periodic schedule,
 as `Sampler` (snapshot.py) builds them and the panels draw them. `Snapshot.to_dict()` is
 the `--json` output: plain JSON types, datetimes as ISO 8601 text.
 """
@@ -108,6 +109,30 @@ class ThroughputBucket:
 
 
 @dataclass(frozen=True, slots=True)
+class RunView:
+    """A schedule's newest run that enqueued a task."""
+
+    slot: datetime | None  # aware UTC
+    task_id: str
+    how: str  # slot, catch-up or now
+    status: str  # its task's status when read ('' : the task expired)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleView:
+    """One periodic schedule of the alias's settings."""
+
+    name: str
+    task: str
+    description: str  # the schedule in words
+    next_slot: datetime | None  # aware UTC (None: the entry has a problem it cannot run with)
+    due_in_seconds: float | None  # from the frame's Redis time to next_slot
+    paused: bool
+    problem: str  # its check id (threadmill.E02x), '' for none
+    last_run: RunView | None
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     alias: str
     url: str  # password masked
@@ -121,6 +146,7 @@ class Snapshot:
     pools: list[PoolView] = field(default_factory=list)
     failures: list[FailureView] = field(default_factory=list)
     throughput: list[ThroughputBucket] = field(default_factory=list)
+    schedules: list[ScheduleView] = field(default_factory=list)  # in settings order
     bucket_seconds: int = BUCKET_SECONDS
     rate_window_seconds: float | None = None  # what the per-second rates were measured over
     lease_ttl_seconds: float = 3600.0

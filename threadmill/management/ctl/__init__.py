@@ -1,0 +1,21 @@
+"""The subcommands of `manage.py threadmill_ctl`, one module per group of operations:
+`cancel` (tasks, `cancel.py`) and `schedules`, `pause-schedule`, `resume-schedule`,
+`run-schedule` (periodic schedules, `schedules.py`). The command module
+(`management/commands/threadmill_ctl.py`) only parses the command line and dispatches to
+the `Subcommand` listed here (interface and exit codes in `base.py`)."""
+
+from __future__ import annotations
+
+from .base import OK, REFUSED, UNUSABLE, Subcommand, default_who
+from .cancel import Cancel
+from .schedules import PauseSchedule, ResumeSchedule, RunSchedule, Schedules
+
+SUBCOMMANDS: list[Subcommand] = [
+    Cancel(),
+    Schedules(),
+    PauseSchedule(),
+    ResumeSchedule(),
+    RunSchedule(),
+]
+
+__all__ = ["OK", "REFUSED", "SUBCOMMANDS", "UNUSABLE", "Subcommand", "default_who"]
