@@ -38,6 +38,7 @@ from .records import (
     AckResult,
     ControlRequest,
     HeartbeatReply,
+    IdSearch,
     Lease,
     MaintenanceReport,
     Overview,
@@ -264,6 +265,11 @@ class ThreadmillBackend(BaseTaskBackend):
 
     @abstractmethod
     def get_task(self, task_id: str) -> TaskRecord | None: ...
+
+    @abstractmethod
+    def find_task_ids(self, prefix: str, limit: int = 5) -> IdSearch:
+        """Ids of tasks (of any queue and state) that start with prefix, at most limit of
+        them, looking at `PREFIX_SCAN` index entries at most."""
 
     @abstractmethod
     def requeue(self, task_ids: Iterable[str]) -> dict[str, str]:

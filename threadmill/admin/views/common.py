@@ -112,10 +112,20 @@ def who(request: HttpRequest) -> str:
     return f"admin:{request.user.get_username()}"
 
 
+class MissingPermission(PermissionDenied):
+    """The user lacks `missing` (full names, `threadmill.view_task`): the admin shows its
+    403 page naming them (`access.forbidden`)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(f"Missing permission(s): {', '.join(missing)}.")
+        self.missing = missing
+
+
 def require(request: HttpRequest, *perms: str) -> None:
-    """403 unless the user has every permission."""
-    if not request.user.has_perms(perms):
-        raise PermissionDenied
+    """403 (the admin's page naming what is missing) unless the user has every permission."""
+    missing = [perm for perm in perms if not request.user.has_perm(perm)]
+    if missing:
+        raise MissingPermission(missing)
 
 
 def refresh_seconds(request: HttpRequest) -> float:
