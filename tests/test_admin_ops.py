@@ -305,3 +305,21 @@ def test_admin_pages_answer_within_two_seconds_while_redis_is_down(
         reads = backend.store.reader
     assert reads is not backend.store.client
     assert reads.connection_pool.connection_kwargs["socket_timeout"] == 1.0
+
+
+def test_threadmill_top_shows_a_frozen_redis_within_two_seconds(disposable_redis, make_backend):
+    from threadmill.top.snapshot import Sampler
+
+    server = disposable_redis()
+    sampler = Sampler(make_backend(server.url))
+    assert sampler.sample().reachable
+    server.pause()
+    try:
+        start = time.monotonic()
+        frame = sampler.sample()
+        elapsed = time.monotonic() - start
+    finally:
+        server.resume()
+    assert not frame.reachable
+    assert "did not answer" in frame.error
+    assert elapsed < 2.0

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.display import display_reads
 from threadmill.backends.records import Overview, PoolStatus, QueueStats, ServerInfo, TaskRecord
 from threadmill.exceptions import BackendUnavailable
 
@@ -166,7 +167,8 @@ class Sampler:
         """One frame; never raises for an unreachable or misbehaving server."""
         taken_at = _local_now()
         try:
-            overview = self.backend.overview(self.recent_failures)
+            with display_reads():  # admin_timeout, no retries: a dead Redis shows at once
+                overview = self.backend.overview(self.recent_failures)
         except BackendUnavailable as exc:
             return self._down(taken_at, str(exc))
         except Exception as exc:  # a bad reply must not kill the screen; show it instead
