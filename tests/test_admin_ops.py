@@ -323,3 +323,18 @@ def test_threadmill_top_shows_a_frozen_redis_within_two_seconds(disposable_redis
     assert not frame.reachable
     assert "did not answer" in frame.error
     assert elapsed < 2.0
+
+
+@pytest.mark.cluster
+def test_display_reads_and_the_prefix_search_work_on_a_cluster(redis_cluster, make_backend):
+    redis_cluster.flushall()
+    backend = make_backend(redis_cluster.url)
+    task_id = tasks.noop.enqueue().id
+    with display_reads():
+        reads = backend.store.reader
+        assert reads is not backend.store.client
+        overview = backend.overview()
+        assert overview.queues[0].ready == 1
+        assert overview.server.reachable
+        assert backend.get_task(task_id).id == task_id
+        assert backend.find_task_ids(task_id[:12]).matches == [task_id]
