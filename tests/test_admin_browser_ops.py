@@ -1,5 +1,6 @@
 """The operator's admin defects (issue 20) in a real browser (Playwright, Debian's headless
-chromium): an ended session sends the live page to the login page, a running task's page
+chromium): an ended session sends the live page to the login page (and a refresh that
+something in front of the admin redirects is never pasted into the page), a running task's page
 refreshes until the task finishes and then stops, the filter summary of a list is one line
 of text."""
 
@@ -30,6 +31,35 @@ def test_an_ended_session_stops_the_live_refresh_and_shows_the_login_page(
     assert page.evaluate("window.__sameDocument === undefined")  # a new document
     expect(page.locator("#tm-live")).to_have_count(0)  # no login form inside a live region
     assert page.csp_violations == []
+
+
+def test_a_refresh_redirected_to_a_login_page_is_not_pasted_into_the_page(
+    live_server, transactional_db, admin_user, backend, page
+):
+    """What live.js does when something in front of the admin (a proxy, single sign-on)
+    redirects the refresh itself: the region keeps its content and the page reloads."""
+    base = live_server.url + "/admin"
+    log_in(page, base)
+    page.goto(f"{base}/threadmill/task/?refresh=0.3")
+    expect(page.locator("#alias-default table.tm-counts")).to_be_visible()
+    sso = f"{live_server.url}/sso/login/"
+    overview = re.compile(r"/admin/threadmill/task/\?refresh=0\.3$")
+
+    def redirect_refreshes(route):
+        if route.request.headers.get("hx-request"):
+            route.fulfill(status=302, headers={"Location": sso})
+        else:
+            route.continue_()
+
+    page.route(sso, lambda route: route.fulfill(body='<form><input id="id_username"></form>'))
+    page.route(overview, redirect_refreshes)
+    page.evaluate("window.__sameDocument = true")
+    with page.expect_navigation():  # the reload
+        pass
+    expect(page.locator("#alias-default table.tm-counts")).to_be_visible()
+    assert page.evaluate("window.__sameDocument === undefined")
+    expect(page.locator("#tm-live #id_username")).to_have_count(0)
+    page.unroute(overview)
 
 
 def test_a_running_tasks_page_refreshes_until_it_finishes_then_stops(
