@@ -16,6 +16,8 @@ Both may read `config` (the alias's OPTIONS, validated: a `BackendOptions`; Djan
 `options` stays the raw dict) and `display_url` (where the backend keeps its data, password
 masked). The values passed and returned are in `records.py`.
 Every inspection call costs work proportional to what it returns, never to queue length.
+Inside `display.display_reads()` (the admin pages, the dashboard) the inspection reads wait
+at most the alias's `admin_timeout` and are not retried.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ clients, and the three ways of running a script call.
 `RedisStore` is what the backend (`redis.py`) and its inspection (`inspection.py`) share;
 neither reaches Redis any other way. A call (`scripts.Call`) runs:
 
-* `run`: alone, on the process's command client (retries on connection errors);
+* `run`: alone, on the process's command client (retries on connection errors), or with
+  `read=True` on `reader`: inside `display.display_reads()` (admin pages, dashboard) the
+  client that waits at most `admin_timeout` and never retries;
 * `run_hot`: on the calling thread's own connection, for what every task does (enqueue,
   acquire, acknowledge); with `replica_acks` it returns once that many replicas have it;
 * `run_many`: several calls, and plain reads after them, in one pipelined round trip.

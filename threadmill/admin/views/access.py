@@ -21,6 +21,7 @@ from django.contrib.admin import ModelAdmin
 from django.contrib.auth.models import Permission
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from threadmill.backends.display import display_reads
 
@@ -31,6 +32,7 @@ def session_ended() -> HttpResponse:
     """The answer to a live refresh without a usable session: reload the whole page."""
     response = HttpResponse(status=200)
     response["HX-Refresh"] = "true"
+    add_never_cache_headers(response)
     return response
 
 
