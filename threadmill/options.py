@@ -45,6 +45,7 @@ class BackendOptions:
     socket_timeout: float = 5.0
     socket_connect_timeout: float = 5.0
     retry_attempts: int = 3
+    admin_timeout: float = 1.0
     replica_acks: int = 0
     replica_ack_timeout: float = 1.0
     max_connections: int | None = None
@@ -151,6 +152,14 @@ OPTION_SPECS: dict[str, _Spec] = {
         0,
         "Retries (with capped exponential backoff) of a Redis call that failed on a "
         "connection error or timeout; safe because every Threadmill script is idempotent.",
+    ),
+    "admin_timeout": _Spec(
+        _DURATION,
+        0.05,
+        "Longest a read of the admin pages or `threadmill_top` waits for Redis (connect or "
+        'reply), without retries: with Redis down or frozen a page shows its "unavailable" '
+        "banner after about this long. Workers and `enqueue()` keep `socket_timeout` and "
+        "`retry_attempts`.",
     ),
     "replica_acks": _Spec(
         _INT,

@@ -2,8 +2,10 @@
 
 `TaskAdmin` is the admin of the unmanaged `Task` model; it replaces the model admin's URLs
 with the Threadmill views (overview, task lists, task detail, workers, schedules, actions:
-requeue, purge, cancel and terminate; pause, resume and run a schedule), each wrapped in
-`admin_site.admin_view` (login, staff, CSRF, no caching).
+requeue, purge, cancel and terminate; pause, resume and run a schedule), each wrapped by
+`views.access.admin_view`: the admin's `admin_view` (login, staff, CSRF, no caching), a
+styled 403 page naming a missing permission, `HX-Refresh` for a live refresh whose session
+ended, short-timeout reads.
 
 Everything only the admin uses sits in this package: `views/` (the pages), `forms` (the
 actions' forms), `outcomes` (what an action will do and did, in words), `bulk` (whole-set
@@ -21,7 +23,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
-from threadmill.admin.views import actions, overview, schedules, tasks, workers
+from threadmill.admin.views import access, actions, overview, schedules, tasks, workers
 from threadmill.admin.views.common import PERM_VIEW
 from threadmill.models import Task
 
@@ -46,8 +48,7 @@ class TaskAdmin(admin.ModelAdmin):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
 
         def view(func: Callable) -> Callable:
-            wrapped = self.admin_site.admin_view(func)
-            return lambda request, **kwargs: wrapped(request, model_admin=self, **kwargs)
+            return access.admin_view(self, func)
 
         return [
             path("", view(overview.overview), name=f"{name}_changelist"),

@@ -16,6 +16,8 @@ Both may read `config` (the alias's OPTIONS, validated: a `BackendOptions`; Djan
 `options` stays the raw dict) and `display_url` (where the backend keeps its data, password
 masked). The values passed and returned are in `records.py`.
 Every inspection call costs work proportional to what it returns, never to queue length.
+Inside `display.display_reads()` (the admin pages, the dashboard) the inspection reads wait
+at most the alias's `admin_timeout` and are not retried.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .records import (
     AckResult,
     ControlRequest,
     HeartbeatReply,
+    IdSearch,
     Lease,
     MaintenanceReport,
     Overview,
@@ -264,6 +267,11 @@ class ThreadmillBackend(BaseTaskBackend):
 
     @abstractmethod
     def get_task(self, task_id: str) -> TaskRecord | None: ...
+
+    @abstractmethod
+    def find_task_ids(self, prefix: str, limit: int = 5) -> IdSearch:
+        """Ids of tasks (of any queue and state) that start with prefix, at most limit of
+        them, looking at `PREFIX_SCAN` index entries at most."""
 
     @abstractmethod
     def requeue(self, task_ids: Iterable[str]) -> dict[str, str]:

@@ -83,7 +83,7 @@ def make_client(
         sentinels = Sentinel(
             list(target.nodes),
             sentinel_kwargs={  # a sentinel that does not answer: ask the next one at once
-                "socket_timeout": options.socket_timeout,
+                "socket_timeout": min(options.socket_timeout, socket_timeout),
                 "socket_connect_timeout": common["socket_connect_timeout"],
                 "retry": _retry(0),
             },
@@ -107,10 +107,15 @@ def make_client(
 
 
 class Clients:
-    """The clients of one process: normal commands, blocking waits, the per-task hot path."""
+    """The clients of one process: normal commands, blocking waits, the per-task hot path,
+    and (created on first use) the display reads of the admin and the dashboard."""
 
     def __init__(self, target: RedisTarget, options: BackendOptions, slot_key: str) -> None:
         self.target = target
+        self.options = options
+        self.slot_key = slot_key
+        self._reads: Any = None
+        self._reads_lock = threading.Lock()
         # A WAIT for replicas happens on the connection that wrote: its reply may take
         # replica_ack_timeout on top of the normal socket timeout.
         timeout = options.socket_timeout
@@ -126,11 +131,27 @@ class Clients:
             route = DirectRoute(self.commands)
         self.hot = HotPath(route, options.retry_attempts, options.reply_spin)
 
-    def master_address(self) -> str:
-        """host:port of the server that holds the alias's keys now (for display)."""
+    @property
+    def reads(self) -> Any:
+        """The client of display reads (admin pages, dashboard): its socket and connect
+        timeouts are `admin_timeout`, and it never retries, so a dead or frozen Redis is
+        reported within about `admin_timeout` (see `display.py`)."""
+        if self._reads is None:
+            with self._reads_lock:
+                if self._reads is None:
+                    timeout = self.options.admin_timeout
+                    self._reads = make_client(
+                        self.target, self.options, self.slot_key, timeout, 0, timeout
+                    )
+        return self._reads
+
+    def master_address(self, reads: bool = False) -> str:
+        """host:port of the server that holds the alias's keys now (for display); `reads`:
+        ask through the display-reads client (a Sentinel is asked with its timeouts)."""
+        client = self.reads if reads else self.commands
         if self.target.kind == CLUSTER:
-            return self.commands.owner.node_name()
-        pool = self.commands.connection_pool
+            return client.owner.node_name()
+        pool = client.connection_pool
         if self.target.kind == SENTINEL:
             host, port = pool.get_master_address()
             return f"{host}:{port}"
@@ -140,6 +161,8 @@ class Clients:
     def close(self) -> None:
         close_client(self.commands)
         close_client(self.blocking)
+        if self._reads is not None:
+            close_client(self._reads)
         self.hot.close()
 
 

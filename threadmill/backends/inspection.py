@@ -76,7 +76,7 @@ class RedisInspection:
 
     def queue_names(self) -> list[str]:
         with self.store.translate():
-            used = self.store.client.smembers(self.keys.queues)
+            used = self.store.reader.smembers(self.keys.queues)
         return self._names(used)
 
     def _names(self, used: Iterable[str]) -> list[str]:
@@ -84,7 +84,7 @@ class RedisInspection:
 
     def queue_stats(self, queues: Sequence[str] | None = None) -> list[QueueStats]:
         names = list(queues) if queues is not None else self.queue_names()
-        return self.store.run(self.scripts.queue_stats(queues=names))
+        return self.store.run(self.scripts.queue_stats(queues=names), read=True)
 
     def list_tasks(
         self,
@@ -110,7 +110,8 @@ class RedisInspection:
                 text=name,
                 scan=max(1, int(scan)),
                 index=RETRYING_INDEX if retrying else "",
-            )
+            ),
+            read=True,
         )
         return TaskPage(
             queue=queue,
@@ -126,12 +127,13 @@ class RedisInspection:
     def get_task(self, task_id: str) -> TaskRecord | None:
         key = self.keys.task(task_id)
         with self.store.translate():
-            kind = self.store.client.type(key)
+            client = self.store.reader
+            kind = client.type(key)
             if kind == "none":
                 return None
             if kind != "hash":
                 return record_from_hash(task_id, {"raw": f"<redis {kind}>", "status": "corrupt"})
-            fields = self.store.client.hgetall(key)
+            fields = client.hgetall(key)
         return record_from_hash(task_id, fields)
 
     # ---- repairs ------------------------------------------------------------------------
@@ -176,7 +178,7 @@ class RedisInspection:
 
     def pools(self) -> list[PoolStatus]:
         with self.store.translate():
-            client = self.store.client
+            client = self.store.reader
             now_s, now_us = client.time()
             entries = client.zrange(self.keys.pools, 0, MAX_POOLS - 1, withscores=True)
             pipe = client.pipeline(transaction=False)
@@ -268,8 +270,9 @@ class RedisInspection:
         alias's slot) and of its pools; never raises: an unreachable server is reported."""
         try:
             with self.store.translate():
-                facts = self._read_server(self.store.client)
-                pools = self._read_pools(self.store.client, facts)
+                client = self.store.reader
+                facts = self._read_server(client)
+                pools = self._read_pools(client, facts)
                 node = self.store.master_address()
         except Exception as exc:
             return self._unreachable(str(exc))
@@ -298,7 +301,7 @@ class RedisInspection:
         what to read, then the reads. Cost: O(queues x log n + pools + queues x
         recent_failures), never O(queue length)."""
         with self.store.translate():
-            client = self.store.client
+            client = self.store.reader
             facts = self._read_server(client, [("smembers", (self.keys.queues,))])
             node = self.store.master_address()
         names = self._names(facts.extra[0])
@@ -312,7 +315,7 @@ class RedisInspection:
                 for q in names
             ]
         reads = [("hgetall", (self.keys.pool(pool_id),)) for pool_id, _ in facts.pool_entries]
-        replies = self.store.run_many(calls, reads)
+        replies = self.store.run_many(calls, reads, read=True)
         pools = self._pools(facts.pool_entries, replies[len(calls) :], facts.now_ms)
         recent = [record for page in replies[1 : len(calls)] for record in page.items]
         recent.sort(key=lambda r: r.finished_at.timestamp() if r.finished_at else 0, reverse=True)

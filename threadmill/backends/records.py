@@ -220,6 +220,19 @@ class TaskPage:
 
 #: Positions of an index that one name-filtered page looks at, at most: what bounds its cost.
 NAME_FILTER_SCAN = 10_000
+#: Index entries one task-id prefix search looks at, at most: what bounds its cost.
+PREFIX_SCAN = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class IdSearch:
+    """What a search of task ids by their first characters found (`find_task_ids`)."""
+
+    prefix: str
+    matches: list[str]  # ids that start with prefix, at most the search's limit
+    examined: int  # index entries looked at
+    total: int  # index entries of every queue and state when the search began
+    complete: bool  # every index was looked at to its end
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from threadmill.options import BackendOptions
 from . import spin as reply_spin
 from .base import ThreadmillBackend
 from .inspection import RedisInspection
+from .prefix_search import find_task_ids
 from .producer import Producer
 from .records import (
     NAME_FILTER_SCAN,
@@ -32,6 +33,7 @@ from .records import (
     AckResult,
     ControlRequest,
     HeartbeatReply,
+    IdSearch,
     Lease,
     MaintenanceReport,
     Overview,
@@ -290,6 +292,9 @@ class RedisTaskBackend(ThreadmillBackend):
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         return self._inspection.get_task(task_id)
+
+    def find_task_ids(self, prefix: str, limit: int = 5) -> IdSearch:
+        return find_task_ids(self.store, self.queue_names(), prefix, limit)
 
     def requeue(self, task_ids: Iterable[str]) -> dict[str, str]:
         return self._inspection.requeue(task_ids)

@@ -24,7 +24,7 @@ def read_schedule_states(
     if not names:
         return {}
     with store.translate():
-        pipe = store.client.pipeline(transaction=False)
+        pipe = store.reader.pipeline(transaction=False)
         for name in names:
             pipe.hgetall(keys.schedule(name))
             pipe.lrange(keys.schedule_runs(name), 0, -1)
@@ -36,7 +36,7 @@ def read_schedule_states(
         ids = sorted({run.task_id for runs in runs_of.values() for run in runs if run.task_id})
         statuses: dict[str, str] = {}
         if ids:
-            pipe = store.client.pipeline(transaction=False)
+            pipe = store.reader.pipeline(transaction=False)
             for task_id in ids:
                 pipe.hget(keys.task(task_id), "status")
             statuses = {i: s or "" for i, s in zip(ids, pipe.execute(), strict=True)}

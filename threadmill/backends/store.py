@@ -4,7 +4,9 @@ clients, and the three ways of running a script call.
 `RedisStore` is what the backend (`redis.py`) and its inspection (`inspection.py`) share;
 neither reaches Redis any other way. A call (`scripts.Call`) runs:
 
-* `run`: alone, on the process's command client (retries on connection errors);
+* `run`: alone, on the process's command client (retries on connection errors), or with
+  `read=True` on `reader`: inside `display.display_reads()` (admin pages, dashboard) the
+  client that waits at most `admin_timeout` and never retries;
 * `run_hot`: on the calling thread's own connection, for what every task does (enqueue,
   acquire, acknowledge); with `replica_acks` it returns once that many replicas have it;
 * `run_many`: several calls, and plain reads after them, in one pipelined round trip.
@@ -24,7 +26,7 @@ from redis.exceptions import NoScriptError
 
 from threadmill.options import BackendOptions
 
-from . import lua
+from . import display, lua
 from .connection import (
     TRANSLATED,
     Clients,
@@ -92,6 +94,13 @@ class RedisStore:
         return self.clients().commands
 
     @property
+    def reader(self) -> Any:
+        """The client of an inspection read: inside `display.display_reads()` (admin pages,
+        dashboard) the short-timeout, no-retry one, else the command client."""
+        clients = self.clients()
+        return clients.reads if display.active() else clients.commands
+
+    @property
     def blocking_client(self) -> Any:
         """The client for blocking waits (its socket timeout exceeds block_timeout)."""
         return self.clients().blocking
@@ -112,9 +121,9 @@ class RedisStore:
 
     # ---- running script calls -----------------------------------------------------------
 
-    def run[T](self, call: Call[T]) -> T:
-        """One call on the command client."""
-        client = self.client
+    def run[T](self, call: Call[T], *, read: bool = False) -> T:
+        """One call on the command client; `read`: a read-only call, on `reader`."""
+        client = self.reader if read else self.client
         args = [call.script.sha, len(call.keys), *call.keys, *_flat(call.args)]
         with translate_errors(self.url):
             try:
@@ -139,14 +148,15 @@ class RedisStore:
         reads: Sequence[tuple[str, tuple]] = (),
         *,
         wait_for_replicas: bool = False,
+        read: bool = False,
     ) -> list[Any]:
         """Calls, then reads (`("hgetall", (key,))`, ...), in one round trip (not a
         transaction: each call is atomic on its own). Returns the decoded replies of the
         calls followed by the replies of the reads. `wait_for_replicas`: with replica_acks,
         WAIT at the end on the same connection, after a fence write (the pipeline may have
-        been replayed on a new connection)."""
+        been replayed on a new connection). `read`: read-only calls, on `reader`."""
         acks = self.acks if wait_for_replicas else None
-        client = self.client
+        client = self.reader if read else self.client
         with translate_errors(self.url):
             for attempt in (1, 2):
                 pipe = client.pipeline(transaction=False)
@@ -173,4 +183,4 @@ class RedisStore:
 
     def master_address(self) -> str:
         """host:port of the server that holds the alias's keys now (for display)."""
-        return self.clients().master_address()
+        return self.clients().master_address(reads=display.active())

@@ -5,9 +5,11 @@ width by dropping its least important columns, and a sparkline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich import box
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
@@ -98,6 +100,23 @@ def task_label(path: str, width: int) -> str:
     return path.rsplit(".", 1)[-1] if width < SHORT_PATHS_BELOW else path
 
 
+def short_path(path: str, room: int) -> str:
+    """A dotted task path in at most `room` characters when it can be, shortening modules
+    before the function, whose name stays whole: `demo.tasks.send_email`, then
+    `d.tasks.send_email` (leading modules to initials, the last one kept), `d.t.send_email`,
+    then `send_email` alone. A function name longer than room is returned whole (the table
+    cuts it)."""
+    if len(path) <= room or "." not in path:
+        return path
+    *modules, function = path.split(".")
+    for keep in range(len(modules) - 1, -1, -1):  # modules kept whole, from the right
+        shortened = [m[:1] for m in modules[: len(modules) - keep]]
+        candidate = ".".join([*shortened, *modules[len(modules) - keep :], function])
+        if len(candidate) <= room:
+            return candidate
+    return function
+
+
 # ---- tables that fit ----------------------------------------------------------------------
 
 
@@ -108,6 +127,8 @@ class Column:
     justify: str = "right"
     squeeze: int = 0  # widest it gets; it may be cut (with an ellipsis) down to `least`
     least: int = 8
+    #: How a too-long cell is made to fit before the ellipsis cuts it: (text, room) -> text.
+    shorten: Callable[[str, int], str] | None = None
 
 
 def fit_table(
@@ -126,7 +147,12 @@ def fit_table(
         if column.squeeze:
             needed = min(needed, column.squeeze)
         natural.append(needed)
-        least.append(min(needed, column.least) if column.squeeze else needed)
+        fewest = min(needed, column.least) if column.squeeze else needed
+        if column.shorten is not None:  # room for the shortest form of each (a whole name)
+            forms = [(c.plain, column.shorten(c.plain, 0)) for c in cells]
+            shortest = [cell_len(short) for plain, short in forms if short != plain]
+            fewest = max([fewest, *(min(n, needed) for n in shortest)])
+        least.append(fewest)
     by_priority = sorted(range(len(columns)), key=lambda i: columns[i].priority)
     kept: dict[int, int] = {}  # column -> width
     used = -1  # n columns take n - 1 dividers and two cells of padding each
@@ -159,8 +185,18 @@ def fit_table(
                 max_width=kept[n] if column.squeeze else None,
             )
     for row in rows:
-        table.add_row(*(cell for n, cell in enumerate(row) if n in kept))
+        table.add_row(
+            *(_fitted(columns[n], cell, kept[n]) for n, cell in enumerate(row) if n in kept)
+        )
     return table
+
+
+def _fitted(column: Column, cell: Cell, room: int) -> Cell:
+    """cell, shortened by its column's `shorten` when it is wider than room."""
+    text = Text(cell) if isinstance(cell, str) else cell
+    if column.shorten is None or text.cell_len <= room:
+        return cell
+    return Text(column.shorten(text.plain, room), style=text.style)
 
 
 def sparkline(values: list[float | None], glyphs: Glyphs) -> Text:

@@ -25,6 +25,7 @@ from .layout import (
     fmt_count,
     fmt_duration,
     fmt_rate,
+    short_path,
     sum_rate,
     task_label,
 )
@@ -185,7 +186,7 @@ WORKER_COLUMNS = [
     Column("Process", 0, "left", squeeze=24, least=15),
     Column("Uptime", 7),
     Column("Threads", 3),
-    Column("Task", 1, "left", squeeze=40, least=10),
+    Column("Task", 1, "left", squeeze=40, least=10, shorten=short_path),
     Column("Runtime", 2),
     Column("Done", 6),
     Column("Failed", 5),

@@ -16,6 +16,7 @@ from .layout import (
     fit_table,
     fmt_duration,
     fmt_rate,
+    short_path,
     sparkline,
     sum_rate,
     task_label,
@@ -27,7 +28,7 @@ from .views import FailureView, Snapshot, ThroughputBucket
 FAILURE_COLUMNS = [
     Column("When", 2),
     Column("Queue", 3, "left", squeeze=12),
-    Column("Task", 0, "left", squeeze=40, least=12),
+    Column("Task", 0, "left", squeeze=40, least=12, shorten=short_path),
     Column("Error", 1, "left", squeeze=30, least=10),
     Column("Task id", 4, "left"),
 ]

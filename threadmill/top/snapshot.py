@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.display import display_reads
 from threadmill.backends.records import (
     Overview,
     PoolStatus,
@@ -193,9 +194,10 @@ class Sampler:
         """One frame; never raises for an unreachable or misbehaving server."""
         taken_at = _local_now()
         try:
-            overview = self.backend.overview(self.recent_failures)
-            # After the first read: its Redis time says which slots are next.
-            reports = self.backend.schedule_report(now=overview.server.now)
+            with display_reads():  # admin_timeout, no retries: a dead Redis shows at once
+                overview = self.backend.overview(self.recent_failures)
+                # After the first read: its Redis time says which slots are next.
+                reports = self.backend.schedule_report(now=overview.server.now)
         except BackendUnavailable as exc:
             return self._down(taken_at, str(exc))
         except Exception as exc:  # a bad reply must not kill the screen; show it instead

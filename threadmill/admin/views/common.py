@@ -112,32 +112,20 @@ def who(request: HttpRequest) -> str:
     return f"admin:{request.user.get_username()}"
 
 
+class MissingPermission(PermissionDenied):
+    """The user lacks `missing` (full names, `threadmill.view_task`): the admin shows its
+    403 page naming them (`access.forbidden`)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(f"Missing permission(s): {', '.join(missing)}.")
+        self.missing = missing
+
+
 def require(request: HttpRequest, *perms: str) -> None:
-    """403 unless the user has every permission."""
-    if not request.user.has_perms(perms):
-        raise PermissionDenied
-
-
-def forbidden(
-    request: HttpRequest, model_admin: ModelAdmin, perm: str, what: str
-) -> TemplateResponse | None:
-    """The admin's styled 403 page naming the missing permission when the user lacks perm
-    (what: the action refused, "pause a schedule"), else None."""
-    if request.user.has_perm(perm):
-        return None
-    from django.contrib.auth.models import Permission
-
-    app_label, _, codename = perm.partition(".")
-    found = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-    context = page_context(
-        request,
-        model_admin,
-        "403 Forbidden",
-        perm=perm,
-        perm_name=found.name if found else "",
-        what=what,
-    )
-    return TemplateResponse(request, "threadmill/forbidden.html", context, status=403)
+    """403 (the admin's page naming what is missing) unless the user has every permission."""
+    missing = [perm for perm in perms if not request.user.has_perm(perm)]
+    if missing:
+        raise MissingPermission(missing)
 
 
 def refresh_seconds(request: HttpRequest) -> float:

@@ -35,6 +35,40 @@ class AliasOverview:
     def measured_at(self) -> datetime | None:
         return self.stats[0].measured_at if self.stats else None
 
+    @property
+    def totals(self) -> QueueStats | None:
+        """Every queue together (the overview's "All queues" row): sums of the counts, the
+        oldest ready task of any queue; None with fewer than two queues."""
+        if len(self.stats) < 2:
+            return None
+        sums = {name: sum(getattr(q, name) for q in self.stats) for name in _SUMMED}
+        oldest = [q.oldest_ready_at for q in self.stats if q.oldest_ready_at]
+        following = [q.next_deferred_at for q in self.stats if q.next_deferred_at]
+        return QueueStats(
+            queue="",
+            oldest_ready_at=min(oldest, default=None),
+            next_deferred_at=min(following, default=None),
+            measured_at=self.stats[0].measured_at,
+            **sums,
+        )
+
+
+#: The counts of QueueStats that add up over queues.
+_SUMMED = (
+    "ready",
+    "deferred",
+    "running",
+    "successful",
+    "failed",
+    "successful_last_minute",
+    "failed_last_minute",
+    "enqueued_total",
+    "successful_total",
+    "failed_total",
+    "retrying",
+    "retried_total",
+)
+
 
 def alias_overview(alias: str) -> AliasOverview:
     """Counts (one script call) and server health of one alias; never raises on a dead

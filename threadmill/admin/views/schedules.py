@@ -35,7 +35,6 @@ from threadmill.exceptions import ThreadmillError
 from .common import (
     PERM_SCHEDULES,
     PERM_VIEW,
-    forbidden,
     get_backend,
     int_param,
     page_context,
@@ -143,10 +142,7 @@ def schedule_action(
     """Pause, resume or run now (POST, `name` in the form) the named schedule of alias."""
     if action not in ACTIONS:
         raise Http404(f"Unknown schedule action {action!r}.")
-    require(request, PERM_VIEW)
-    refused = forbidden(request, model_admin, PERM_SCHEDULES, ACTIONS[action])
-    if refused is not None:
-        return refused
+    require(request, PERM_VIEW, PERM_SCHEDULES)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     backend = get_backend(alias)

@@ -11,7 +11,13 @@ from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import NAME_FILTER_SCAN, TaskRecord, TaskState
+from threadmill.backends.records import (
+    NAME_FILTER_SCAN,
+    PREFIX_SCAN,
+    IdSearch,
+    TaskRecord,
+    TaskState,
+)
 from threadmill.exceptions import ThreadmillError
 from threadmill.retry import Backoff
 from threadmill.task import task_retry
@@ -31,6 +37,7 @@ from .common import (
     admin_setting,
     get_backend,
     int_param,
+    is_htmx,
     list_url,
     page_context,
     parse_set,
@@ -44,6 +51,8 @@ from .common import (
 
 #: Longest task-name filter accepted (a task path is a dotted Python name).
 MAX_NAME_FILTER = 200
+#: Fewest characters "Go to task id" searches ids by (the dashboard prints 12).
+MIN_PREFIX = 4
 
 
 def _page_links(
@@ -171,7 +180,7 @@ def task_detail(
         context["error"] = str(exc)
     else:
         if record is None:
-            status = 404
+            status = 200 if is_htmx(request) else 404  # htmx swaps 200s only: polling ends
         else:
             context["task"] = record
             context["fields"] = _pretty_fields(record)
@@ -183,7 +192,8 @@ def task_detail(
             context["lease_ttl"] = backend.config.lease_ttl
             if record.state is not None and record.queue:
                 context["list_url"] = list_url(alias, record.queue, record.state)
-    return TemplateResponse(
+    # A RUNNING task's page refreshes its live region until the task finishes.
+    return render_live(
         request,
         "threadmill/task_detail.html",
         page_context(request, model_admin, f"Task {task_id}", **context),
@@ -192,7 +202,8 @@ def task_detail(
 
 
 def jump(request: HttpRequest, model_admin: ModelAdmin, alias: str) -> HttpResponseRedirect:
-    """The "go to task" box: the task's page, or back with a message when there is none."""
+    """The "go to task" box: the task's page (the whole id, or a unique first part of it,
+    as `threadmill_top` prints), or back with a message saying why not."""
     require(request, PERM_VIEW)
     backend = get_backend(alias)
     task_id = request.GET.get("id", "").strip()
@@ -200,16 +211,43 @@ def jump(request: HttpRequest, model_admin: ModelAdmin, alias: str) -> HttpRespo
     if not task_id:
         return HttpResponseRedirect(back)
     try:
-        found = backend.get_task(task_id) is not None
+        if backend.get_task(task_id) is not None:
+            return HttpResponseRedirect(task_url(alias, task_id))
+        search = backend.find_task_ids(task_id) if len(task_id) >= MIN_PREFIX else None
     except ThreadmillError as exc:
         messages.error(request, str(exc))
         return HttpResponseRedirect(back)
-    if not found:
-        messages.warning(
-            request, f"No task {task_id!r} in backend “{alias}” (purged, expired or mistyped)."
+    if search is not None and len(search.matches) == 1:
+        return HttpResponseRedirect(task_url(alias, search.matches[0]))
+    messages.warning(request, _not_found(alias, task_id, search))
+    return HttpResponseRedirect(back)
+
+
+def _not_found(alias: str, task_id: str, search: IdSearch | None) -> str:
+    """Why "Go to task id" found no single task."""
+    if search is None:
+        return (
+            f"No task {task_id!r} in backend “{alias}” (purged, expired or mistyped). "
+            f"To find a task by the start of its id, type at least {MIN_PREFIX} characters."
         )
-        return HttpResponseRedirect(back)
-    return HttpResponseRedirect(task_url(alias, task_id))
+    if search.matches:
+        shown = ", ".join(search.matches)
+        more = "" if search.complete else ", perhaps more"
+        return (
+            f"{task_id!r} is the start of several task ids in backend “{alias}” ({shown}"
+            f"{more}): type more characters of the id."
+        )
+    if search.complete:
+        return (
+            f"No task {task_id!r} in backend “{alias}”, and no task id starts with it "
+            f"(looked at all {search.total:,} tasks of its queues): purged, expired or "
+            "mistyped."
+        )
+    return (
+        f"No task {task_id!r} in backend “{alias}”, and no task id starts with it among "
+        f"the {search.examined:,} of {search.total:,} tasks looked at (a search by the start "
+        f"of an id looks at {PREFIX_SCAN:,} at most): paste the whole id."
+    )
 
 
 def change_redirect(

@@ -2,22 +2,50 @@
  *
  * An element with data-tm-refresh="<seconds>" gets a "tm-refresh" event (its hx-trigger)
  * at that interval while the tab is visible, and at once when the tab becomes visible again.
+ * A region swapped in without the attribute (a task that finished) stops refreshing.
  * Checked task checkboxes survive the swap: their values are noted before htmx replaces the
  * region and checked again after.
+ * A refresh that was redirected elsewhere (the session ended: the login page) is not pasted
+ * into the region: refreshing stops and the page is reloaded, so the browser shows the
+ * login page (the server also answers such a refresh with HX-Refresh).
  */
 (function () {
   "use strict";
 
   var saved = new Map();
+  var timers = new Map();
+  var stopped = false;
 
   function liveElements() {
     return document.querySelectorAll("[data-tm-refresh]");
   }
 
   function refresh(el) {
-    if (window.htmx && document.visibilityState === "visible") {
+    if (!stopped && window.htmx && document.visibilityState === "visible") {
       window.htmx.trigger(el, "tm-refresh");
     }
+  }
+
+  function schedule(el) {
+    var seconds = parseFloat(el.getAttribute("data-tm-refresh"));
+    if (!(seconds > 0) || timers.has(el)) { return; }
+    var timer = window.setInterval(function () {
+      if (!el.isConnected || !el.hasAttribute("data-tm-refresh")) {
+        window.clearInterval(timer);
+        timers.delete(el);
+        return;
+      }
+      refresh(el);
+    }, seconds * 1000);
+    timers.set(el, timer);
+  }
+
+  function redirected(event) {
+    var xhr = event.detail.xhr;
+    var el = event.detail.elt;
+    if (!xhr || !xhr.responseURL || !el || !el.getAttribute("hx-get")) { return false; }
+    var asked = new URL(el.getAttribute("hx-get"), window.location.href).pathname;
+    return new URL(xhr.responseURL, window.location.href).pathname !== asked;
   }
 
   function boxes(root) {
@@ -53,6 +81,13 @@
   });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
+    if (redirected(event)) {
+      event.detail.shouldSwap = false;
+      stopped = true;
+      timers.forEach(function (timer) { window.clearInterval(timer); });
+      window.location.reload();
+      return;
+    }
     var el = event.detail.target;
     if (el && el.id) {
       saved.set(el.id, boxes(el).filter(function (b) { return b.checked; }).map(function (b) {
@@ -70,6 +105,7 @@
       });
     }
     updateSelection();
+    liveElements().forEach(schedule);
     document.dispatchEvent(new CustomEvent("tm:refreshed", { detail: { id: el && el.id } }));
   });
 
@@ -79,12 +115,7 @@
 
   function start() {
     document.querySelectorAll(".tm-js-only").forEach(function (el) { el.hidden = false; });
-    liveElements().forEach(function (el) {
-      var seconds = parseFloat(el.getAttribute("data-tm-refresh"));
-      if (seconds > 0) {
-        window.setInterval(function () { refresh(el); }, seconds * 1000);
-      }
-    });
+    liveElements().forEach(schedule);
     updateSelection();
   }
 
