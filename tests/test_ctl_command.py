@@ -106,8 +106,8 @@ def test_a_wrong_backend_or_command_line_is_a_command_error():
     assert e.value.returncode == 2
     with pytest.raises(CommandError, match="required: SUBCOMMAND"):
         ctl()
-    with pytest.raises(CommandError, match="invalid choice: 'pause'"):
-        ctl("pause")
+    with pytest.raises(CommandError, match="invalid choice: 'frobnicate'"):
+        ctl("frobnicate")
     with pytest.raises(CommandError, match="required: ID"):
         ctl("cancel")
     with pytest.raises(CommandError, match="No task id given") as e:
@@ -172,13 +172,20 @@ def test_every_subcommand_and_flag_is_documented():
     [subparsers] = [a for a in parser._actions if a.dest == "subcommand"]
     page = (ROOT / "docs/cli.md").read_text()
     readme = (ROOT / "README.md").read_text()
-    assert set(subparsers.choices) == {"cancel"}
+    flags_of = {
+        "cancel": (["--backend", "--terminate", "--who"], ["ID"]),
+        "run-now": (["--backend"], ["ID"]),
+        "pause": (["--backend"], ["QUEUE"]),
+        "resume": (["--backend"], ["QUEUE"]),
+        "pool": (["--backend"], ["POOL_ID"]),
+    }
+    assert set(subparsers.choices) == set(flags_of)
     for name, sub in subparsers.choices.items():
         assert f"manage.py threadmill_ctl {name}" in page
         assert f"manage.py threadmill_ctl {name}" in readme
         flags = [
             a.option_strings[0] for a in sub._actions if a.option_strings[:1] not in ([], ["-h"])
         ]
-        assert flags == ["--backend", "--terminate", "--who"]
-        for flag in [*flags, "ID"]:
+        assert flags == flags_of[name][0]
+        for flag in [*flags, *flags_of[name][1]]:
             assert f"| `{flag}` |" in page, flag

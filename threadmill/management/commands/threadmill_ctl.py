@@ -2,14 +2,19 @@
 
 One subcommand per operation, each a `Subcommand` listed in `SUBCOMMANDS`: it declares
 its own arguments (every one also takes `--backend ALIAS`) and acts on that backend,
-returning the exit code. Today there is one:
+returning the exit code:
 
     manage.py threadmill_ctl cancel ID [ID ...] [--terminate] [--who TEXT] [--backend ALIAS]
+    manage.py threadmill_ctl run-now ID [ID ...] [--backend ALIAS]
+    manage.py threadmill_ctl pause QUEUE [QUEUE ...] [--backend ALIAS]
+    manage.py threadmill_ctl resume QUEUE [QUEUE ...] [--backend ALIAS]
+    manage.py threadmill_ctl pool list|quiet|resume|stop|add-worker|remove-worker [POOL_ID]
 
-It prints one line per task id (`<id> <outcome> <what it means>`) on stdout and a count
-on stderr. Exit codes: 0 when every task was cancelled or asked to stop; 1 when some
-task was missing or refused (already finished); 2 when the command could not run (a
-malformed command line, an unknown or non-Threadmill `--backend`, Redis not answering).
+The task subcommands print one line per task id (`<id> <outcome> <what it means>`) on
+stdout and a count on stderr. Exit codes: 0 when everything asked was done; 1 when some
+task, queue or pool was missing or refused (already finished, not deferred, unknown);
+2 when the command could not run (a malformed command line, an unknown or non-Threadmill
+`--backend`, Redis not answering).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Any, ClassVar
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.exceptions import ThreadmillError
+from threadmill.backends.records import POOL_ACTIONS
+from threadmill.exceptions import ThreadmillError, UnknownPool
 from threadmill.management.commands.threadmill import resolve_backend
 
 #: Exit codes (see the module docstring).
@@ -114,14 +120,162 @@ class Cancel(Subcommand):
         return REFUSED if words["refused"] or words["missing"] else OK
 
 
-SUBCOMMANDS: list[Subcommand] = [Cancel()]
+def _unusable(what: str, exc: ThreadmillError) -> CommandError:
+    return CommandError(f"The {what} did not complete: {exc}", returncode=UNUSABLE)
+
+
+#: What each outcome of `backend.run_now` means, as the command prints it.
+RUN_NOW_MEANINGS = {
+    "moved": ("moved", "READY now: the next free thread runs it"),
+    "missing": ("missing", "no such task (purged, expired, or a mistyped id)"),
+}
+
+
+class RunNow(Subcommand):
+    name = "run-now"
+    help = (
+        "Run deferred tasks now (waiting for their run_after or for a retry): each goes "
+        "to READY at once, same id; a task in any other state is refused."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("ids", nargs="+", metavar="ID", help="Task ids to run now.")
+
+    def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: Command) -> int:
+        ids = [i for i in dict.fromkeys(s.strip() for s in options["ids"]) if i]
+        if not ids:
+            raise CommandError("No task id given (the ids were empty).", returncode=UNUSABLE)
+        try:
+            outcomes = backend.run_now(ids)
+        except ThreadmillError as exc:
+            raise _unusable("run-now", exc) from exc
+        words: Counter[str] = Counter()
+        width = max(len(i) for i in ids)
+        for task_id in ids:
+            outcome = outcomes.get(task_id, "missing")
+            word, meaning = RUN_NOW_MEANINGS.get(
+                outcome, ("refused", f"{outcome}, not deferred: nothing to run early")
+            )
+            words[word] += 1
+            cmd.stdout.write(f"{task_id:<{width}}  {word:<7}  {meaning}")
+        summary = ", ".join(f"{words[w]} {w}" for w in ("moved", "refused", "missing") if words[w])
+        cmd.stderr.write(summary + ".", style_func=str)
+        return REFUSED if words["refused"] or words["missing"] else OK
+
+
+class QueueSwitch(Subcommand):
+    """pause / resume: the named queues of the backend; an unknown name is refused (a
+    typo would otherwise pause nothing that exists)."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("queues", nargs="+", metavar="QUEUE", help="Queue names.")
+
+    def switch(self, backend: ThreadmillBackend, queue: str) -> str:
+        raise NotImplementedError
+
+    def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: Command) -> int:
+        queues = list(dict.fromkeys(options["queues"]))
+        try:
+            known = backend.queue_names()
+            code = OK
+            for queue in queues:
+                if queue not in known:
+                    cmd.stderr.write(
+                        f"Unknown queue {queue!r} on backend {backend.alias!r}: known queues "
+                        f"are {', '.join(known) or '(none)'} (declared in QUEUES, or used)."
+                    )
+                    code = REFUSED
+                    continue
+                cmd.stdout.write(self.switch(backend, queue))
+        except ThreadmillError as exc:
+            raise _unusable(self.name, exc) from exc
+        return code
+
+
+class Pause(QueueSwitch):
+    name = "pause"
+    help = (
+        "Pause queues: pools take none of their tasks (running ones finish) until resumed; "
+        "enqueues are still accepted. Kept in Redis: it outlives pool restarts."
+    )
+
+    def switch(self, backend: ThreadmillBackend, queue: str) -> str:
+        if backend.pause_queue(queue):
+            return f"{queue}  paused"
+        return f"{queue}  paused (it was already)"
+
+
+class Resume(QueueSwitch):
+    name = "resume"
+    help = "Resume paused queues: their tasks go to waiting threads at once."
+
+    def switch(self, backend: ThreadmillBackend, queue: str) -> str:
+        was_paused, handed = backend.resume_queue(queue)
+        if not was_paused:
+            return f"{queue}  not paused (nothing to resume)"
+        return f"{queue}  resumed ({handed} task(s) handed to waiting threads at once)"
+
+
+class PoolControl(Subcommand):
+    name = "pool"
+    help = (
+        "List the live pools, or ask one to go quiet (take no new tasks, finish what it "
+        "holds), resume, stop gracefully, or add / remove a worker process. The pool acts "
+        "within about a second (broker_interval)."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("action", choices=["list", *POOL_ACTIONS], help="What to do.")
+        parser.add_argument(
+            "pool_id", nargs="?", metavar="POOL_ID", help="The pool's id (see `pool list`)."
+        )
+
+    def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: Command) -> int:
+        action, pool_id = options["action"], options["pool_id"]
+        try:
+            if action == "list":
+                if not backend.pools():
+                    cmd.stderr.write("No live pools on this backend.", style_func=str)
+                for status in backend.pools():
+                    r = status.report
+                    state = (
+                        "stale"
+                        if status.stale
+                        else "stopping"
+                        if r.stopping
+                        else "quiet"
+                        if r.quiet
+                        else "running"
+                    )
+                    cmd.stdout.write(
+                        f"{status.pool_id}  {state:<8}  {r.processes}x{r.threads}  "
+                        f"queues {','.join(r.queues)}"
+                    )
+                return OK
+            if not pool_id:
+                raise CommandError(
+                    f"`pool {action}` needs a POOL_ID (see `threadmill_ctl pool list`).",
+                    returncode=UNUSABLE,
+                )
+            backend.request_pool(pool_id, action)
+        except UnknownPool as exc:
+            cmd.stderr.write(str(exc))
+            return REFUSED
+        except ThreadmillError as exc:
+            raise _unusable(f"pool {action}", exc) from exc
+        cmd.stdout.write(f"{pool_id}  {action} requested (the pool acts within about a second)")
+        return OK
+
+
+SUBCOMMANDS: list[Subcommand] = [Cancel(), RunNow(), Pause(), Resume(), PoolControl()]
 
 
 class Command(BaseCommand):
     help = (
-        "Operate on the tasks of a Threadmill backend: `cancel ID...` (see each "
-        "subcommand's --help). Exit code 0 when every task was handled, 1 when some were "
-        "missing or refused, 2 when the command could not run."
+        "Operate on the tasks, queues and pools of a Threadmill backend: `cancel ID...`, "
+        "`run-now ID...`, `pause QUEUE...`, `resume QUEUE...`, `pool ACTION [POOL_ID]` (see "
+        "each subcommand's --help). Exit code 0 when everything was done, 1 when something "
+        "was missing or refused, 2 when the command could not run."
     )
     requires_system_checks: list[str] = []  # it must say itself why Redis does not answer
 
