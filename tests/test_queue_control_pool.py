@@ -163,3 +163,11 @@ def test_a_request_for_an_unknown_pool_or_action_is_refused(backend):
         backend.request_pool("nope", "stop")
     with pytest.raises(ValueError, match="Unknown pool action 'explode'"):
         backend.request_pool("nope", "explode")
+
+
+def test_an_exit_empty_pool_counts_a_paused_queue_as_empty(pool, backend):
+    backend.pause_queue("default")
+    kept = [tasks.noop.enqueue() for _ in range(2)]
+    p = pool("--processes", "1", "--threads", "1", "--exit-empty", options=FAST)
+    assert p.wait(30) == 0, p.tail()
+    assert {backend.get_result(r.id).status for r in kept} == {READY}
