@@ -13,6 +13,8 @@ from django.utils import timezone
 from tests import tasks
 from threadmill.backends.records import TaskState
 
+pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
+
 ALL = ["default", "high", "low"]
 READY, RUNNING = TaskResultStatus.READY, TaskResultStatus.RUNNING
 
