@@ -2,14 +2,17 @@
 log in, watch a count change through the htmx refresh while tasks are enqueued, keep a
 checked box across refreshes, pause while the tab is hidden, requeue a failed task through
 the confirmation page, cancel and terminate tasks from their pages, pause a schedule and run
-it now, all under a strict Content-Security-Policy."""
+it now, pause and resume a queue, run a deferred task now, all under a strict
+Content-Security-Policy."""
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
 from tests import tasks
@@ -225,4 +228,37 @@ def test_pause_and_run_a_schedule_in_a_browser(
     row.locator("a").click()
     expect(page.locator(".tm-state")).to_have_text("SUCCESSFUL")
     assert run.task_id in page.url
+    assert page.csp_violations == []
+
+
+def test_pause_resume_and_run_now_in_a_browser(
+    live_server, transactional_db, admin_user, backend, artifacts, page
+):
+    later = tasks.noop.using(run_after=timezone.now() + timedelta(hours=1)).enqueue().id
+    base = live_server.url + "/admin"
+    log_in(page, base)
+
+    # Pause from the overview: the badge appears (also after a live refresh), then resume.
+    page.goto(f"{base}/threadmill/task/?refresh=0.3")
+    page.click("button[aria-label='Pause queue default']")
+    expect(page.locator(".messagelist .success")).to_contain_text("Paused queue “default”")
+    row = page.locator("#alias-default tbody tr").first
+    expect(row.locator(".tm-paused")).to_have_text("Paused")
+    assert backend.paused_queues() == ["default"]
+    count_refreshes(page)
+    wait_for_refreshes(page, 2)
+    expect(row.locator(".tm-paused")).to_have_text("Paused")
+    page.click("button[aria-label='Resume queue default']")
+    expect(page.locator(".messagelist .success")).to_contain_text("Resumed queue “default”")
+    expect(row.locator(".tm-paused")).to_have_count(0)
+    assert backend.paused_queues() == []
+
+    # Run a deferred task now from its page, through the confirmation page.
+    page.goto(f"{base}/threadmill/task/default/tasks/{later}/")
+    page.click("text=Run now…")
+    expect(page.locator(".tm-announce")).to_contain_text("run 1 deferred task now")
+    page.click("input[type=submit][value='Yes, run 1 task now']")
+    expect(page.locator(".messagelist .success")).to_contain_text("Moved 1 task to READY now")
+    expect(page.locator(".tm-state")).to_have_text("READY")
+    page.screenshot(path=str(artifacts / "admin-after-run-now.png"), full_page=True)
     assert page.csp_violations == []

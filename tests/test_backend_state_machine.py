@@ -8,6 +8,8 @@ mailbox. Time is simulated by moving a deferred task's due time or a lease's dea
 The task controls take part: a failed attempt put back for a retry (DEFERRED, and in the
 retrying index), cancel (READY / DEFERRED at once; a request for RUNNING, which a retry then
 cannot override), and a worker replaced on purpose (its tasks back to READY, uncharged).
+Queues are paused and resumed (nothing of a paused queue is leased or handed over; resume
+hands its ready tasks to the parked threads), and deferred tasks are run now.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
         self.tokens = 0
         self.retrying: set[str] = set()  # DEFERRED after a failed attempt
         self.cancel_requested: set[str] = set()
+        self.paused: set[str] = set()
 
     # ---- model helpers ----------------------------------------------------------------
 
@@ -60,7 +63,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
         """Model the pushes a backend call just made, in the order Redis made them (when
         in_order; otherwise as one group of unknown order), each followed by a hand-over to
         the longest-parked thread, whose lease is collected from its mailbox and checked."""
-        before = [self.order[i] for i in self._ids(TaskState.READY)]
+        before = [self.order[i] for i in self._ready()]
         if not in_order:
             self.seq += 1
         for task_id in ids:
@@ -69,28 +72,34 @@ class TaskQueueMachine(RuleBasedStateMachine):
             self.state[task_id] = TaskState.READY
             self.retrying.discard(task_id)
             self.order[task_id] = (-self.priority[task_id], self.seq)
-            if self.parked:
+            if self.parked and self.queue[task_id] not in self.paused:
                 mailbox, token = self.parked.pop(0)
                 lease = self.backend.wait_for_lease(mailbox, 0.5)
                 assert lease is not None, f"nothing handed to {mailbox}"
                 assert lease.token == token
                 assert self.state[lease.task_id] == TaskState.READY
                 if in_order:
-                    best = min(self.order[i] for i in self._ids(TaskState.READY))
+                    best = min(self.order[i] for i in self._ready())
                     assert self.order[lease.task_id] == best, "hand-over broke priority / FIFO"
                 else:
                     assert all(self.order[lease.task_id] <= o for o in before)
                 self.state[lease.task_id] = TaskState.RUNNING
                 self.leases[lease.task_id] = (lease, mailbox.split("/")[0])
 
-    def _due(self):
+    def _ready(self):
+        """The READY tasks that may be leased: those of queues not paused."""
+        return [i for i in self._ids(TaskState.READY) if self.queue[i] not in self.paused]
+
+    def _due(self, unpaused=False):
         """Deferred tasks made due by the test, in promotion order (queues in order, each by
-        due time then id). Read before the backend call that promotes them."""
+        due time then id). Read before the backend call that promotes them. `unpaused`: of
+        the queues not paused only (what acquire and park promote)."""
         return sorted(
             (
                 i
                 for i, s in self.state.items()
                 if s == TaskState.DEFERRED
+                and not (unpaused and self.queue[i] in self.paused)
                 and self.client.zscore(self.backend.keys.index(self.queue[i], "deferred"), i) == 0
             ),
             key=lambda i: (QUEUES.index(self.queue[i]), i),
@@ -98,7 +107,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
 
     def _take_best(self, lease, worker):
         """The model's side of an acquire (or park) that just returned lease."""
-        ready = self._ids(TaskState.READY)
+        ready = self._ready()
         if not ready:
             assert lease is None
             return
@@ -144,9 +153,9 @@ class TaskQueueMachine(RuleBasedStateMachine):
 
     @rule(worker=st.sampled_from(["w1", "w2"]))
     def acquire(self, worker):
-        due = self._due()
+        due = self._due(unpaused=True)
         lease = self.backend.acquire(worker, QUEUES, self._token())
-        if not self._ids(TaskState.READY):  # acquire promotes due tasks only when idle
+        if not self._ready():  # acquire promotes due tasks only when idle
             self._push_ready(due)
         self._take_best(lease, worker)
 
@@ -155,15 +164,55 @@ class TaskQueueMachine(RuleBasedStateMachine):
         if self._is_parked(mailbox):  # a parked thread is blocked: it cannot park again
             return
         worker, token = mailbox.split("/")[0], self._token()
-        due = self._due()
+        due = self._due(unpaused=True)
         lease = self.backend.park(worker, QUEUES, token, mailbox)
-        if not self._ids(TaskState.READY):
+        if not self._ready():
             self._push_ready(due)
-        if self._ids(TaskState.READY):
+        if self._ready():
             self._take_best(lease, worker)
         else:
             assert lease is None
             self.parked.append((mailbox, token))
+
+    @rule(queue=st.sampled_from(QUEUES))
+    def pause_queue(self, queue):
+        assert self.backend.pause_queue(queue) == (queue not in self.paused)
+        self.paused.add(queue)
+
+    @rule(queue=st.sampled_from(QUEUES))
+    def resume_queue(self, queue):
+        was_paused, handed = self.backend.resume_queue(queue)
+        assert was_paused == (queue in self.paused)
+        self.paused.discard(queue)
+        # Threads park only when nothing unpaused is ready: what is ready now is this
+        # queue's, handed to the longest parked first, best first.
+        expected = min(len(self.parked), len(self._ready()))
+        assert handed == expected
+        for _ in range(handed):
+            mailbox, token = self.parked.pop(0)
+            lease = self.backend.wait_for_lease(mailbox, 0.5)
+            assert lease is not None, f"nothing handed to {mailbox}"
+            assert lease.token == token
+            assert self.queue[lease.task_id] == queue
+            assert self.order[lease.task_id] == min(self.order[i] for i in self._ready())
+            self.state[lease.task_id] = TaskState.RUNNING
+            self.leases[lease.task_id] = (lease, mailbox.split("/")[0])
+
+    @precondition(lambda self: self.state)
+    @rule(data=st.data())
+    def run_now(self, data):
+        ids = data.draw(
+            st.lists(st.sampled_from(list(self.state)), min_size=1, max_size=3, unique=True)
+        )
+        outcomes = self.backend.run_now(ids)
+        moved = []
+        for task_id in ids:
+            if self.state[task_id] == TaskState.DEFERRED:
+                assert outcomes[task_id] == "moved"
+                moved.append(task_id)
+            else:
+                assert outcomes[task_id] == self.state[task_id].value
+        self._push_ready(moved)
 
     @precondition(lambda self: self.parked)
     @rule(data=st.data(), stop=st.booleans())
@@ -350,6 +399,7 @@ class TaskQueueMachine(RuleBasedStateMachine):
                 )
                 assert stats[queue].count(state) == expected, (queue, state)
             assert stats[queue].retrying == sum(1 for i in self.retrying if self.queue[i] == queue)
+            assert stats[queue].paused == (queue in self.paused)
         for mailbox in THREADS:  # nothing handed over that the model did not expect
             assert self.client.llen(keys.mailbox(mailbox)) == 0, mailbox
         for mailbox, token in self.parked:

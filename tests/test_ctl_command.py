@@ -106,8 +106,8 @@ def test_a_wrong_backend_or_command_line_is_a_command_error():
     assert e.value.returncode == 2
     with pytest.raises(CommandError, match="required: SUBCOMMAND"):
         ctl()
-    with pytest.raises(CommandError, match="invalid choice: 'pause'"):
-        ctl("pause")
+    with pytest.raises(CommandError, match="invalid choice: 'frobnicate'"):
+        ctl("frobnicate")
     with pytest.raises(CommandError, match="required: ID"):
         ctl("cancel")
     with pytest.raises(CommandError, match="No task id given") as e:
@@ -173,11 +173,15 @@ def test_every_subcommand_and_flag_is_documented():
     page = (ROOT / "docs/cli.md").read_text()
     readme = (ROOT / "README.md").read_text()
     expected = {
-        "cancel": (["--backend", "--terminate", "--who"], "ID"),
-        "schedules": (["--backend", "--json"], None),
-        "pause-schedule": (["--backend"], "NAME"),
-        "resume-schedule": (["--backend"], "NAME"),
-        "run-schedule": (["--backend"], "NAME"),
+        "cancel": (["--backend", "--terminate", "--who"], ["ID"]),
+        "run-now": (["--backend"], ["ID"]),
+        "pause": (["--backend"], ["QUEUE"]),
+        "resume": (["--backend"], ["QUEUE"]),
+        "pool": (["--backend"], ["POOL_ID"]),
+        "schedules": (["--backend", "--json"], []),
+        "pause-schedule": (["--backend"], ["NAME"]),
+        "resume-schedule": (["--backend"], ["NAME"]),
+        "run-schedule": (["--backend"], ["NAME"]),
     }
     assert set(subparsers.choices) == set(expected)
     for name, sub in subparsers.choices.items():
@@ -188,5 +192,5 @@ def test_every_subcommand_and_flag_is_documented():
         ]
         want, positional = expected[name]
         assert flags == want, name
-        for flag in [*flags, *([positional] if positional else [])]:
+        for flag in [*flags, *positional]:
             assert f"| `{flag}` |" in page, flag

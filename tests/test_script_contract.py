@@ -61,6 +61,8 @@ SAMPLES = {
     "reap_workers": {"until_ms": 77},
     "remove_pool": {"pool_id": "P", "worker_ids": ["w1"]},
     "requeue": {"ids": ["a", "b"]},
+    "resume_queue": {"queue": "Q"},
+    "run_now": {"ids": ["a", "b"]},
     "schedule": {
         "name": "nightly",
         "queue": "Q",

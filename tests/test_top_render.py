@@ -256,3 +256,19 @@ def test_snapshot_to_dict_is_plain_json():
     assert data["pools"][0]["workers"][0]["threads"][1]["task_path"] == "shop.tasks.resize_image"
     assert data["failures"][0]["finished_at"] == (NOW - timedelta(seconds=12)).isoformat()
     assert data["taken_at"] == NOW.isoformat()
+
+
+def test_a_paused_queue_and_a_quiet_pool_are_marked_and_in_the_json():
+    snapshot = busy_snapshot()
+    queues = [replace(q, paused=q.name == "reports") for q in snapshot.queues]
+    pools = [replace(p, quiet=p.host == "web1") for p in snapshot.pools]
+    marked = replace(snapshot, queues=queues, pools=pools)
+    screen = draw(marked, 140)
+    assert "reports PAUSED" in screen
+    assert "reports (no pool)" not in screen  # paused says why nothing is taken
+    assert "default PAUSED" not in screen
+    [row] = [r for r in worker_rows(marked, 140, UNICODE) if str(r[0]).startswith("web1:100")]
+    assert "quiet" in str(row[0])
+    data = json.loads(json.dumps(marked.to_dict()))
+    assert {q["name"]: q["paused"] for q in data["queues"]}["reports"] is True
+    assert {p["host"]: p["quiet"] for p in data["pools"]} == {"web1": True, "web2": False}

@@ -229,3 +229,11 @@ def test_a_frame_costs_the_same_with_10_or_10000_tasks(backend, rclient, monkeyp
     assert big_trips == small_trips == 2  # two pipelines
     assert big_commands == small_commands
     print(f"\nper frame: {big_trips} round trips, {big_commands} Redis commands")
+
+
+def test_a_paused_queue_and_a_quiet_pool_reach_the_frame(backend):
+    backend.pause_queue("low")
+    backend.heartbeat("p1", ["w1"], pool_report({"host": "h", "pid": 1, "quiet": True}))
+    snapshot = Sampler(backend).sample()
+    assert [q.name for q in snapshot.queues if q.paused] == ["low"]
+    assert [p.quiet for p in snapshot.pools] == [True]

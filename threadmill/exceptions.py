@@ -76,3 +76,7 @@ class Cancelled(ThreadmillError):
 
 class Expired(ThreadmillError):
     """A task could not start within its `expires` after it became due; it never ran."""
+
+
+class UnknownPool(ThreadmillError):
+    """A control request named a pool that is not live (no heartbeat within heartbeat_ttl)."""

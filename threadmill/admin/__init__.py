@@ -2,7 +2,8 @@
 
 `TaskAdmin` is the admin of the unmanaged `Task` model; it replaces the model admin's URLs
 with the Threadmill views (overview, task lists, task detail, workers, schedules, actions:
-requeue, purge, cancel and terminate; pause, resume and run a schedule), each wrapped by
+requeue, purge, cancel, terminate and run now; pause, resume and run a schedule;
+operations: pause / resume a queue, pool requests), each wrapped by
 `views.access.admin_view`: the admin's `admin_view` (login, staff, CSRF, no caching), a
 styled 403 page naming a missing permission, `HX-Refresh` for a live refresh whose session
 ended, short-timeout reads.
@@ -23,7 +24,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
-from threadmill.admin.views import access, actions, overview, schedules, tasks, workers
+from threadmill.admin.views import access, actions, operations, overview, schedules, tasks, workers
 from threadmill.admin.views.common import PERM_VIEW
 from threadmill.models import Task
 
@@ -60,6 +61,16 @@ class TaskAdmin(admin.ModelAdmin):
                 "<str:alias>/schedules/<str:action>/",
                 view(schedules.schedule_action),
                 name=f"{name}_schedule_action",
+            ),
+            path(
+                "<str:alias>/pools/<str:pool_id>/<str:action>/",
+                view(operations.pool_action),
+                name=f"{name}_pool_action",
+            ),
+            path(
+                "<str:alias>/queue-switch/<path:queue>/<str:action>/",
+                view(operations.queue_switch),
+                name=f"{name}_queue_switch",
             ),
             path("<str:alias>/jump/", view(tasks.jump), name=f"{name}_jump"),
             path(

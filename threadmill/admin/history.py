@@ -7,6 +7,8 @@ A whole-set action logs one entry per request (a slice of chunks), saying how ma
 moved and how many remained.
 A schedule's pause or resume logs one change that links nowhere (a schedule is settings, not
 a task); its *Run now* logs the addition of the task it enqueued, linking to that task.
+Pausing or resuming a queue and a pool request log one entry each, naming the queue or
+pool.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from django.http import HttpRequest
 
 from threadmill.models import Task
 
-FLAGS = {"requeue": CHANGE, "purge": DELETION, "cancel": CHANGE, "terminate": CHANGE}
+FLAGS = {
+    "requeue": CHANGE,
+    "purge": DELETION,
+    "cancel": CHANGE,
+    "terminate": CHANGE,
+    "run-now": CHANGE,
+    "operation": CHANGE,
+}
 VERBS = {"requeue": "Requeued", "purge": "Purged", "cancel": "Cancelled"}
 #: The history's message per (action, outcome) of a task the action touched.
 LOGGED = {
@@ -28,6 +37,7 @@ LOGGED = {
     ("cancel", "requested"): "Cancellation requested through the Threadmill admin.",
     ("terminate", "cancelled"): "Cancelled through the Threadmill admin.",
     ("terminate", "requested"): "Termination requested through the Threadmill admin.",
+    ("run-now", "moved"): "Run now (moved to READY) through the Threadmill admin.",
 }
 
 
@@ -52,6 +62,14 @@ def log_tasks(request: HttpRequest, action: str, alias: str, outcomes: dict[str,
         LogEntry.objects.log_actions(_user_id(request), refs, FLAGS[action], message)
         written += len(refs)
     return written
+
+
+def log_operation(request: HttpRequest, label: str, message: str) -> None:
+    """One entry for an operation on a queue or a pool (pause, resume, quiet, stop ...):
+    `label` names what it acted on, `message` what was done."""
+    ref = Task(id=None)  # type: ignore[misc]  # no object: the entry links nowhere
+    ref.label = label
+    LogEntry.objects.log_actions(_user_id(request), [ref], FLAGS["operation"], message)
 
 
 def log_batch(

@@ -20,6 +20,7 @@ ACTED = {
     "purge": {"purged"},
     "cancel": {"cancelled", "requested"},
     "terminate": {"cancelled", "requested"},
+    "run-now": {"moved"},
 }
 REQUEUEABLE = {TaskState.FAILED, TaskState.SUCCESSFUL}
 
@@ -34,6 +35,10 @@ def predict(action: str, record: TaskRecord | None) -> str:
         return "missing"
     if action == "purge":
         return "RUNNING" if record.state == TaskState.RUNNING else "purged"
+    if action == "run-now":
+        if record.state == TaskState.DEFERRED:
+            return "moved"
+        return record.state.value if record.state is not None else "corrupt"
     if action in ("cancel", "terminate"):
         if record.state in (TaskState.READY, TaskState.DEFERRED):
             return "cancelled"
@@ -113,11 +118,31 @@ def _requeue_or_purge_message(action: str, outcome: str, n: int) -> tuple[int, s
     )
 
 
+def _run_now_message(action: str, outcome: str, n: int) -> tuple[int, str]:
+    if outcome == "moved":
+        return (
+            messages.SUCCESS,
+            f"Moved {plural(n)} to READY now: the next free thread runs "
+            f"{_them(n)} (id and history kept).",
+        )
+    if outcome == "missing":
+        return (messages.WARNING, f"{plural(n)} missing: already purged, or expired.")
+    return (
+        messages.WARNING,
+        f"Refused {plural(n)} because {outcome}: only DEFERRED tasks (waiting for their time "
+        "or a retry) can be run now.",
+    )
+
+
 def outcome_messages(action: str, outcomes: dict[str, str]) -> list[tuple[int, str]]:
     """(message level, text) per outcome, counted, what was done first: requeued, refused
     because RUNNING, ..."""
     counts = Counter(outcomes.values())
-    word = _cancel_message if action in ("cancel", "terminate") else _requeue_or_purge_message
+    word = _requeue_or_purge_message
+    if action in ("cancel", "terminate"):
+        word = _cancel_message
+    elif action == "run-now":
+        word = _run_now_message
     done = ACTED[action]
     ordered = sorted(counts.items(), key=lambda item: (item[0] not in done, item[0] != "cancelled"))
     return [word(action, outcome, n) for outcome, n in ordered]

@@ -229,6 +229,7 @@ class ThreadmillBackend(BaseTaskBackend):
         reap: bool = True,
         housekeeping: bool = True,
         reap_until: float | None = None,
+        pool_id: str = "",
     ) -> MaintenanceReport:
         """One broker step: promote due deferred tasks; with `reap`, resolve the workers of
         dead pools; with `housekeeping`, trim expired results and (with `reap`) expire
@@ -236,7 +237,35 @@ class ThreadmillBackend(BaseTaskBackend):
         (the grace period after an outage). `reap_until` (a Unix time on Redis's clock):
         if Redis runs the call later than that, it neither reaps nor expires, because
         the call is stale (sent before a stall, run after it, when heartbeats and lease
-        renewals could not get through)."""
+        renewals could not get through). With `pool_id`, the same round trip takes that
+        pool's pending control requests (`request_pool`), returned in `pool_requests`."""
+
+    # ---- operations API: steer work (admin, threadmill_ctl) ---------------------------
+
+    @abstractmethod
+    def pause_queue(self, queue: str) -> bool:
+        """Pause a queue: no pool takes its tasks (running ones finish) until it is resumed;
+        enqueues are still accepted. Kept in the backend, so it outlives pool restarts.
+        Returns False when it was paused already."""
+
+    @abstractmethod
+    def resume_queue(self, queue: str) -> tuple[bool, int]:
+        """Resume a paused queue; its ready tasks go to waiting threads at once. Returns
+        (whether it was paused, how many tasks were handed to waiting threads)."""
+
+    @abstractmethod
+    def paused_queues(self) -> list[str]:
+        """The paused queues, sorted."""
+
+    @abstractmethod
+    def run_now(self, task_ids: Iterable[str]) -> dict[str, str]:
+        """DEFERRED tasks (waiting for their time or a retry) to READY now, same id.
+        Returns id -> moved, or missing / the state that refused."""
+
+    @abstractmethod
+    def request_pool(self, pool_id: str, action: str) -> None:
+        """Ask a live pool to do `action` (one of records.POOL_ACTIONS); its master acts
+        within about a broker_interval. Raises UnknownPool when no such pool is live."""
 
     # ---- inspection API ---------------------------------------------------------------
 

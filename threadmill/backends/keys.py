@@ -17,6 +17,8 @@ one shard. The names:
     control:<worker>          list    cancel / terminate requests for a worker process
     sched:<name>              hash    a periodic schedule's state (last slot, paused ...)
     sched:<name>:runs         list    a schedule's recent runs
+    poolreq:<pool>            list    control requests for one pool (quiet, stop ...)
+    paused                    set     the queues no pool takes tasks from
     seq, due, workers, pools, queues, stats, fence, meta   one of each per alias
 
 The Lua scripts build names with the functions of the `K` table in `lua/_lib.lua`, which has
@@ -90,6 +92,16 @@ class Keys:
     def schedule_runs(self, name: str) -> str:
         """List of a schedule's newest runs, 'slot_ms:task_id:how'."""
         return f"{self.base}sched:{name}:runs"
+
+    def pool_requests(self, pool_id: str) -> str:
+        """List of control requests (quiet, resume, stop, add-worker, remove-worker) for one
+        pool; its master takes them every broker_interval."""
+        return f"{self.base}poolreq:{pool_id}"
+
+    @property
+    def paused(self) -> str:
+        """Set of the paused queues: acquire, park and hand-off to parked threads skip them."""
+        return f"{self.base}paused"
 
     def pool(self, pool_id: str) -> str:
         """Expiring hash: the last report of one pool (master process) and when it came."""

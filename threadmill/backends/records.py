@@ -253,6 +253,7 @@ class QueueStats:
     measured_at: datetime
     retrying: int = 0  # deferred after a failed attempt (part of `deferred`)
     retried_total: int = 0  # failed attempts put back for another try
+    paused: bool = False  # no pool takes its tasks (enqueues are still accepted)
 
     def count(self, state: TaskState) -> int:
         return getattr(self, state.slug)
@@ -301,7 +302,14 @@ class PoolReport:
     skew_seconds: float = 0.0  # host clock minus Redis clock
     rss_bytes: int = 0  # of the master process
     stopping: bool = False  # stopping gracefully: workers finish what they hold
+    quiet: bool = False  # asked to take no new tasks (it finishes what it holds)
     workers: list[WorkerReport] = field(default_factory=list)
+
+
+#: What a pool can be asked to do (`ThreadmillBackend.request_pool`): take no new tasks
+#: and finish what it holds, take tasks again, stop gracefully, one worker process more or
+#: fewer.
+POOL_ACTIONS = ("quiet", "resume", "stop", "add-worker", "remove-worker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +381,7 @@ class HeartbeatReply:
 @dataclass(frozen=True, slots=True)
 class MaintenanceReport:
     promoted: int = 0
+    pool_requests: list[str] = field(default_factory=list)  # see POOL_ACTIONS
     expired: list[str] = field(default_factory=list)
     reaped_workers: dict[str, int] = field(default_factory=dict)
     trimmed: int = 0

@@ -24,6 +24,7 @@ from threadmill.options import BackendOptions
 
 from . import spin as reply_spin
 from .base import ThreadmillBackend
+from .controls import RedisControls, decode_requests
 from .inspection import RedisInspection
 from .prefix_search import find_task_ids
 from .producer import Producer
@@ -83,6 +84,7 @@ class RedisTaskBackend(ThreadmillBackend):
         self.keys = self.store.keys  # key names, for tests and tools that look at Redis
         self._scripts = self.store.scripts
         self._inspection = RedisInspection(self.store, self.queues)
+        self._controls = RedisControls(self.store)
         self._producer = Producer(
             alias,
             self.store,
@@ -249,6 +251,7 @@ class RedisTaskBackend(ThreadmillBackend):
         reap: bool = True,
         housekeeping: bool = True,
         reap_until: float | None = None,
+        pool_id: str = "",
     ) -> MaintenanceReport:
         s = self._scripts
         until = None if reap_until is None else int(reap_until * 1000)
@@ -259,13 +262,33 @@ class RedisTaskBackend(ThreadmillBackend):
             steps["expire"] = s.expire_leases(until_ms=until, queues=queues)
         if reap:
             steps["reap"] = s.reap_workers(until_ms=until)
-        done = dict(zip(steps, self.store.run_many(list(steps.values())), strict=True))
+        reads = [self._controls.take_requests_read(pool_id)] if pool_id else []
+        replies = self.store.run_many(list(steps.values()), reads)
+        done = dict(zip(steps, replies, strict=False))
         return MaintenanceReport(
+            pool_requests=decode_requests(replies[len(steps)] if reads else None),
             promoted=done["promote"],
             trimmed=done.get("trim", 0),
             expired=done.get("expire", []),
             reaped_workers={w: int(n) for w, n in done.get("reap", {}).items()},
         )
+
+    # ---- operations: carried out by RedisControls on the same store ---------------------
+
+    def pause_queue(self, queue: str) -> bool:
+        return self._controls.pause_queue(queue)
+
+    def resume_queue(self, queue: str) -> tuple[bool, int]:
+        return self._controls.resume_queue(queue)
+
+    def paused_queues(self) -> list[str]:
+        return self._controls.paused_queues()
+
+    def run_now(self, task_ids: Iterable[str]) -> dict[str, str]:
+        return self._controls.run_now(task_ids)
+
+    def request_pool(self, pool_id: str, action: str) -> None:
+        self._controls.request_pool(pool_id, action)
 
     # ---- inspection API: carried out by RedisInspection on the same store ---------------
 

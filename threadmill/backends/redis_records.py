@@ -259,6 +259,7 @@ def report_to_json(report: PoolReport) -> str:
             "skew_seconds": report.skew_seconds,
             "rss_bytes": report.rss_bytes,
             "stopping": report.stopping,
+            "quiet": report.quiet,
             "workers": [
                 {
                     "worker_id": w.worker_id,
@@ -333,6 +334,7 @@ def report_from_json(text: str | None) -> PoolReport:
         skew_seconds=skew,
         rss_bytes=_as_int(data.get("rss_bytes")),
         stopping=bool(data.get("stopping", False)),
+        quiet=bool(data.get("quiet", False)),
         workers=workers,
     )
 
@@ -342,7 +344,7 @@ def queue_stats_from_reply(names: Sequence[str], reply: list[Any]) -> list[Queue
     measured_at = at_ms(reply[0])
     stats = []
     for n, queue in enumerate(names):
-        v = reply[1 + n * 14 : 15 + n * 14]
+        v = reply[1 + n * 15 : 16 + n * 15]
         stats.append(
             QueueStats(
                 queue=queue,
@@ -360,6 +362,7 @@ def queue_stats_from_reply(names: Sequence[str], reply: list[Any]) -> list[Queue
                 failed_total=int(v[11] or 0),
                 retrying=v[12],
                 retried_total=int(v[13] or 0),
+                paused=bool(v[14]),
                 measured_at=measured_at,
             )
         )

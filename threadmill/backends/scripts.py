@@ -308,7 +308,7 @@ class Scripts:
     def queue_stats(
         self, *, queues: Sequence[str], window_ms: int = RECENT_WINDOW_MS
     ) -> Call[list[QueueStats]]:
-        keys = [self.keys.stats]
+        keys = [self.keys.stats, self.keys.paused]
         for queue in queues:
             keys += [self.keys.index(queue, s) for s in (*STATUS_INDEXES, RETRYING_INDEX)]
         names = list(queues)
@@ -344,6 +344,18 @@ class Scripts:
     def requeue(self, *, ids: Sequence[str]) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]
         return Call(self.lua["requeue"], keys, [self._base, *ids], _pairs)
+
+    def run_now(self, *, ids: Sequence[str]) -> Call[dict[str, str]]:
+        keys = [self.keys.task(i) for i in ids]
+        return Call(self.lua["run_now"], keys, [self._base, *ids], _pairs)
+
+    def resume_queue(self, *, queue: str) -> Call[tuple[bool, int]]:
+        return Call(
+            self.lua["resume_queue"],
+            [self.keys.paused],
+            [self._base, queue],
+            lambda r: (bool(r[0]), int(r[1])),
+        )
 
     def cancel(self, *, ids: Sequence[str], who: str, terminate: bool) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]

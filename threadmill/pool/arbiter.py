@@ -8,7 +8,8 @@ when workers cannot even boot), heartbeat and run maintenance, and kill a worker
 overran its lease. The master is single-threaded, so forking it is safe.
 
 Signals: TERM / INT graceful stop (a second one stops at once), QUIT immediate stop, HUP
-replace all workers gracefully, TTIN / TTOU one worker process more / fewer.
+replace all workers gracefully, TTIN / TTOU one worker process more / fewer. The same
+controls (and quiet / resume) can be requested through Redis (`remote.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.records import PoolReport
 from threadmill.exceptions import BackendUnavailable
 
+from . import remote
 from .broker import HOUSEKEEPING_HEARTBEATS, Broker
 from .children import (
     WorkerHandle,
@@ -100,6 +102,7 @@ class Arbiter:
         self._signal_queue: list[int] = []
         self._pipe_r, self._pipe_w = -1, -1
         self.exit_code = 0
+        self.quiet = False  # asked to take no new tasks (see remote.py)
         self._announce_workers = False  # a worker was spawned: heartbeat without waiting
 
     # ---- signals --------------------------------------------------------------------------
@@ -207,6 +210,7 @@ class Arbiter:
         self.spawned += 1
         worker_id = f"{self.pool_id}.{self.spawned}"
         scoreboard = Scoreboard(self.spec.threads)
+        scoreboard.quiet = self.quiet
         max_tasks = self.spec.max_tasks
         if max_tasks is not None:
             max_tasks += random.randint(0, self.spec.max_tasks_jitter)
@@ -301,9 +305,9 @@ class Arbiter:
 
     def _work_available(self) -> str:
         """For --exit-empty: "now" (ready or due tasks), "later" (tasks waiting for their
-        retry: a drain finishes them) or "none"."""
+        retry: a drain finishes them) or "none". A paused queue's tasks do not count."""
         try:
-            stats = self.backend.queue_stats(self.spec.queues)
+            stats = [s for s in self.backend.queue_stats(self.spec.queues) if not s.paused]
         except BackendUnavailable as exc:
             logger.warning("Cannot check the queues: %s", exc)
             return "now"
@@ -349,6 +353,7 @@ class Arbiter:
             crashes=self.crashes,
             rss_bytes=rss_bytes(self.pid),
             stopping=self.stopping_since is not None,
+            quiet=self.quiet,
             workers=[handle.report() for handle in self.workers.values()],
         )
 
@@ -406,6 +411,9 @@ class Arbiter:
                 self.watchdog()
                 self.broker.tick(self.report(), self._worker_ids(), force=self._announce_workers)
                 self._announce_workers = False
+                for action in self.broker.take_requests():
+                    remote.apply(self, action)
+                    self._announce_workers = True  # the new state shows at the next turn
         except Exception:
             logger.exception("Pool %s: the master failed; stopping workers", self.pool_id)
             self.exit_code = 1

@@ -10,6 +10,8 @@ Called from the master's loop (the master stays single-threaded so that forking 
   heartbeat intervals expire leases and trim expired results. Several pools may do this at
   once: every step is an idempotent script;
 * **resolution** of a dead worker's tasks, retried until Redis answers;
+* **control requests** for this pool (quiet, stop, ...; see `remote.py`), taken in the
+  same round trip as the maintenance every `broker_interval`;
 * **periodic schedules** every `broker_interval`: each due slot enqueued once (`periodic.py`;
   not in a pool started with `--exit-empty`, a one-off drain).
 
@@ -65,6 +67,7 @@ class Broker:
         self._next_housekeeping = 0.0
         self._next_reap = 0.0
         self._unreachable_logged = False
+        self._requests: list[str] = []
         grace = 2 * self.config.broker_interval
         self.periodic = Periodic(backend, grace) if schedules else None
 
@@ -198,9 +201,11 @@ class Broker:
             reap=reap,
             housekeeping=housekeeping,
             reap_until=reap_until,
+            pool_id=self.pool_id,
         )
         if report is None:
             return
+        self._requests += report.pool_requests
         for task_id in report.expired:
             logger.error(
                 "Task %s FAILED with AcknowledgementTimeout: not acknowledged within "
@@ -214,6 +219,11 @@ class Broker:
             )
         if report.promoted:
             logger.debug("Promoted %d deferred task(s)", report.promoted)
+
+    def take_requests(self) -> list[str]:
+        """The control requests taken since the last call, oldest first."""
+        taken, self._requests = self._requests, []
+        return taken
 
     def remove(self, worker_ids: Sequence[str]) -> None:
         """Clean shutdown: forget this pool in Redis (best effort)."""

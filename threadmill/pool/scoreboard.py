@@ -9,7 +9,8 @@ seconds cannot make its worker look idle or dead.
 
 Layout: a header (booted flag, processed and failed counters), then one record per thread
 guarded by a sequence number (odd while being written), so the reader never uses a
-half-written record.
+half-written record, then one byte the master writes and the worker reads: whether the
+pool is quiet (take no new tasks).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from threadmill.backends.records import ThreadReport
 
 _HEADER = struct.Struct("<BQQdB")  # booted, processed, failed, started, exit reason
 _THREAD = struct.Struct("<Id64s192s")  # seq, since (epoch seconds, 0 = idle), id, path
+_QUIET = struct.Struct("<B")  # written by the master only
 
 
 class Scoreboard:
@@ -31,7 +33,8 @@ class Scoreboard:
 
     def __init__(self, threads: int) -> None:
         self.threads = threads
-        self._mem = mmap.mmap(-1, _HEADER.size + _THREAD.size * threads)
+        self._quiet_at = _HEADER.size + _THREAD.size * threads
+        self._mem = mmap.mmap(-1, self._quiet_at + _QUIET.size)
         self._counter_lock = threading.Lock()  # used by the worker's threads only
         _HEADER.pack_into(self._mem, 0, 0, 0, 0, 0.0, 0)
 
@@ -65,6 +68,17 @@ class Scoreboard:
             _HEADER.pack_into(
                 self._mem, 0, booted, processed + 1, failures + int(failed), started, reason
             )
+
+    # ---- written by the master, read by the worker ---------------------------------------
+
+    @property
+    def quiet(self) -> bool:
+        """Whether the pool is quiet: the worker takes no new tasks (it finishes its own)."""
+        return bool(_QUIET.unpack_from(self._mem, self._quiet_at)[0])
+
+    @quiet.setter
+    def quiet(self, value: bool) -> None:
+        _QUIET.pack_into(self._mem, self._quiet_at, int(value))
 
     # ---- read by the master -------------------------------------------------------------
 

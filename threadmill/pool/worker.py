@@ -10,7 +10,10 @@ mailbox, where the enqueue script puts the lease of the next task (see park.lua)
 process's main thread only supervises: it turns SIGTERM / SIGINT into a graceful stop
 (threads finish and acknowledge what they hold; parked threads are sent a stop request),
 stops when the master is gone, enforces the attempts' time limits (`limits.py`, which also
-runs the thread that receives cancellation requests), and exits once every thread is done.
+runs the thread that receives cancellation requests), follows the pool's quiet flag (in the
+scoreboard; SIGUSR1 says it changed): quiet, threads finish what they hold, take nothing
+new and wait in the process, parked ones are woken; resumed, they park again; and exits
+once every thread is done.
 A failed attempt is put back for a retry in the same acknowledgement when its retry
 policy says so.
 """
@@ -50,6 +53,7 @@ EXIT_EMPTY = 4  # --exit-empty and every listened queue was empty
 T = TypeVar("T")
 
 IDLE, ACQUIRING, RUNNING, DONE = "idle", "acquiring", "running", "done"
+QUIET = "quiet"  # not parked: waiting in the process until the pool takes tasks again
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class Worker:
         self.states = [IDLE] * spec.threads
         self.stopping = False
         self.recycling = False
+        self.quiet = scoreboard.quiet  # a worker started while the pool is quiet starts quiet
+        self.changed = threading.Condition(self.lock)  # quiet threads wait on it
         self.processed = 0
         self.wakeup = threading.Event()  # set on stop: ends backoff sleeps, wakes main
         self._tokens = itertools.count(1)
@@ -95,6 +101,7 @@ class Worker:
         signal.signal(signal.SIGQUIT, lambda *_: os._exit(EXIT_OK))
         for ignored in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
             signal.signal(ignored, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR1, lambda *_: self.wakeup.set())  # the quiet flag changed
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         try:
             worker_started.send(sender=Worker, worker_id=self.spec.worker_id)
@@ -129,7 +136,30 @@ class Worker:
     def request_stop(self) -> None:
         with self.lock:
             self.stopping = True
+            self.changed.notify_all()
         self.wakeup.set()
+
+    def _follow_quiet(self) -> None:
+        """Apply the pool's quiet flag: quiet, wake the parked threads (they take nothing
+        new: a task handed to one in the same instant, it runs); resumed, let the waiting
+        threads park again."""
+        quiet = self.scoreboard.quiet
+        with self.lock:
+            if quiet == self.quiet:
+                return
+            self.quiet = quiet
+            self.changed.notify_all()
+            parked = [i for i, state in enumerate(self.states) if state == IDLE]
+        logger.info(
+            "Worker %s %s",
+            self.spec.worker_id,
+            "quiet: taking no new tasks" if quiet else "resumed",
+        )
+        if quiet and parked:
+            try:
+                self.backend.request_stop([self._mailbox(i) for i in parked])
+            except BackendUnavailable as exc:  # nothing can be handed to them either
+                self._warn_unavailable(exc)
 
     def _supervise(self, threads: list[threading.Thread]) -> int:
         asked: set[int] = set()  # parked threads sent a stop request
@@ -138,6 +168,7 @@ class Worker:
             self.wakeup.wait(self._tick(1.0 if not asked else 0.2))
             self.wakeup.clear()
             self.attempts.enforce_deadlines()
+            self._follow_quiet()
             if os.getppid() != self.spec.master_pid and not self.stopping:
                 logger.warning("Worker %s: master is gone, stopping", self.spec.worker_id)
                 self.request_stop()
@@ -221,6 +252,10 @@ class Worker:
                 if not self._may_take_more():
                     self.states[index] = DONE
                     return None
+                if self.quiet:
+                    self.states[index] = QUIET
+                    self.changed.wait(1.0)
+                    continue
                 self.states[index] = ACQUIRING
             token = self._token(index)
             if spec.exit_empty:  # drain, never wait
@@ -235,7 +270,7 @@ class Worker:
                 self.states[index] = RUNNING
                 return lease
             with self.lock:
-                wait = self._may_take_more()
+                wait = self._may_take_more() and not self.quiet
                 if wait:
                     self.states[index] = IDLE
             if wait:
@@ -314,7 +349,7 @@ class Worker:
             retry = retry_after(running, outcome.exception, self.attempts.default_retry)
         self._count()
         with self.lock:
-            next_token = self._token(index) if self._may_take_more() else ""
+            next_token = self._token(index) if self._may_take_more() and not self.quiet else ""
         ack = self._until_answered(
             lambda: backend.acknowledge(
                 lease,

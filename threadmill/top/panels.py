@@ -126,7 +126,9 @@ QUEUE_COLUMNS = [  # least=16: a name and its "(no pool)" mark before a minor co
 
 def _queue_row(q: QueueView, served: bool) -> list[Cell]:
     name = Text(q.name, style="bold")
-    if not served and (q.ready or q.running):
+    if q.paused:
+        name.append(" PAUSED", style="bold black on yellow")
+    elif not served and (q.ready or q.running):
         name.append(" (no pool)", style="red")
     oldest = Text(fmt_duration(q.oldest_ready_seconds))
     if q.oldest_ready_seconds is not None and q.oldest_ready_seconds >= OLD_READY_SECONDS:
@@ -227,6 +229,8 @@ def worker_rows(
         name.append(" master", style="dim")
         if pool.stopping:
             name.append(" stopping", style="yellow")
+        elif pool.quiet:
+            name.append(" quiet", style="yellow")
         counters = Text.assemble(  # crashes first: what survives a narrow column
             ("crashes ", "dim"),
             (str(pool.crashes), "bold red" if pool.crashes else ""),

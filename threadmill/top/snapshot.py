@@ -114,6 +114,7 @@ def _pool_view(pool: PoolStatus, now: datetime) -> PoolView:
         heartbeat_age_seconds=_seconds(now, pool.seen_at),
         stale=pool.stale,
         stopping=report.stopping,
+        quiet=report.quiet,
         restarts=report.restarts,
         crashes=report.crashes,
         rss_bytes=report.rss_bytes,
@@ -260,6 +261,7 @@ class Sampler:
                     failed_total=q.failed_total,
                     retrying=q.retrying,
                     retried_total=q.retried_total,
+                    paused=q.paused,
                 )
             )
         if counted and window:

@@ -36,6 +36,7 @@ class QueueView:
     retrying: int = 0  # deferred tasks waiting for another attempt (part of `deferred`)
     retried_total: int = 0  # failed attempts put back for a retry, counted by the backend
     retries_per_minute: float | None = None  # over the last minute of sampling
+    paused: bool = False  # no pool takes its tasks until it is resumed
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class PoolView:
     processes: int
     threads_per_process: int
     workers: list[WorkerView]
+    quiet: bool = False  # asked to take no new tasks (finishes what it holds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""Requeue, purge and cancel (or terminate): the selected tasks (or one), and whole sets
-in slices with progress.
+"""Requeue, purge, cancel (or terminate) and run now: the selected tasks (or one), and whole
+sets in slices with progress.
 
 Every action is a POST (CSRF-protected by the admin) that first shows a confirmation page
 saying what will happen to how many tasks; the confirmed POST does it, reports per-outcome
@@ -49,8 +49,15 @@ PERMS = {
     "purge": PERM_PURGE,
     "cancel": PERM_CANCEL,
     "terminate": PERM_CANCEL,
+    "run-now": PERM_REQUEUE,
 }
-VERBS = {"requeue": "Requeue", "purge": "Purge", "cancel": "Cancel", "terminate": "Terminate"}
+VERBS = {
+    "requeue": "Requeue",
+    "purge": "Purge",
+    "cancel": "Cancel",
+    "terminate": "Terminate",
+    "run-now": "Run now",
+}
 DONE_VERBS = {"requeue": "Requeued", "purge": "Purged", "cancel": "Cancelled"}
 #: The whole sets each action may be run on.
 BATCH_SETS = {"requeue": BATCH_REQUEUEABLE, "purge": PURGEABLE, "cancel": BATCH_CANCELLABLE}
@@ -109,6 +116,8 @@ def _execute(
             outcomes = backend.requeue(ids)
         elif action == "purge":
             outcomes = backend.purge(ids, queue)
+        elif action == "run-now":
+            outcomes = backend.run_now(ids)
         else:
             outcomes = backend.cancel(ids, who=who(request), terminate=action == "terminate")
     except ThreadmillError as exc:

@@ -96,6 +96,7 @@ def task_list(
     user = request.user
     offers = {
         "offers_requeue": task_state in REQUEUEABLE,
+        "offers_run_now": task_state == TaskState.DEFERRED,
         "offers_purge": task_state in PURGEABLE,
         "offers_cancel": task_state in CANCELLABLE,
         "offers_requeue_all": task_state in BATCH_REQUEUEABLE,
@@ -130,6 +131,7 @@ def task_list(
         context["examined_from"] = min(offset + 1, page.total)
         context["selectable"] = bool(page.items) and (
             (offers["offers_requeue"] and user.has_perm(PERM_REQUEUE))
+            or (offers["offers_run_now"] and user.has_perm(PERM_REQUEUE))
             or (offers["offers_purge"] and user.has_perm(PERM_PURGE))
             or (offers["offers_cancel"] and user.has_perm(PERM_CANCEL))
         )

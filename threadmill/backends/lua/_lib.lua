@@ -41,6 +41,8 @@ function K.unique(base, digest) return base .. 'unique:' .. digest end
 function K.control(base, worker_id) return base .. 'control:' .. worker_id end
 function K.schedule(base, name) return base .. 'sched:' .. name end
 function K.schedule_runs(base, name) return base .. 'sched:' .. name .. ':runs' end
+function K.paused(base) return base .. 'paused' end
+function K.pool_requests(base, pool_id) return base .. 'poolreq:' .. pool_id end
 
 -- A lease of a task with a timeout expires this long after the timeout (the worker stops
 -- the task itself within about a second; the broker only steps in when the worker cannot).
@@ -177,6 +179,28 @@ local function expired(limits, now)
   return expires_ms ~= nil and now > (due or now) + expires_ms
 end
 
+-- The listed queues that are not paused (K.paused): one SISMEMBER for the usual single
+-- queue, one SMISMEMBER for several. A paused queue keeps its tasks; nobody leases them.
+local function unpaused(base, queues)
+  if #queues == 1 then
+    if redis.call('SISMEMBER', K.paused(base), queues[1]) == 1 then
+      return {}
+    end
+    return queues
+  end
+  if #queues == 0 then
+    return queues
+  end
+  local flags = redis.call('SMISMEMBER', K.paused(base), unpack(queues))
+  local out = {}
+  for i, queue in ipairs(queues) do
+    if flags[i] == 0 then
+      table.insert(out, queue)
+    end
+  end
+  return out
+end
+
 -- Take the best ready task of queues (highest priority, then oldest; ties between queues go
 -- to the first listed) and lease it. Corrupt heads are quarantined and skipped, at most
 -- `limit` of them. Returns the lease reply, or nil when every ready index is empty.
@@ -252,28 +276,38 @@ end
 -- Hand the best ready task of queue to the thread that has waited longest for one (a
 -- parked thread, see park.lua): lease it to that thread and put the lease in its mailbox,
 -- which the thread is blocked on. Entries of threads no longer parked are skipped (a
--- safety net: unparking removes them).
+-- safety net: unparking removes them). Nothing is handed from a paused queue (nor, to a
+-- thread parked on several queues, from its other paused ones). Returns whether a task
+-- was handed.
 local function dispatch(base, queue, now)
+  if redis.call('SISMEMBER', K.paused(base), queue) == 1 then
+    return false
+  end
   local idle = K.idle(base, queue)
   for _ = 1, 100 do
     local mbox = redis.call('LPOP', idle)
     if not mbox then
-      return
+      return false
     end
     local park = K.park(base, mbox)
     local p = redis.call('HMGET', park, 'token', 'worker', 'lease_ms', 'ttl', 'queues')
     if p[1] then
-      local out = lease_next(base, K.leases(base, p[2]), cjson.decode(p[5]), p[2], p[1],
+      local listened = cjson.decode(p[5])
+      if #listened > 1 then
+        listened = unpaused(base, listened)
+      end
+      local out = lease_next(base, K.leases(base, p[2]), listened, p[2], p[1],
         tonumber(p[3]), now, tonumber(p[4]), 10)
       if out == nil then
         redis.call('LPUSH', idle, mbox) -- nothing to give after all: it stays parked
-        return
+        return false
       end
       forget_park(base, mbox, p[5])
       redis.call('RPUSH', K.mailbox(base, mbox), out)
-      return
+      return true
     end
   end
+  return false
 end
 
 -- Put id in the ready index of queue: higher priority first, FIFO within a priority
@@ -458,7 +492,8 @@ end
 -- token returns the task the first call leased. Due deferred tasks are promoted here when
 -- nothing is ready (otherwise the broker promotes them every broker_interval). `fresh`: the
 -- caller knows that no earlier call used token, so there is no earlier lease to look up.
--- Returns the lease reply or '' when there is nothing to run.
+-- Paused queues are left out (one set lookup). Returns the lease reply or '' when there is
+-- nothing to run.
 local function acquire_held(base, leases_key, token, now)
   local held = redis.call('HGET', leases_key, token)
   if held then
@@ -478,6 +513,10 @@ local function acquire(base, leases_key, queues, worker_id, token, lease_ms, bat
     if again then
       return again
     end
+  end
+  queues = unpaused(base, queues)
+  if #queues == 0 then
+    return ''
   end
   local out = lease_next(base, leases_key, queues, worker_id, token, lease_ms, now, ttl, batch)
   if out == nil and promote_listed(base, K.due(base), queues, now, batch) > 0 then

@@ -2,7 +2,8 @@
 -- cost is O(priority levels in use x log n) per queue, never O(n).
 -- flags: no-writes
 -- KEYS[1] stats: the counters hash (K.stats)
--- KEYS[2..] indexes: 6 index keys per queue (ready, deferred, running, successful, failed,
+-- KEYS[2] paused: the set of paused queues (K.paused)
+-- KEYS[3..] indexes: 6 index keys per queue (ready, deferred, running, successful, failed,
 --   retrying)
 -- ARGV[1] base: the alias's key base (task records)
 -- ARGV[2] window_ms: "finished in the last window"
@@ -10,12 +11,12 @@
 -- Returns {now_ms, then per queue: ready, deferred, running, successful, failed,
 --   oldest_ready_at_ms or '', next_deferred_at_ms or '', successful_in_window,
 --   failed_in_window, enqueued_total, successful_total, failed_total, retrying,
---   retried_total}
+--   retried_total, paused (0/1)}
 local base, window = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
 local out = {now}
 for i = 3, #ARGV do
-  local k = 2 + (i - 3) * 6
+  local k = 3 + (i - 3) * 6
   local ready = KEYS[k]
   local counts = {}
   for j = 0, 5 do counts[j + 1] = redis.call('ZCARD', KEYS[k + j]) end
@@ -57,5 +58,6 @@ for i = 3, #ARGV do
   table.insert(out, totals[3] or 0)
   table.insert(out, counts[6])
   table.insert(out, totals[4] or 0)
+  table.insert(out, redis.call('SISMEMBER', KEYS[2], queue))
 end
 return out

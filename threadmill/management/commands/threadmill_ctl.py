@@ -9,9 +9,14 @@ ALIAS`) and acts on that backend, returning the exit code:
     manage.py threadmill_ctl pause-schedule NAME [NAME ...]
     manage.py threadmill_ctl resume-schedule NAME [NAME ...]
     manage.py threadmill_ctl run-schedule NAME [NAME ...]
+    manage.py threadmill_ctl run-now ID [ID ...]
+    manage.py threadmill_ctl pause QUEUE [QUEUE ...]
+    manage.py threadmill_ctl resume QUEUE [QUEUE ...]
+    manage.py threadmill_ctl pool list|quiet|resume|stop|add-worker|remove-worker [POOL_ID]
 
 Exit codes: 0 when everything asked was done; 1 when something was missing or refused (a
-finished task, an unknown schedule name, a schedule whose entry has a problem); 2 when the
+finished task, a task not deferred, an unknown queue, pool or schedule name, a schedule whose
+entry has a problem); 2 when the
 command could not run (a malformed command line, an unknown or non-Threadmill
 `--backend`, Redis not answering). This module only parses and dispatches.
 """
@@ -31,7 +36,8 @@ __all__ = ["OK", "REFUSED", "SUBCOMMANDS", "UNUSABLE", "Command", "Subcommand"]
 
 class Command(BaseCommand):
     help = (
-        "Operate on a Threadmill backend from a shell: `cancel ID...`, `schedules`, "
+        "Operate on a Threadmill backend from a shell: `cancel ID...`, `run-now ID...`, "
+        "`pause QUEUE...`, `resume QUEUE...`, `pool ACTION [POOL_ID]`, `schedules`, "
         "`pause-schedule NAME...`, `resume-schedule NAME...`, `run-schedule NAME...` (see "
         "each subcommand's --help). Exit code 0 when everything was done, 1 when something "
         "was missing or refused, 2 when the command could not run."

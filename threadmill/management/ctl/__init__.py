@@ -1,5 +1,6 @@
 """The subcommands of `manage.py threadmill_ctl`, one module per group of operations:
-`cancel` (tasks, `cancel.py`) and `schedules`, `pause-schedule`, `resume-schedule`,
+`cancel` (tasks, `cancel.py`); `run-now`, `pause`, `resume`, `pool` (queues and pools,
+`operations.py`); `schedules`, `pause-schedule`, `resume-schedule`,
 `run-schedule` (periodic schedules, `schedules.py`). The command module
 (`management/commands/threadmill_ctl.py`) only parses the command line and dispatches to
 the `Subcommand` listed here (interface and exit codes in `base.py`)."""
@@ -8,10 +9,15 @@ from __future__ import annotations
 
 from .base import OK, REFUSED, UNUSABLE, Subcommand, default_who
 from .cancel import Cancel
+from .operations import Pause, PoolControl, Resume, RunNow
 from .schedules import PauseSchedule, ResumeSchedule, RunSchedule, Schedules
 
 SUBCOMMANDS: list[Subcommand] = [
     Cancel(),
+    RunNow(),
+    Pause(),
+    Resume(),
+    PoolControl(),
     Schedules(),
     PauseSchedule(),
     ResumeSchedule(),

@@ -1,0 +1,166 @@
+"""`threadmill_ctl` operations on queues and pools: `run-now ID...` (deferred or retrying
+tasks to READY now), `pause QUEUE...` / `resume QUEUE...`, and `pool list|quiet|resume|stop|
+add-worker|remove-worker [POOL_ID]` (requests the pool's master carries out within about a
+second). Exit codes as in `base.py`: an unknown task, queue or pool is 1; Redis not
+answering is 2."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.records import POOL_ACTIONS
+from threadmill.exceptions import ThreadmillError, UnknownPool
+
+from .base import OK, REFUSED, UNUSABLE, Subcommand
+
+
+def _unusable(what: str, exc: ThreadmillError) -> CommandError:
+    return CommandError(f"The {what} did not complete: {exc}", returncode=UNUSABLE)
+
+
+#: What each outcome of `backend.run_now` means, as the command prints it.
+RUN_NOW_MEANINGS = {
+    "moved": ("moved", "READY now: the next free thread runs it"),
+    "missing": ("missing", "no such task (purged, expired, or a mistyped id)"),
+}
+
+
+class RunNow(Subcommand):
+    name = "run-now"
+    help = (
+        "Run deferred tasks now (waiting for their run_after or for a retry): each goes "
+        "to READY at once, same id; a task in any other state is refused."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("ids", nargs="+", metavar="ID", help="Task ids to run now.")
+
+    def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
+        ids = [i for i in dict.fromkeys(s.strip() for s in options["ids"]) if i]
+        if not ids:
+            raise CommandError("No task id given (the ids were empty).", returncode=UNUSABLE)
+        try:
+            outcomes = backend.run_now(ids)
+        except ThreadmillError as exc:
+            raise _unusable("run-now", exc) from exc
+        words: Counter[str] = Counter()
+        width = max(len(i) for i in ids)
+        for task_id in ids:
+            outcome = outcomes.get(task_id, "missing")
+            word, meaning = RUN_NOW_MEANINGS.get(
+                outcome, ("refused", f"{outcome}, not deferred: nothing to run early")
+            )
+            words[word] += 1
+            cmd.stdout.write(f"{task_id:<{width}}  {word:<7}  {meaning}")
+        summary = ", ".join(f"{words[w]} {w}" for w in ("moved", "refused", "missing") if words[w])
+        cmd.stderr.write(summary + ".", style_func=str)
+        return REFUSED if words["refused"] or words["missing"] else OK
+
+
+class QueueSwitch(Subcommand):
+    """pause / resume: the named queues of the backend; an unknown name is refused (a
+    typo would otherwise pause nothing that exists)."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("queues", nargs="+", metavar="QUEUE", help="Queue names.")
+
+    def switch(self, backend: ThreadmillBackend, queue: str) -> str:
+        raise NotImplementedError
+
+    def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
+        queues = list(dict.fromkeys(options["queues"]))
+        try:
+            known = backend.queue_names()
+            code = OK
+            for queue in queues:
+                if queue not in known:
+                    cmd.stderr.write(
+                        f"Unknown queue {queue!r} on backend {backend.alias!r}: known queues "
+                        f"are {', '.join(known) or '(none)'} (declared in QUEUES, or used)."
+                    )
+                    code = REFUSED
+                    continue
+                cmd.stdout.write(self.switch(backend, queue))
+        except ThreadmillError as exc:
+            raise _unusable(self.name, exc) from exc
+        return code
+
+
+class Pause(QueueSwitch):
+    name = "pause"
+    help = (
+        "Pause queues: pools take none of their tasks (running ones finish) until resumed; "
+        "enqueues are still accepted. Kept in Redis: it outlives pool restarts."
+    )
+
+    def switch(self, backend: ThreadmillBackend, queue: str) -> str:
+        if backend.pause_queue(queue):
+            return f"{queue}  paused"
+        return f"{queue}  paused (it was already)"
+
+
+class Resume(QueueSwitch):
+    name = "resume"
+    help = "Resume paused queues: their tasks go to waiting threads at once."
+
+    def switch(self, backend: ThreadmillBackend, queue: str) -> str:
+        was_paused, handed = backend.resume_queue(queue)
+        if not was_paused:
+            return f"{queue}  not paused (nothing to resume)"
+        return f"{queue}  resumed ({handed} task(s) handed to waiting threads at once)"
+
+
+class PoolControl(Subcommand):
+    name = "pool"
+    help = (
+        "List the live pools, or ask one to go quiet (take no new tasks, finish what it "
+        "holds), resume, stop gracefully, or add / remove a worker process. The pool acts "
+        "within about a second (broker_interval)."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("action", choices=["list", *POOL_ACTIONS], help="What to do.")
+        parser.add_argument(
+            "pool_id", nargs="?", metavar="POOL_ID", help="The pool's id (see `pool list`)."
+        )
+
+    def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
+        action, pool_id = options["action"], options["pool_id"]
+        try:
+            if action == "list":
+                if not backend.pools():
+                    cmd.stderr.write("No live pools on this backend.", style_func=str)
+                for status in backend.pools():
+                    r = status.report
+                    state = (
+                        "stale"
+                        if status.stale
+                        else "stopping"
+                        if r.stopping
+                        else "quiet"
+                        if r.quiet
+                        else "running"
+                    )
+                    cmd.stdout.write(
+                        f"{status.pool_id}  {state:<8}  {r.processes}x{r.threads}  "
+                        f"queues {','.join(r.queues)}"
+                    )
+                return OK
+            if not pool_id:
+                raise CommandError(
+                    f"`pool {action}` needs a POOL_ID (see `threadmill_ctl pool list`).",
+                    returncode=UNUSABLE,
+                )
+            backend.request_pool(pool_id, action)
+        except UnknownPool as exc:
+            cmd.stderr.write(str(exc))
+            return REFUSED
+        except ThreadmillError as exc:
+            raise _unusable(f"pool {action}", exc) from exc
+        cmd.stdout.write(f"{pool_id}  {action} requested (the pool acts within about a second)")
+        return OK
