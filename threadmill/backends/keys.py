@@ -17,6 +17,11 @@ one shard. The names:
     control:<worker>          list    cancel / terminate requests for a worker process
     sched:<name>              hash    a periodic schedule's state (last slot, paused ...)
     sched:<name>:runs         list    a schedule's recent runs
+    m:<minute>                hash    runs per queue and outcome in one minute (expiring)
+    m:<minute>:<queue>:<path> hash    a task path's runs and run-time buckets in one minute
+    m:total:<queue>:<path>    hash    a task path's runs and run-time buckets, all time
+    m:fail:<queue>:<path>     list    a task path's newest failed attempts (expiring)
+    m:series                  zset    '<queue>\t<path>' -> when it last ran (ms)
     seq, due, workers, pools, queues, stats, fence, meta   one of each per alias
 
 The Lua scripts build names with the functions of the `K` table in `lua/_lib.lua`, which has
@@ -90,6 +95,27 @@ class Keys:
     def schedule_runs(self, name: str) -> str:
         """List of a schedule's newest runs, 'slot_ms:task_id:how'."""
         return f"{self.base}sched:{name}:runs"
+
+    def metrics_minute(self, minute: int) -> str:
+        """Hash '<queue>:<kind>' -> runs acknowledged in minute (ms // 60000); expiring."""
+        return f"{self.base}m:{minute}"
+
+    def metrics_task(self, minute: int, queue: str, path: str) -> str:
+        """Hash of one task path's runs in one minute: kinds, run-time buckets, max."""
+        return f"{self.base}m:{minute}:{queue}:{path}"
+
+    def metrics_total(self, queue: str, path: str) -> str:
+        """Hash of one task path's runs since first seen: kinds, buckets, sum of run ms."""
+        return f"{self.base}m:total:{queue}:{path}"
+
+    def metrics_failures(self, queue: str, path: str) -> str:
+        """List of one task path's newest failed attempts, '<ms>\\t<id>\\t<kind>\\t<class>'."""
+        return f"{self.base}m:fail:{queue}:{path}"
+
+    @property
+    def metrics_series(self) -> str:
+        """Sorted set '<queue>\\t<path>' -> when that task path last ran (ms)."""
+        return f"{self.base}m:series"
 
     def pool(self, pool_id: str) -> str:
         """Expiring hash: the last report of one pool (master process) and when it came."""

@@ -25,6 +25,7 @@ from threadmill.options import BackendOptions
 from . import spin as reply_spin
 from .base import ThreadmillBackend
 from .inspection import RedisInspection
+from .metric_records import MetricMinutes, TaskMetrics
 from .producer import Producer
 from .records import (
     NAME_FILTER_SCAN,
@@ -325,3 +326,24 @@ class RedisTaskBackend(ThreadmillBackend):
 
     def overview(self, recent_failures: int = 5) -> Overview:
         return self._inspection.overview(recent_failures)
+
+    def metrics_minutes(self, minutes: int = 60) -> MetricMinutes:
+        window = max(1, int(self.config.metrics_window // 60))
+        call = self._scripts.metrics_minutes(minutes=max(1, min(int(minutes), window)))
+        return self.store.run(call)
+
+    def task_metrics(
+        self,
+        *,
+        span: float | None = 3600.0,
+        queue: str = "",
+        path: str = "",
+        failures: int = 0,
+    ) -> list[TaskMetrics]:
+        range_ms = 0 if span is None else max(60_000, round(span * 1000))
+        if span is not None:
+            range_ms = min(range_ms, max(60_000, self.config.ms("metrics_window")))
+        call = self._scripts.metrics_series(
+            range_ms=range_ms, failures=max(0, int(failures)), queue=queue, path=path
+        )
+        return self.store.run(call)
