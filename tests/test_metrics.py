@@ -36,11 +36,15 @@ def test_a_pool_run_writes_runs_failures_and_retries(pool, backend, rclient):
     assert (add.successful, add.failed, add.retried, add.runs) == (5, 0, 0, 5)
     assert (fail.successful, fail.failed, fail.retried) == (0, 2, 0)
     assert (again.successful, again.failed, again.retried) == (1, 0, 1)
-    assert sum(add.buckets) == 5 and add.max_ms is not None and add.p95 is not None
-    assert fail.failure_rate == 1.0 and again.failure_rate == 0.5
+    assert sum(add.buckets) == 5
+    assert add.max_ms is not None
+    assert add.p95 is not None
+    assert fail.failure_rate == 1.0
+    assert again.failure_rate == 0.5
     assert [n.exception_class for n in fail.failures] == ["builtins.ValueError"] * 2
     assert fail.failures_by_class()[0][0] == "builtins.ValueError"
-    assert again.failures[0].retried and again.failures[0].exception_class.endswith("Error")
+    assert again.failures[0].retried
+    assert again.failures[0].exception_class.endswith("Error")
     assert {m.queue for m in span.values()} == {"default"}
 
     totals = by_path(backend, span=None)  # since first seen: the same counts, with a sum
@@ -51,7 +55,8 @@ def test_a_pool_run_writes_runs_failures_and_retries(pool, backend, rclient):
     assert [m.path for m in only] == ["tests.tasks.fail"]
 
     minutes = backend.metrics_minutes(60)
-    assert len(minutes.minutes) == 60 and minutes.series == 3
+    assert len(minutes.minutes) == 60
+    assert minutes.series == 3
     assert sum(m.total("successful") for m in minutes.minutes) == 6
     assert sum(m.total("failed") for m in minutes.minutes) == 2
     assert sum(m.total("retried") for m in minutes.minutes) == 1
