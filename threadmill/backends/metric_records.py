@@ -66,7 +66,7 @@ class TaskMetrics:
 
     queue: str
     path: str
-    last_seen: datetime
+    last_seen: datetime  # its newest minute with runs (the first run in that minute)
     successful: int
     failed: int
     retried: int

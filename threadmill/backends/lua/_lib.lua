@@ -559,7 +559,8 @@ end
 --   (both expire window_ms after their minute ends)
 --   K.metrics_total(queue, path)         hash, the same counts since the series was first
 --                                        seen (no 'max'; 'sum' of run ms): Prometheus
---   K.metrics_series                     zset '<queue>\t<path>' -> last acknowledged (ms)
+--   K.metrics_series                     zset '<queue>\t<path>' -> first run of its newest
+--                                        minute (ms)
 --   K.metrics_failures(queue, path)      list of the newest failed or retried attempts,
 --                                        '<ms>\t<task id>\t<kind>\t<exception class>'
 -- kind is 'ok' (SUCCESSFUL), 'fail' (FAILED) or 'retry' (failed, tried again later). A minute
@@ -595,8 +596,9 @@ local function record_run(base, queue, path, kind, run_ms, now, window_ms, id, v
     redis.call('PEXPIREAT', totals, expire_at)
   end
   local m = K.metrics_task(base, minute, queue, path)
-  if redis.call('HINCRBY', m, kind, 1) == 1 then
+  if redis.call('HINCRBY', m, kind, 1) == 1 then -- the first such run of the series this minute
     redis.call('PEXPIREAT', m, expire_at)
+    redis.call('ZADD', K.metrics_series(base), now, queue .. '\t' .. path)
   end
   redis.call('HINCRBY', m, bucket, 1)
   if run_ms > (tonumber(redis.call('HGET', m, 'max')) or -1) then
@@ -606,7 +608,6 @@ local function record_run(base, queue, path, kind, run_ms, now, window_ms, id, v
   redis.call('HINCRBY', life, kind, 1)
   redis.call('HINCRBY', life, bucket, 1)
   redis.call('HINCRBY', life, 'sum', run_ms)
-  redis.call('ZADD', K.metrics_series(base), now, queue .. '\t' .. path)
   if kind ~= 'ok' then
     local ok, err = pcall(cjson.decode, value)
     local class = ok and type(err) == 'table' and err.exception_class_path or '?'

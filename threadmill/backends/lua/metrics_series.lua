@@ -24,10 +24,10 @@ if window_ms > 0 then
     redis.call('ZREM', KEYS[1], member)
   end
 end
-local since = range_ms > 0 and now - range_ms or '-inf'
-local members = redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf', 'WITHSCORES')
 local current = math.floor(now / 60000)
 local first = math.floor((now - range_ms) / 60000) + 1
+local since = range_ms > 0 and first * 60000 or '-inf' -- (a series' score: see record_run)
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf', 'WITHSCORES')
 local out = {now}
 for i = 1, #members, 2 do
   local queue, path = string.match(members[i], '^(.*)\t(.*)$')

@@ -2,9 +2,10 @@
 
 One subcommand per operation, each a `Subcommand` listed in `SUBCOMMANDS`: it declares
 its own arguments (every one also takes `--backend ALIAS`) and acts on that backend,
-returning the exit code. Today there is one:
+returning the exit code:
 
     manage.py threadmill_ctl cancel ID [ID ...] [--terminate] [--who TEXT] [--backend ALIAS]
+    manage.py threadmill_ctl stats [--json | --prometheus] [--span SECONDS] [--backend ALIAS]
 
 It prints one line per task id (`<id> <outcome> <what it means>`) on stdout and a count
 on stderr. Exit codes: 0 when every task was cancelled or asked to stop; 1 when some
@@ -114,7 +115,10 @@ class Cancel(Subcommand):
         return REFUSED if words["refused"] or words["missing"] else OK
 
 
-SUBCOMMANDS: list[Subcommand] = [Cancel()]
+# Below the classes it needs (it imports Subcommand from here).
+from threadmill.management.ctl_stats import Stats  # noqa: E402
+
+SUBCOMMANDS: list[Subcommand] = [Cancel(), Stats()]
 
 
 class Command(BaseCommand):
