@@ -1,9 +1,9 @@
 """The Threadmill pages of the Django admin, registered under "Threadmill" on its index.
 
 `TaskAdmin` is the admin of the unmanaged `Task` model; it replaces the model admin's URLs
-with the Threadmill views (overview, task lists, task detail, workers, actions: requeue,
-purge, cancel and terminate), each wrapped in `admin_site.admin_view` (login, staff, CSRF,
-no caching).
+with the Threadmill views (overview, task lists, task detail, workers, run metrics,
+actions: requeue, purge, cancel and terminate), each wrapped in `admin_site.admin_view`
+(login, staff, CSRF, no caching).
 
 Everything only the admin uses sits in this package: `views/` (the pages), `forms` (the
 actions' forms), `outcomes` (what an action will do and did, in words), `bulk` (whole-set
@@ -21,7 +21,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
-from threadmill.admin.views import actions, overview, tasks, workers
+from threadmill.admin.views import actions, metrics, overview, tasks, workers
 from threadmill.admin.views.common import PERM_VIEW
 from threadmill.models import Task
 
@@ -52,6 +52,12 @@ class TaskAdmin(admin.ModelAdmin):
         return [
             path("", view(overview.overview), name=f"{name}_changelist"),
             path("<str:alias>/workers/", view(workers.workers), name=f"{name}_workers"),
+            path("<str:alias>/metrics/", view(metrics.metrics_page), name=f"{name}_metrics"),
+            path(
+                "<str:alias>/metrics/<str:task_path>/",
+                view(metrics.task_metrics_page),
+                name=f"{name}_task_metrics",
+            ),
             path("<str:alias>/jump/", view(tasks.jump), name=f"{name}_jump"),
             path(
                 "<str:alias>/tasks/<path:task_id>/",

@@ -329,3 +329,12 @@ class ThreadmillBackend(BaseTaskBackend):
         `failures` of the newest failed attempts each; `queue` / `path` narrow it to one.
         One round trip; cost O(task paths x minutes in span)."""
         raise NotImplementedError(f"{type(self).__name__} keeps no run metrics")
+
+    def finished_between(
+        self, queue: str, state: TaskState, since: datetime, until: datetime
+    ) -> tuple[int, int]:
+        """Where the tasks of a finished state (SUCCESSFUL or FAILED) that finished at or
+        after `since` and before `until` sit in its newest-first list: (offset of the newest
+        of them, how many there are); list_tasks from that offset pages through them. One
+        round trip."""
+        raise NotImplementedError(f"{type(self).__name__} cannot range finished tasks")

@@ -347,3 +347,17 @@ class RedisTaskBackend(ThreadmillBackend):
             range_ms=range_ms, failures=max(0, int(failures)), queue=queue, path=path
         )
         return self.store.run(call)
+
+    def finished_between(
+        self, queue: str, state: TaskState, since: datetime, until: datetime
+    ) -> tuple[int, int]:
+        if not TaskState(state).newest_first:
+            raise ValueError(f"Only finished tasks have a finish time, not {state}.")
+        index = self.keys.index(queue, TaskState(state).slug)
+        low, high = to_ms(since), to_ms(until)
+        with self.store.translate():
+            pipe = self.store.client.pipeline(transaction=False)
+            pipe.zcount(index, high, "+inf")
+            pipe.zcount(index, low, f"({high}")
+            newer, inside = pipe.execute()
+        return int(newer), int(inside)
