@@ -5,6 +5,7 @@ validation, and the buckets that Lua and Python share."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -12,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from tests import tasks
 from threadmill.backends.lua import LUA_DIR
 from threadmill.backends.metric_records import RUN_BUCKETS_MS, TaskMetrics, percentile
+from threadmill.backends.records import TaskState
 from threadmill.options import BackendOptions
 
 FAST = {"broker_interval": 0.05}
@@ -134,3 +136,21 @@ def test_percentiles_interpolate_within_buckets():
     assert percentile(tuple([0] * len(buckets)), 0.5) is None
     buckets[-1] = 1000
     assert percentile(tuple(buckets), 0.99, max_ms=2_000_000) == 2_000_000
+
+
+@pytest.mark.both_topologies
+def test_reads_work_on_one_server_and_on_a_cluster(backend):
+    from tests.admin_helpers import fail_next, succeed_next
+
+    tasks.add.enqueue(1, 1)
+    succeed_next(backend)
+    tasks.fail.enqueue()
+    fail_next(backend)
+    rows = by_path(backend, span=600, failures=5)
+    assert (rows["tests.tasks.add"].successful, rows["tests.tasks.fail"].failed) == (1, 1)
+    assert rows["tests.tasks.fail"].last_failure.exception_class == "builtins.ValueError"
+    minutes = backend.metrics_minutes(5)
+    assert sum(m.processed for m in minutes.minutes) == 2
+    assert backend.finished_between(
+        "default", TaskState.FAILED, minutes.minutes[0].start, minutes.now + timedelta(seconds=1)
+    ) == (0, 1)
