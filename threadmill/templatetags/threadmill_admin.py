@@ -99,4 +99,4 @@ def tm_ms(value: float | None) -> str:
         return "—"
     if value >= 1000:
         return f"{value / 1000:,.1f} s"
-    return f"{value:,.0f} ms"
+    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"

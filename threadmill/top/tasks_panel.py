@@ -26,7 +26,9 @@ TASK_COLUMNS = [
 def _ms(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:,.0f}ms" if value < 1000 else f"{value / 1000:,.1f}s"
+    if value >= 1000:
+        return f"{value / 1000:,.1f}s"
+    return f"{value:,.0f}ms" if value >= 10 else f"{value:.1f}ms"
 
 
 def _row(t: TaskView, width: int) -> list[Cell]:
