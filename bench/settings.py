@@ -30,6 +30,13 @@ TASKS = {
         "QUEUES": ["default"],
         "OPTIONS": {"reply_spin": 0},
     },
+    # The same without run metrics, for bench/metrics_ack.py's side by side.
+    "nometrics": {
+        "BACKEND": "threadmill.backends.redis.RedisTaskBackend",
+        "REDIS_URL": REDIS_URL,
+        "QUEUES": ["default"],
+        "OPTIONS": {"metrics_window": 0},
+    },
 }
 # bench/schedules_idle.py: N hourly schedules (none due while it measures).
 if os.environ.get("BENCH_SCHEDULES"):

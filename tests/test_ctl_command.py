@@ -182,6 +182,7 @@ def test_every_subcommand_and_flag_is_documented():
         "pause-schedule": (["--backend"], ["NAME"]),
         "resume-schedule": (["--backend"], ["NAME"]),
         "run-schedule": (["--backend"], ["NAME"]),
+        "stats": (["--backend", "--json", "--prometheus", "--span"], []),
     }
     assert set(subparsers.choices) == set(expected)
     for name, sub in subparsers.choices.items():

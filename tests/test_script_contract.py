@@ -45,6 +45,8 @@ SAMPLES = {
     "expire_leases": {"until_ms": 123, "queues": ["q1", "q2"]},
     "extend_lease": {"task_id": "ID", "token": "TK", "ms": 5000},
     "heartbeat": {"pool_id": "P", "report": "{}", "epoch": "E", "worker_ids": ["w1", "w2"]},
+    "metrics_minutes": {"minutes": 60},
+    "metrics_series": {"range_ms": 3600000, "failures": 5, "queue": "Q", "path": "a.b"},
     "page": {
         "queue": "Q",
         "state": TaskState.FAILED,

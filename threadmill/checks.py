@@ -13,6 +13,7 @@ This module adds the checks that need no backend:
 threadmill.W010  threadmill is installed but no TASKS alias uses its backend
 threadmill.E030  the admin is installed but "django_htmx" is not in INSTALLED_APPS
 threadmill.E031  the admin is installed but django-htmx's HtmxMiddleware is not in MIDDLEWARE
+threadmill.E032  THREADMILL_METRICS_TOKEN is set but not a non-empty string
 """
 
 from __future__ import annotations
@@ -78,3 +79,22 @@ def check_admin_htmx(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
             )
         )
     return problems
+
+
+@checks.register(checks.Tags.security)
+def check_metrics_token(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """THREADMILL_METRICS_TOKEN (the metrics view's bearer token), when set, is usable."""
+    from django.conf import settings
+
+    token = getattr(settings, "THREADMILL_METRICS_TOKEN", None)
+    if token is None or (isinstance(token, str) and token.strip()):
+        return []
+    return [
+        checks.Error(
+            f"THREADMILL_METRICS_TOKEN must be a non-empty string, got {token!r}.",
+            hint="Set it to a long random string (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`) that your Prometheus sends as a bearer "
+            "token, or remove it to allow staff users only.",
+            id="threadmill.E032",
+        )
+    ]

@@ -23,6 +23,10 @@ _RETRY = "retry"  # a Backoff, a callable, or its dotted path (threadmill.retry)
 _SCHEDULES = "schedules"  # checked by threadmill.schedules.parse (manage.py check)
 
 
+#: Longest metrics_window (7 days): per-minute metrics cost memory per minute kept.
+MAX_METRICS_WINDOW = 7 * 86400.0
+
+
 @dataclasses.dataclass(frozen=True)
 class _Spec:
     kind: str
@@ -55,6 +59,7 @@ class BackendOptions:
     retry: Any = None
     timeout: float | None = None
     enqueue_on_commit: bool = False
+    metrics_window: float = 86400.0
     # A dict (unhashable): left out of the options' hash, which keys the connection cache.
     schedules: Any = dataclasses.field(default=None, hash=False, compare=False)
 
@@ -80,6 +85,17 @@ class BackendOptions:
             raise ImproperlyConfigured(
                 f"TASKS[{alias!r}]['OPTIONS']: timeout ({options.timeout:g}s) must not be "
                 f"longer than lease_ttl ({options.lease_ttl:g}s), the ceiling of every attempt."
+            )
+        if options.metrics_window and options.metrics_window < 60:
+            raise ImproperlyConfigured(
+                f"TASKS[{alias!r}]['OPTIONS']['metrics_window'] must be 0 (no run metrics) or "
+                f"at least 60s (metrics are kept per minute), got {options.metrics_window:g}s."
+            )
+        if options.metrics_window > MAX_METRICS_WINDOW:
+            raise ImproperlyConfigured(
+                f"TASKS[{alias!r}]['OPTIONS']['metrics_window'] must be at most 7 days "
+                f"(each minute of it costs memory per task path, see docs/metrics.md), got "
+                f"{options.metrics_window:g}s."
             )
         return options
 
@@ -217,6 +233,12 @@ OPTION_SPECS: dict[str, _Spec] = {
         0,
         "Inside `transaction.atomic()`, hold each `enqueue()` until the transaction commits "
         "(dropped on rollback), so a worker never runs before the rows it needs exist.",
+    ),
+    "metrics_window": _Spec(
+        _DURATION,
+        0,
+        "How long per-minute run metrics (runs, failures, retries and run times per queue and "
+        "task path; docs/metrics.md) are kept, at most 7 days; 0: none are written.",
     ),
     "schedules": _Spec(
         _SCHEDULES,

@@ -1,7 +1,8 @@
 """The Threadmill pages of the Django admin, registered under "Threadmill" on its index.
 
 `TaskAdmin` is the admin of the unmanaged `Task` model; it replaces the model admin's URLs
-with the Threadmill views (overview, task lists, task detail, workers, schedules, actions:
+with the Threadmill views (overview, task lists, task detail, workers, schedules, run
+metrics, actions:
 requeue, purge, cancel, terminate and run now; pause, resume and run a schedule;
 operations: pause / resume a queue, pool requests), each wrapped by
 `views.access.admin_view`: the admin's `admin_view` (login, staff, CSRF, no caching), a
@@ -24,7 +25,16 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
-from threadmill.admin.views import access, actions, operations, overview, schedules, tasks, workers
+from threadmill.admin.views import (
+    access,
+    actions,
+    metrics,
+    operations,
+    overview,
+    schedules,
+    tasks,
+    workers,
+)
 from threadmill.admin.views.common import PERM_VIEW
 from threadmill.models import Task
 
@@ -71,6 +81,12 @@ class TaskAdmin(admin.ModelAdmin):
                 "<str:alias>/queue-switch/<path:queue>/<str:action>/",
                 view(operations.queue_switch),
                 name=f"{name}_queue_switch",
+            ),
+            path("<str:alias>/metrics/", view(metrics.metrics_page), name=f"{name}_metrics"),
+            path(
+                "<str:alias>/metrics/<str:task_path>/",
+                view(metrics.task_metrics_page),
+                name=f"{name}_task_metrics",
             ),
             path("<str:alias>/jump/", view(tasks.jump), name=f"{name}_jump"),
             path(

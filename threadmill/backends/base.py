@@ -34,6 +34,7 @@ from threadmill import schedules
 from threadmill.options import BackendOptions
 from threadmill.task import ThreadmillTask, validate_controls
 
+from .metric_records import MetricMinutes, TaskMetrics
 from .records import (
     NAME_FILTER_SCAN,
     AckOutcome,
@@ -346,3 +347,31 @@ class ThreadmillBackend(BaseTaskBackend):
         """Server health, every queue's stats, the live pools and the newest failures, in a
         fixed number of round trips whatever the queue lengths. Raises BackendUnavailable
         when the server does not answer (unlike server_info, which reports it)."""
+
+    def metrics_minutes(self, minutes: int = 60) -> MetricMinutes:
+        """Runs acknowledged per minute and queue over the last `minutes` minutes (Redis
+        time; at most metrics_window), oldest first. One round trip."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no run metrics")
+
+    def task_metrics(
+        self,
+        *,
+        span: float | None = 3600.0,
+        queue: str = "",
+        path: str = "",
+        failures: int = 0,
+    ) -> list[TaskMetrics]:
+        """Run metrics per (queue, task path) that ran in the last `span` seconds (None: the
+        totals since each was first seen, as Prometheus counters need), with up to
+        `failures` of the newest failed attempts each; `queue` / `path` narrow it to one.
+        One round trip; cost O(task paths x minutes in span)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no run metrics")
+
+    def finished_between(
+        self, queue: str, state: TaskState, since: datetime, until: datetime
+    ) -> tuple[int, int]:
+        """Where the tasks of a finished state (SUCCESSFUL or FAILED) that finished at or
+        after `since` and before `until` sit in its newest-first list: (offset of the newest
+        of them, how many there are); list_tasks from that offset pages through them. One
+        round trip."""
+        raise NotImplementedError(f"{type(self).__name__} cannot range finished tasks")

@@ -19,6 +19,11 @@ one shard. The names:
     sched:<name>:runs         list    a schedule's recent runs
     poolreq:<pool>            list    control requests for one pool (quiet, stop ...)
     paused                    set     the queues no pool takes tasks from
+    m:<minute>                hash    runs per queue and outcome in one minute (expiring)
+    m:<minute>:<queue>:<path> hash    a task path's runs and run-time buckets in one minute
+    m:total:<queue>:<path>    hash    a task path's runs and run-time buckets, all time
+    m:fail:<queue>:<path>     list    a task path's newest failed attempts (expiring)
+    m:series                  zset    '<queue>\t<path>' -> when it last ran (ms)
     seq, due, workers, pools, queues, stats, fence, meta   one of each per alias
 
 The Lua scripts build names with the functions of the `K` table in `lua/_lib.lua`, which has
@@ -102,6 +107,27 @@ class Keys:
     def paused(self) -> str:
         """Set of the paused queues: acquire, park and hand-off to parked threads skip them."""
         return f"{self.base}paused"
+
+    def metrics_minute(self, minute: int) -> str:
+        """Hash '<queue>:<kind>' -> runs acknowledged in minute (ms // 60000); expiring."""
+        return f"{self.base}m:{minute}"
+
+    def metrics_task(self, minute: int, queue: str, path: str) -> str:
+        """Hash of one task path's runs in one minute: kinds, run-time buckets, max."""
+        return f"{self.base}m:{minute}:{queue}:{path}"
+
+    def metrics_total(self, queue: str, path: str) -> str:
+        """Hash of one task path's runs since first seen: kinds, buckets, sum of run ms."""
+        return f"{self.base}m:total:{queue}:{path}"
+
+    def metrics_failures(self, queue: str, path: str) -> str:
+        """List of one task path's newest failed attempts, '<ms>\\t<id>\\t<kind>\\t<class>'."""
+        return f"{self.base}m:fail:{queue}:{path}"
+
+    @property
+    def metrics_series(self) -> str:
+        """Sorted set '<queue>\\t<path>' -> when that task path last ran (ms)."""
+        return f"{self.base}m:series"
 
     def pool(self, pool_id: str) -> str:
         """Expiring hash: the last report of one pool (master process) and when it came."""

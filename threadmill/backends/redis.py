@@ -26,6 +26,7 @@ from . import spin as reply_spin
 from .base import ThreadmillBackend
 from .controls import RedisControls, decode_requests
 from .inspection import RedisInspection
+from .metric_records import MetricMinutes, TaskMetrics
 from .prefix_search import find_task_ids
 from .producer import Producer
 from .records import (
@@ -353,3 +354,38 @@ class RedisTaskBackend(ThreadmillBackend):
 
     def overview(self, recent_failures: int = 5) -> Overview:
         return self._inspection.overview(recent_failures)
+
+    def metrics_minutes(self, minutes: int = 60) -> MetricMinutes:
+        window = max(1, int(self.config.metrics_window // 60))
+        call = self._scripts.metrics_minutes(minutes=max(1, min(int(minutes), window)))
+        return self.store.run(call)
+
+    def task_metrics(
+        self,
+        *,
+        span: float | None = 3600.0,
+        queue: str = "",
+        path: str = "",
+        failures: int = 0,
+    ) -> list[TaskMetrics]:
+        range_ms = 0 if span is None else max(60_000, round(span * 1000))
+        if span is not None:
+            range_ms = min(range_ms, max(60_000, self.config.ms("metrics_window")))
+        call = self._scripts.metrics_series(
+            range_ms=range_ms, failures=max(0, int(failures)), queue=queue, path=path
+        )
+        return self.store.run(call)
+
+    def finished_between(
+        self, queue: str, state: TaskState, since: datetime, until: datetime
+    ) -> tuple[int, int]:
+        if not TaskState(state).newest_first:
+            raise ValueError(f"Only finished tasks have a finish time, not {state}.")
+        index = self.keys.index(queue, TaskState(state).slug)
+        low, high = to_ms(since), to_ms(until)
+        with self.store.translate():
+            pipe = self.store.client.pipeline(transaction=False)
+            pipe.zcount(index, high, "+inf")
+            pipe.zcount(index, low, f"({high}")
+            newer, inside = pipe.execute()
+        return int(newer), int(inside)

@@ -24,6 +24,7 @@ from threadmill.options import BackendOptions
 from .hotpath import Packed
 from .keys import RETRYING_INDEX, STATUS_INDEXES, Keys
 from .lua import Script, load_scripts
+from .metric_records import MetricMinutes, TaskMetrics, minutes_from_reply, series_from_reply
 from .records import (
     AckOutcome,
     AckResult,
@@ -134,6 +135,7 @@ class Scripts:
         self.lua = load_scripts()
         self._base = keys.base
         self._lease = (config.ms("lease_ttl"), config.batch_size, config.ms("result_ttl"))
+        self._metrics_ms = config.ms("metrics_window")
         self._worker_args: dict[tuple, tuple[str, Packed, Packed, Packed]] = {}
 
     def _for_worker(self, worker_id: str, queues: Sequence[str]) -> tuple:
@@ -248,6 +250,7 @@ class Scripts:
             status,
             value,
             _blank(retry_ms),
+            self._metrics_ms,
             listened,
         ]
         return Call(self.lua["acknowledge"], [leases, self.keys.task(task_id)], args, _ack)
@@ -318,6 +321,19 @@ class Scripts:
             [self._base, window_ms, *names],
             lambda reply: queue_stats_from_reply(names, reply),
         )
+
+    def metrics_minutes(self, *, minutes: int) -> Call[MetricMinutes]:
+        """Runs per minute and queue over the last `minutes` minutes."""
+        keys = [self.keys.metrics_series]
+        return Call(self.lua["metrics_minutes"], keys, [self._base, minutes], minutes_from_reply)
+
+    def metrics_series(
+        self, *, range_ms: int, failures: int, queue: str = "", path: str = ""
+    ) -> Call[list[TaskMetrics]]:
+        """Run metrics per (queue, task path) over the last range_ms (0: all time)."""
+        args = [self._base, range_ms, self._metrics_ms, failures, queue, path]
+        keys = [self.keys.metrics_series]
+        return Call(self.lua["metrics_series"], keys, args, series_from_reply)
 
     def page(
         self,

@@ -101,3 +101,19 @@ def tm_last(values: Any) -> Any:
     if isinstance(values, (list, tuple)) and values:
         return values[-1]
     return values if isinstance(values, str) else ""
+
+
+@register.filter
+def tm_percent(value: float | None) -> str:
+    """0.0123 -> '1.2 %' (run metrics' failure rates)."""
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+@register.filter
+def tm_ms(value: float | None) -> str:
+    """A run time in ms, as the metrics pages show it: '12 ms', '1.5 s', '—' for none."""
+    if value is None:
+        return "—"
+    if value >= 1000:
+        return f"{value / 1000:,.1f} s"
+    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"

@@ -7,7 +7,8 @@
   screen, redrawn in place (no clearing, no flicker) when a new snapshot arrives, the
   terminal is resized, or a second passes (the clock).
 * Keys are read in cbreak mode (no echo, no line buffering; Ctrl-C still interrupts):
-  `q` quits. Ctrl-C and SIGTERM quit the same way. On the way out the terminal's
+  `q` quits, `t` switches to the per-task view and back (the sampler then reads the run
+  metrics too). Ctrl-C and SIGTERM quit the same way. On the way out the terminal's
   attributes are restored, the alternate screen is left and the cursor shown again.
 """
 
@@ -35,6 +36,8 @@ from .snapshot import Sampler
 from .views import Snapshot
 
 QUIT_KEYS = frozenset("qQ")
+#: Switches between the overview and the per-task view (runs, failures, run times per task).
+TASKS_KEYS = frozenset("tT")
 
 
 class Reader(threading.Thread):
@@ -131,6 +134,7 @@ def run_live(
     for fd in (wake_r, wake_w):
         os.set_blocking(fd, False)
     reader = Reader(sampler, interval, wake_w)
+    view = "overview"
     try:
         with (
             _signals(wake_w),
@@ -155,6 +159,7 @@ def run_live(
                         waiting=reader.waiting(),
                         retry_interval=interval,
                         ascii_only=console.options.ascii_only,
+                        view=view,
                     ),
                     refresh=True,
                 )
@@ -166,6 +171,9 @@ def run_live(
                     keys = os.read(key_fd, 64).decode(errors="replace")
                     if not keys or QUIT_KEYS.intersection(keys):
                         break  # q, or the terminal hung up
+                    for _ in range(sum(1 for k in keys if k in TASKS_KEYS)):
+                        view = "tasks" if view == "overview" else "overview"
+                    sampler.with_tasks = view == "tasks"
     except KeyboardInterrupt:
         pass
     finally:

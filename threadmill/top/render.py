@@ -2,9 +2,10 @@
 
 `render_screen(snapshot, width, height)` stacks the panels (`panels.py`, `upcoming.py`,
 `recent.py`): the header, the queues table, the pools tree, the next runs of periodic
-schedules (when the alias has any), the newest failures and the throughput sparklines.
-It fits the given size: columns are dropped in priority order when the width is short,
-idle threads are folded and rows cut when the height is short. Nothing here reads a
+schedules (when the alias has any), the newest failures and the throughput sparklines (or,
+in the per-task view, the tasks table of `tasks_panel.py`). It fits the given size: columns
+are dropped in priority order when the width is short, idle threads are folded and rows
+cut when the height is short. Nothing here reads a
 clock, a terminal or Redis: the caller passes them.
 """
 
@@ -18,6 +19,7 @@ from rich.text import Text
 from .layout import ASCII, UNICODE, fmt_duration, task_label
 from .panels import render_header, render_queues, render_workers
 from .recent import render_failures, render_throughput
+from .tasks_panel import render_tasks
 from .upcoming import NEXT_RUNS, next_runs_summary, panel_lines, render_schedules
 from .views import Snapshot
 
@@ -33,12 +35,14 @@ def render_screen(
     waiting: float = 0.0,
     retry_interval: float | None = None,
     ascii_only: bool = False,
+    view: str = "overview",
 ) -> RenderableType:
     """The whole dashboard for a terminal of width x height (height None: no limit).
 
     clock: the time to show (default: when the snapshot was taken); waiting: seconds the
     current read has gone unanswered (the screen says so); retry_interval: how often a
-    live screen retries a Redis that is down; ascii_only: no box-drawing glyphs."""
+    live screen retries a Redis that is down; ascii_only: no box-drawing glyphs; view:
+    "overview", or "tasks" for the per-task view (key `t`) in place of the pools."""
     width = max(width, 20)
     glyphs = ASCII if ascii_only else UNICODE
     clock = clock or snapshot.taken_at
@@ -46,6 +50,10 @@ def render_screen(
     if snapshot.server is None:  # nothing read yet: no tables of made-up zeros
         return header
     queues = render_queues(snapshot, width, glyphs)
+    if view == "tasks":
+        limit = None if height is None else max(1, height - _height(header, width) - 8)
+        tasks = render_tasks(snapshot, width, glyphs, limit)
+        return Group(header, Text(""), tasks)
     throughput = render_throughput(snapshot, width, glyphs)
     failures: RenderableType = render_failures(snapshot, width, glyphs)
     schedules = render_schedules(snapshot, width, glyphs)

@@ -46,6 +46,7 @@ from .views import (
     ScheduleView,
     ServerView,
     Snapshot,
+    TaskView,
     ThreadView,
     ThroughputBucket,
     WorkerView,
@@ -57,6 +58,8 @@ RECENT_FAILURES = 5
 HISTORY_SECONDS = 600
 #: Retries per minute are counted over this many seconds of frames (fewer at first).
 RETRY_WINDOW_SECONDS = 60.0
+#: The per-task view adds up this many seconds of run metrics.
+TASK_SPAN_SECONDS = 3600.0
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -186,6 +189,9 @@ class Sampler:
         self.retries: deque[tuple[float, dict[str, int]]] = deque(maxlen=4096)
         self._previous: _Frame | None = None
         self._last: Snapshot | None = None
+        #: Read the per-task run metrics too (one more round trip per frame): set while the
+        #: dashboard shows its per-task view, and for --json.
+        self.with_tasks = False
 
     def placeholder(self) -> Snapshot:
         """The snapshot to show before the first read has returned."""
@@ -199,13 +205,38 @@ class Sampler:
                 overview = self.backend.overview(self.recent_failures)
                 # After the first read: its Redis time says which slots are next.
                 reports = self.backend.schedule_report(now=overview.server.now)
+                tasks = self._tasks() if self.with_tasks else None
         except BackendUnavailable as exc:
             return self._down(taken_at, str(exc))
         except Exception as exc:  # a bad reply must not kill the screen; show it instead
             return self._down(taken_at, f"{type(exc).__name__}: {exc}")
-        snapshot = self._build(overview, taken_at, reports)
+        snapshot = replace(self._build(overview, taken_at, reports), tasks=tasks)
         self._last = snapshot
         return snapshot
+
+    def _tasks(self) -> list[TaskView]:
+        """Per queue and task path, the runs of the last TASK_SPAN_SECONDS, most runs first
+        (none when the alias keeps no run metrics)."""
+        if not self.backend.config.metrics_window:
+            return []
+        found = self.backend.task_metrics(span=TASK_SPAN_SECONDS, failures=1)
+        views = [
+            TaskView(
+                queue=m.queue,
+                path=m.path,
+                runs=m.runs,
+                successful=m.successful,
+                failed=m.failed,
+                retried=m.retried,
+                failure_rate=round(m.failure_rate, 4),
+                p50_ms=None if m.p50 is None else round(m.p50, 1),
+                p95_ms=None if m.p95 is None else round(m.p95, 1),
+                max_ms=m.max_ms,
+                last_error_class=m.last_failure.exception_class if m.last_failure else "",
+            )
+            for m in found
+        ]
+        return sorted(views, key=lambda v: (-v.runs, v.queue, v.path))
 
     def _down(self, taken_at: datetime, error: str) -> Snapshot:
         last = self._last or self.placeholder()
@@ -296,6 +327,7 @@ class Sampler:
             rate_window_seconds=round(window, 3) if window else None,
             lease_ttl_seconds=config.lease_ttl,
             heartbeat_interval_seconds=config.heartbeat_interval,
+            task_span_seconds=TASK_SPAN_SECONDS,
         )
 
     def _retries_per_minute(self, at: float, totals: dict[str, int]) -> dict[str, float]:

@@ -2,8 +2,9 @@
 
 A `Snapshot` holds a backend's server facts, one `QueueView` per queue, one `PoolView` per
 pool (its worker processes and threads), the newest failures, the throughput history and
-one `ScheduleView` per periodic schedule,
-as `Sampler` (snapshot.py) builds them and the panels draw them. `Snapshot.to_dict()` is
+one `ScheduleView` per periodic schedule, as `Sampler` (snapshot.py) builds them and the
+panels draw them; with the per-task view, one `TaskView` per queue and task path.
+`Snapshot.to_dict()` is
 the `--json` output: plain JSON types, datetimes as ISO 8601 text.
 """
 
@@ -135,6 +136,23 @@ class ScheduleView:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskView:
+    """One task path's runs in one queue over the last `Snapshot.task_span_seconds`."""
+
+    queue: str
+    path: str
+    runs: int
+    successful: int
+    failed: int
+    retried: int
+    failure_rate: float
+    p50_ms: float | None
+    p95_ms: float | None
+    max_ms: int | None
+    last_error_class: str  # '' when none kept
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     alias: str
     url: str  # password masked
@@ -153,6 +171,9 @@ class Snapshot:
     rate_window_seconds: float | None = None  # what the per-second rates were measured over
     lease_ttl_seconds: float = 3600.0
     heartbeat_interval_seconds: float = 2.0
+    # Per-task run metrics (the `t` view, and --json); None when not read this frame.
+    tasks: list[TaskView] | None = None
+    task_span_seconds: float = 3600.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (datetimes as ISO 8601 text)."""

@@ -1,4 +1,5 @@
-"""The overview page: per backend alias, the counts of every queue and the health of Redis."""
+"""The overview page: per backend alias, the counts of every queue, its runs per minute (a
+chart, see views/metrics.py) and the health of Redis."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.contrib.admin import ModelAdmin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from threadmill.admin.charts import RunsChart
 from threadmill.backends.records import QueueStats, ServerInfo
 from threadmill.exceptions import ThreadmillError
 
@@ -20,6 +22,7 @@ from .common import (
     require,
     threadmill_aliases,
 )
+from .metrics import alias_chart
 
 
 @dataclass
@@ -29,6 +32,7 @@ class AliasOverview:
     alias: str
     stats: list[QueueStats] = field(default_factory=list)
     server: ServerInfo | None = None
+    chart: RunsChart | None = None  # runs per minute (None: metrics_window is 0)
     error: str = ""
 
     @property
@@ -70,13 +74,15 @@ _SUMMED = (
 )
 
 
-def alias_overview(alias: str) -> AliasOverview:
-    """Counts (one script call) and server health of one alias; never raises on a dead
-    Redis."""
+def alias_overview(alias: str, request: HttpRequest | None = None) -> AliasOverview:
+    """Counts (one script call), the runs chart (one more) and server health of one alias;
+    never raises on a dead Redis."""
     backend = get_backend(alias)
     found = AliasOverview(alias=alias)
     try:
         found.stats = backend.queue_stats()
+        if request is not None:
+            found.chart = alias_chart(request, backend)
     except ThreadmillError as exc:
         found.error = str(exc)
         return found  # server_info would only wait for the same dead server again
@@ -88,6 +94,6 @@ def alias_overview(alias: str) -> AliasOverview:
 
 def overview(request: HttpRequest, model_admin: ModelAdmin) -> TemplateResponse:
     require(request, PERM_VIEW)
-    sections = [alias_overview(alias) for alias in threadmill_aliases()]
+    sections = [alias_overview(alias, request) for alias in threadmill_aliases()]
     context = page_context(request, model_admin, "Threadmill", sections=sections)
     return render_live(request, "threadmill/overview.html", context)

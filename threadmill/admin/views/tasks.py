@@ -23,6 +23,7 @@ from threadmill.retry import Backoff
 from threadmill.task import task_retry
 from threadmill.task_codec import resolve_task
 
+from . import time_range
 from .common import (
     BATCH_CANCELLABLE,
     BATCH_REQUEUEABLE,
@@ -123,7 +124,19 @@ def task_list(
         if queue not in backend.queue_names():
             raise Http404(f"No queue {queue!r} in backend {alias!r}.")
         context["stats"] = backend.queue_stats([queue])[0]
-        page = backend.list_tasks(queue, task_state, offset, limit, name=name, retrying=retrying)
+        span = None
+        if task_state.newest_first and not name:
+            try:
+                span = time_range.from_request(request)
+            except ValueError as exc:
+                context["range_error"] = str(exc)
+        if span is not None:
+            page = time_range.page_within(backend, queue, task_state, span, offset, limit)
+            context["time_range"] = span
+        else:
+            page = backend.list_tasks(
+                queue, task_state, offset, limit, name=name, retrying=retrying
+            )
         context["page"] = page
         context["links"] = _page_links(request, offset, limit, page.total, page.next_offset)
         context["first_row"] = offset + 1 if page.items else 0

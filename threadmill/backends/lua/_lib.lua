@@ -43,6 +43,12 @@ function K.schedule(base, name) return base .. 'sched:' .. name end
 function K.schedule_runs(base, name) return base .. 'sched:' .. name .. ':runs' end
 function K.paused(base) return base .. 'paused' end
 function K.pool_requests(base, pool_id) return base .. 'poolreq:' .. pool_id end
+function K.metrics_minute(base, minute) return base .. 'm:' .. minute end
+function K.metrics_task(base, minute, queue, path) return K.metrics_minute(base, minute) .. ':'
+  .. queue .. ':' .. path end
+function K.metrics_total(base, queue, path) return base .. 'm:total:' .. queue .. ':' .. path end
+function K.metrics_failures(base, queue, path) return base .. 'm:fail:' .. queue .. ':' .. path end
+function K.metrics_series(base) return base .. 'm:series' end
 
 -- A lease of a task with a timeout expires this long after the timeout (the worker stops
 -- the task itself within about a second; the broker only steps in when the worker cannot).
@@ -549,6 +555,8 @@ end
 
 -- Store the outcome of a leased task. Fenced by the lease token:
 -- 'OK' stored now; 'ALREADY_DONE' a retry of an acknowledgement that was stored;
+-- (with 'OK' it also returns the record's fields read, see the HMGET, and the kind of
+-- run for the metrics: 'ok', 'fail' or 'retry');
 -- 'LEASE_LOST' the lease expired or the task was handed to another worker; 'GONE' no record.
 -- status RETRY (value: the attempt's error) puts the task back for another attempt
 -- retry_ms from now, unless a cancellation was requested meanwhile: then it is FAILED.
@@ -556,7 +564,8 @@ end
 local function acknowledge(base, leases_key, task_key, id, token, status, value, ttl, now,
                            retry_ms)
   redis.call('HDEL', leases_key, token)
-  local f = redis.pcall('HMGET', task_key, 'status', 'token', 'queue', 'errors', 'unique')
+  local f = redis.pcall('HMGET', task_key, 'status', 'token', 'queue', 'errors', 'unique',
+    'path', 'last_attempted_at')
   if f['err'] or not f[1] then
     return 'GONE'
   end
@@ -573,10 +582,77 @@ local function acknowledge(base, leases_key, task_key, id, token, status, value,
     local cancel = redis.call('HGET', task_key, 'cancel')
     if not cancel or cancel == '' then
       retry_later(base, task_key, id, f[3], value, f[4], now + (tonumber(retry_ms) or 0), now)
-      return 'OK'
+      return 'OK', f, 'retry'
     end
     status = 'FAILED'
   end
   finish(base, id, f[3], status, value, now, ttl, true, f[4], f[5] or '')
-  return 'OK'
+  return 'OK', f, status == 'SUCCESSFUL' and 'ok' or 'fail'
+end
+
+-- ---- Run metrics (docs/metrics.md) ---------------------------------------------------------
+-- Written by acknowledge.lua, in the call that stores the outcome (no extra round trip):
+--   K.metrics_minute(minute)             hash '<queue>:<kind>' -> count, one per minute
+--   K.metrics_task(minute, queue, path)  hash kind -> count, 'b<i>' -> runs in run-time
+--                                        bucket i, 'max' -> longest run (ms)
+--   (both expire window_ms after their minute ends)
+--   K.metrics_total(queue, path)         hash, the same counts since the series was first
+--                                        seen (no 'max'; 'sum' of run ms): Prometheus
+--   K.metrics_series                     zset '<queue>\t<path>' -> first run of its newest
+--                                        minute (ms)
+--   K.metrics_failures(queue, path)      list of the newest failed or retried attempts,
+--                                        '<ms>\t<task id>\t<kind>\t<exception class>'
+-- kind is 'ok' (SUCCESSFUL), 'fail' (FAILED) or 'retry' (failed, tried again later). A minute
+-- is floor(ms / 60000) of Redis time.
+
+-- Upper bounds (ms, inclusive) of the run-time buckets b1..b15; b16 holds longer runs.
+-- threadmill.backends.metric_records.RUN_BUCKETS_MS is the same list (tested).
+local RUN_BUCKETS_MS = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+  300000, 900000}
+local METRIC_FAILURES_KEPT = 20
+
+local function run_bucket(ms)
+  for i, bound in ipairs(RUN_BUCKETS_MS) do
+    if ms <= bound then
+      return i
+    end
+  end
+  return #RUN_BUCKETS_MS + 1
+end
+
+-- Count one acknowledged attempt (kind, run_ms from its lease to now) of task `path` in
+-- queue; `value` is the attempt's TaskError JSON when it failed. window_ms 0: metrics off.
+local function record_run(base, queue, path, kind, run_ms, now, window_ms, id, value)
+  if window_ms <= 0 or not path or path == '' then
+    return
+  end
+  run_ms = math.max(run_ms, 0)
+  local minute = math.floor(now / 60000)
+  local expire_at = (minute + 1) * 60000 + window_ms
+  local bucket = 'b' .. run_bucket(run_ms)
+  local totals = K.metrics_minute(base, minute)
+  if redis.call('HINCRBY', totals, queue .. ':' .. kind, 1) == 1 then
+    redis.call('PEXPIREAT', totals, expire_at)
+  end
+  local m = K.metrics_task(base, minute, queue, path)
+  if redis.call('HINCRBY', m, kind, 1) == 1 then -- the first such run of the series this minute
+    redis.call('PEXPIREAT', m, expire_at)
+    redis.call('ZADD', K.metrics_series(base), now, queue .. '\t' .. path)
+  end
+  redis.call('HINCRBY', m, bucket, 1)
+  if run_ms > (tonumber(redis.call('HGET', m, 'max')) or -1) then
+    redis.call('HSET', m, 'max', run_ms)
+  end
+  local life = K.metrics_total(base, queue, path)
+  redis.call('HINCRBY', life, kind, 1)
+  redis.call('HINCRBY', life, bucket, 1)
+  redis.call('HINCRBY', life, 'sum', run_ms)
+  if kind ~= 'ok' then
+    local ok, err = pcall(cjson.decode, value)
+    local class = ok and type(err) == 'table' and err.exception_class_path or '?'
+    local list = K.metrics_failures(base, queue, path)
+    redis.call('LPUSH', list, now .. '\t' .. id .. '\t' .. kind .. '\t' .. tostring(class))
+    redis.call('LTRIM', list, 0, METRIC_FAILURES_KEPT - 1)
+    redis.call('PEXPIRE', list, window_ms)
+  end
 end

@@ -13,6 +13,7 @@ ALIAS`) and acts on that backend, returning the exit code:
     manage.py threadmill_ctl pause QUEUE [QUEUE ...]
     manage.py threadmill_ctl resume QUEUE [QUEUE ...]
     manage.py threadmill_ctl pool list|quiet|resume|stop|add-worker|remove-worker [POOL_ID]
+    manage.py threadmill_ctl stats [--json | --prometheus] [--span SECONDS]
 
 Exit codes: 0 when everything asked was done; 1 when something was missing or refused (a
 finished task, a task not deferred, an unknown queue, pool or schedule name, a schedule whose

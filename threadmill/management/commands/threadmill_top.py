@@ -28,7 +28,8 @@ PLAIN_WIDTH = 120
 class Command(BaseCommand):
     help = (
         "Live terminal dashboard of a Threadmill backend: queues, worker pools (master, "
-        "processes, threads, running tasks), recent failures, throughput. Press q to quit."
+        "processes, threads, running tasks), recent failures, throughput; t: per-task runs, "
+        "failure rates and run times. Press q to quit."
     )
     requires_system_checks: list[str] = []  # it must start (and say so) when Redis is down
 
@@ -51,13 +52,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json",
             action="store_true",
-            help="Print one snapshot as JSON and exit (for monitoring scripts); sampled "
-            "twice, --interval apart, to show rates.",
+            help="Print one snapshot as JSON and exit (for monitoring scripts), with the "
+            "per-task run metrics (`tasks`); sampled twice, --interval apart, to show rates.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         backend = resolve_backend(options["backend"])
         sampler = Sampler(backend)
+        sampler.with_tasks = bool(options["json"])
         out = self.stdout
         if options["json"] or options["once"]:
             # Rates are counter differences: a second sample, one interval later, gives them.

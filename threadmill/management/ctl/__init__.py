@@ -1,9 +1,9 @@
 """The subcommands of `manage.py threadmill_ctl`, one module per group of operations:
 `cancel` (tasks, `cancel.py`); `run-now`, `pause`, `resume`, `pool` (queues and pools,
-`operations.py`); `schedules`, `pause-schedule`, `resume-schedule`,
-`run-schedule` (periodic schedules, `schedules.py`). The command module
-(`management/commands/threadmill_ctl.py`) only parses the command line and dispatches to
-the `Subcommand` listed here (interface and exit codes in `base.py`)."""
+`operations.py`); `stats` (queue and run metrics, `stats.py`); `schedules`,
+`pause-schedule`, `resume-schedule`, `run-schedule` (periodic schedules, `schedules.py`).
+The command module (`management/commands/threadmill_ctl.py`) only parses the command line
+and dispatches to the `Subcommand` listed here (interface and exit codes in `base.py`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .base import OK, REFUSED, UNUSABLE, Subcommand, default_who
 from .cancel import Cancel
 from .operations import Pause, PoolControl, Resume, RunNow
 from .schedules import PauseSchedule, ResumeSchedule, RunSchedule, Schedules
+from .stats import Stats
 
 SUBCOMMANDS: list[Subcommand] = [
     Cancel(),
@@ -18,6 +19,7 @@ SUBCOMMANDS: list[Subcommand] = [
     Pause(),
     Resume(),
     PoolControl(),
+    Stats(),
     Schedules(),
     PauseSchedule(),
     ResumeSchedule(),

@@ -1,0 +1,67 @@
+"""A real browser (Playwright driving Debian's headless chromium) on the overview's runs
+chart: it updates in place (htmx) after a real pool runs tasks, and a bar with failures
+opens that minute's failed tasks; all under the test settings' strict
+Content-Security-Policy."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests import tasks
+from tests.admin_helpers import CHROMIUM, CHROMIUM_ARGS
+
+TIMEOUT_MS = 30_000  # generous: the machine is shared; nothing here measures speed
+
+
+@pytest.fixture
+def page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        page.csp_violations = []
+        page.on(
+            "console",
+            lambda m: "Content Security Policy" in m.text and page.csp_violations.append(m.text),
+        )
+        yield page
+        browser.close()
+
+
+def test_overview_chart_updates_live_after_a_pool_runs_tasks(
+    live_server, transactional_db, admin_user, backend, pool, page
+):
+    base = live_server.url + "/admin"
+    page.goto(f"{base}/login/?next=/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+    page.goto(f"{base}/threadmill/task/?refresh=0.3")
+    chart = page.locator("#chart-default")
+    expect(chart).to_have_attribute("data-processed", "0")
+    expect(page.locator("#chart-default a.tm-bar-link")).to_have_count(0)
+    page.evaluate("window.__sameDocument = true")
+
+    for n in range(3):
+        tasks.add.enqueue(n, n)
+    tasks.fail.enqueue("charted")
+    p = pool(
+        "--processes", "1", "--threads", "1", "--exit-empty", options={"broker_interval": 0.05}
+    )
+    assert p.wait(60) == 0, p.tail()
+
+    expect(chart).to_have_attribute("data-processed", "4")
+    expect(chart).to_have_attribute("data-failed", "1")
+    expect(chart.locator(".tm-chart-totals")).to_contain_text("4 processed, 1 failed")
+    assert page.evaluate("window.__sameDocument") is True  # refreshed in place, no reload
+
+    page.locator("#chart-default a.tm-bar-link").first.click()
+    page.wait_for_url("**/queues/default/failed/?since=*")
+    expect(page.locator(".tm-time-range")).to_contain_text("Finished between")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(page.locator("#result_list")).to_contain_text("tests.tasks.fail")
+    assert page.csp_violations == []

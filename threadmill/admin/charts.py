@@ -1,0 +1,154 @@
+"""Server-rendered SVG charts of the admin (no JavaScript library, no inline style: sizes are
+SVG attributes, colours classes of admin.css, so they pass a strict Content-Security-Policy):
+runs per minute for the overview, and a task path's run-time histogram. This module
+computes the geometry; the templates `_runs_chart.html` and `_histogram.html` draw it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+from threadmill.backends.metric_records import RUN_BUCKETS_MS, MetricMinutes, MinuteRuns
+
+#: Chart spans the overview offers: name -> (minutes shown, minutes per bar, label).
+SPANS = {"hour": (60, 1, "last hour"), "day": (1440, 10, "last day")}
+HEIGHT = 100.0  # viewBox units of the bar area
+BAR_STEP = 10.0  # viewBox units per bar (the bar is 8 wide)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar: a minute (or several), its runs, and where its failures are listed."""
+
+    x: float
+    start: datetime
+    end: datetime
+    successful: int
+    failed: int
+    retried: int
+    ok_y: float
+    ok_height: float
+    fail_y: float
+    fail_height: float
+    failures_url: str  # '' when it has no failures
+
+    @property
+    def processed(self) -> int:
+        return self.successful + self.failed
+
+
+@dataclass(frozen=True)
+class RunsChart:
+    span: str
+    label: str
+    minutes_per_bar: int
+    bars: list[Bar]
+    width: float
+    height: float
+    peak: int
+    processed: int
+    failed: int
+    retried: int
+    start: datetime | None
+    end: datetime | None
+
+
+def _failures_url(alias: str, merged: list[MinuteRuns], start: datetime, end: datetime) -> str:
+    """The failed list of the queue with the most failures in these minutes, narrowed to
+    them (`?since=&until=`, epoch seconds)."""
+    per_queue: dict[str, int] = {}
+    for minute in merged:
+        for queue, counts in minute.queues.items():
+            per_queue[queue] = per_queue.get(queue, 0) + counts.get("failed", 0)
+    worst = max(per_queue.items(), key=lambda item: (item[1], item[0]), default=("", 0))
+    if not worst[1]:
+        return ""
+    base = reverse("admin:threadmill_task_list", args=[alias, worst[0], "failed"])
+    params = {"since": int(start.timestamp()), "until": int(end.timestamp())}
+    return f"{base}?{urlencode(params)}"
+
+
+def runs_chart(alias: str, data: MetricMinutes, span: str) -> RunsChart:
+    """Processed (successful over failed) per bar, scaled to the highest bar."""
+    _, per_bar, label = SPANS[span]
+    groups = [data.minutes[i : i + per_bar] for i in range(0, len(data.minutes), per_bar)]
+    totals = []
+    for group in groups:
+        ok = sum(m.total("successful") for m in group)
+        failed = sum(m.total("failed") for m in group)
+        retried = sum(m.total("retried") for m in group)
+        totals.append((group, ok, failed, retried))
+    peak = max((ok + failed for _, ok, failed, _ in totals), default=0)
+    scale = HEIGHT / peak if peak else 0.0
+    bars = []
+    for i, (group, ok, failed, retried) in enumerate(totals):
+        start = group[0].start
+        end = group[-1].start + timedelta(minutes=1)
+        fail_h = failed * scale
+        ok_h = ok * scale
+        bars.append(
+            Bar(
+                x=i * BAR_STEP + 1,
+                start=start,
+                end=end,
+                successful=ok,
+                failed=failed,
+                retried=retried,
+                ok_y=HEIGHT - fail_h - ok_h,
+                ok_height=ok_h,
+                fail_y=HEIGHT - fail_h,
+                fail_height=fail_h,
+                failures_url=_failures_url(alias, group, start, end) if failed else "",
+            )
+        )
+    return RunsChart(
+        span=span,
+        label=label,
+        minutes_per_bar=per_bar,
+        bars=bars,
+        width=len(bars) * BAR_STEP,
+        height=HEIGHT,
+        peak=peak,
+        processed=sum(b.processed for b in bars),
+        failed=sum(b.failed for b in bars),
+        retried=sum(b.retried for b in bars),
+        start=bars[0].start if bars else None,
+        end=bars[-1].end if bars else None,
+    )
+
+
+@dataclass(frozen=True)
+class HistogramRow:
+    label: str
+    count: int
+    y: float
+    width: float  # of the bar, in viewBox units (0-300)
+
+
+def histogram_rows(buckets: tuple[int, ...]) -> list[HistogramRow]:
+    """One row per run-time bucket, from the first to the last that has runs."""
+    used = [i for i, count in enumerate(buckets) if count]
+    if not used:
+        return []
+    peak = max(buckets)
+    rows = []
+    for n, i in enumerate(range(used[0], used[-1] + 1)):
+        lower = RUN_BUCKETS_MS[i - 1] if i else 0
+        if i < len(RUN_BUCKETS_MS):
+            label = f"{_ms(lower)} to {_ms(RUN_BUCKETS_MS[i])}"
+        else:
+            label = f"> {_ms(lower)}"
+        rows.append(HistogramRow(label, buckets[i], n * 20.0, 300.0 * buckets[i] / peak))
+    return rows
+
+
+def _ms(value: int) -> str:
+    if value >= 60_000:
+        return f"{value // 60_000} min"
+    if value >= 1000:
+        return f"{value / 1000:g} s"
+    return f"{value} ms"

@@ -1,0 +1,1 @@
+"""URL configurations a project can include (see docs/metrics.md)."""
