@@ -264,3 +264,11 @@ def ledger_slot(path):
     """Record the schedule slot this run is for (periodic tasks, tests/test_schedules.py)."""
     slot = current_task().slot
     append_line(path, f"{slot.timestamp() if slot else '-'} {os.getpid()}")
+
+
+@task(takes_context=True)
+def ledger_fail(context, path, tag):
+    """Ledger entry (id and tag), then a failure: a bulk requeue that acted twice on one
+    task would show as a second line."""
+    append_line(path, f"{context.task_result.id} {tag}")
+    raise RuntimeError(f"{tag} fails again")

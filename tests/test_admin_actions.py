@@ -1,5 +1,6 @@
 """Admin actions through Django's test client: confirmation, outcomes, history, CSRF,
-permissions, whole-set actions in chunks (with and without htmx), and races with workers."""
+permissions, whole-set refusals (whole sets are bulk jobs: tests/test_admin_jobs.py), and
+races with workers."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ import pytest
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.messages import get_messages
 from django.test import Client
-from django.test.utils import override_settings
 
 from tests import tasks
 from tests.admin_helpers import fail_next, failure_json, lease_next, make_user, succeed_next
-from threadmill.admin.bulk import run_slice
 from threadmill.backends.records import AckOutcome, TaskState
 
 pytestmark = pytest.mark.django_db
@@ -202,101 +201,7 @@ def test_next_is_never_an_open_redirect(admin_client, backend):
     assert done.url == BASE
 
 
-# ---- whole sets in chunks ------------------------------------------------------------------
-
-
-@pytest.fixture
-def small_batches(make_backend, redis_server):
-    """batch_size 10 and one script call per request, so chunking is visible."""
-    with override_settings(THREADMILL_ADMIN={"BATCH_SECONDS": 0}):
-        yield make_backend(redis_server.url, {"batch_size": 10})
-
-
-def test_requeue_all_failed_in_chunks_without_javascript(admin_client, small_batches):
-    backend = small_batches
-    make_failed(backend, 25)
-    page = admin_client.get(batch_path("failed", "requeue"))
-    html = page.content.decode()
-    assert "requeue all 25 failed tasks</strong>" in html
-    assert "chunks of 10 tasks per script call" in html
-    data = {"confirmed": "1", "done": "0", "target": "25"}
-    response = admin_client.post(batch_path("failed", "requeue"), data)
-    requests = 1
-    while response.url != list_path("failed"):
-        assert response.url.startswith(batch_path("failed", "requeue") + "?done=")
-        progress = admin_client.get(response.url)
-        html = progress.content.decode()
-        assert "<progress" in html
-        assert "Continue" in html
-        done = re.search(r"done=(\d+)", response.url)[1]
-        assert f'name="done" value="{done}"' in html
-        response = admin_client.post(
-            batch_path("failed", "requeue"), {"confirmed": "1", "done": done, "target": "25"}
-        )
-        requests += 1
-    assert requests == 3  # 10 + 10 + 5
-    assert messages_of(response) == ["Requeued 25 failed tasks of queue “default”."]
-    [stats] = backend.queue_stats(["default"])
-    assert (stats.failed, stats.ready) == (0, 25)
-    entries = LogEntry.objects.order_by("pk")
-    assert [e.change_message for e in entries] == [
-        "Requeued 10 failed tasks of queue 'default' (backend 'default'); 15 remained.",
-        "Requeued 10 failed tasks of queue 'default' (backend 'default'); 5 remained.",
-        "Requeued 5 failed tasks of queue 'default' (backend 'default'); 0 remained.",
-    ]
-    assert all(e.object_id is None for e in entries)
-
-
-def test_purge_all_successful_with_htmx_progress(admin_client, small_batches, rclient):
-    backend = small_batches
-    backend.enqueue_many(tasks.add, [((i, i), {}) for i in range(23)])
-    ids = [succeed_next(backend).task_id for _ in range(23)]
-    headers = {"HX-Request": "true", "HX-Target": "tm-batch"}
-    data = {"confirmed": "1", "done": "0", "target": "23"}
-    bars = []
-    while True:
-        response = admin_client.post(batch_path("successful", "purge"), data, headers=headers)
-        assert response.status_code == 200
-        if "HX-Redirect" in response.headers:
-            break
-        html = response.content.decode()
-        assert "<html" not in html
-        assert 'hx-trigger="load"' in html  # the next chunk request fires by itself
-        bars.append(re.search(r'<progress max="23" value="(\d+)"', html)[1])
-        data["done"] = bars[-1]
-    assert bars == ["10", "20"]
-    assert response.headers["HX-Redirect"] == list_path("successful")
-    assert messages_of(response) == ["Purged 23 successful tasks of queue “default”."]
-    assert all(not rclient.exists(backend.keys.task(i)) for i in ids)
-    assert backend.queue_stats(["default"])[0].successful == 0
-
-
-def test_whole_set_stops_at_the_announced_count(admin_client, small_batches):
-    backend = small_batches
-    make_failed(backend, 25)  # the page announced 10; 15 more "arrived" since
-    response = admin_client.post(
-        batch_path("failed", "purge"), {"confirmed": "1", "done": "0", "target": "10"}
-    )
-    assert response.url == list_path("failed")
-    assert messages_of(response) == [
-        "Purged 10 failed tasks of queue “default”.",
-        "15 more arrived meanwhile and were left as they are (the action stops at the 10 "
-        "announced).",
-    ]
-    assert backend.queue_stats(["default"])[0].failed == 15
-
-
-def test_requeue_all_does_not_loop_on_corrupt_records(admin_client, small_batches, rclient):
-    backend = small_batches
-    for i in range(12):  # FAILED records without a task path cannot be requeued
-        rclient.hset(backend.keys.task(f"bad{i}"), mapping={"status": "FAILED", "queue": "default"})
-        rclient.zadd(backend.keys.index("default", "failed"), {f"bad{i}": i})
-    with override_settings(THREADMILL_ADMIN={"BATCH_SECONDS": 5}):
-        response = admin_client.post(
-            batch_path("failed", "requeue"), {"confirmed": "1", "done": "0", "target": "12"}
-        )
-    assert response.url == list_path("failed")
-    assert messages_of(response)[1].startswith("12 could not be requeued")
+# ---- whole sets: bulk jobs (tests/test_admin_jobs.py) ------------------------------------
 
 
 def test_running_tasks_cannot_be_purged_as_a_set(admin_client, backend):
@@ -309,15 +214,6 @@ def test_running_tasks_cannot_be_purged_as_a_set(admin_client, backend):
     assert backend.queue_stats(["default"])[0].running == 1
     response = admin_client.get(batch_path("ready", "requeue"))
     assert messages_of(response)[-1] == "READY tasks cannot be requeued as a whole set."
-
-
-def test_run_slice_respects_limit_and_budget(small_batches):
-    backend = small_batches
-    make_failed(backend, 35)
-    piece = run_slice(backend, "requeue", "default", TaskState.FAILED, limit=15, budget_seconds=60)
-    assert (piece.done, piece.remaining, piece.finished, piece.calls) == (20, 15, True, 2)
-    piece = run_slice(backend, "purge", "default", TaskState.FAILED, limit=100, budget_seconds=0)
-    assert (piece.done, piece.remaining, piece.finished, piece.calls) == (10, 5, False, 1)
 
 
 # ---- races with a worker ------------------------------------------------------------------

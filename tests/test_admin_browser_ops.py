@@ -92,7 +92,7 @@ def test_the_filter_summary_is_one_line_of_text(
     page.set_viewport_size({"width": 1900, "height": 900})
     page.goto(f"{base}/threadmill/task/default/queues/default/ready/?name=tasks.add&refresh=0")
     summary = page.locator(".tm-summary")
-    expect(summary).to_contain_text("named like")
+    expect(summary).to_contain_text("task contains")
     layout = summary.evaluate(
         """p => {
           const style = getComputedStyle(p);

@@ -12,7 +12,6 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
 from django.test import Client
-from django.test.utils import override_settings
 from django.utils import timezone
 
 from tests import tasks
@@ -279,58 +278,6 @@ def test_cancel_selected_from_a_list_reports_every_outcome(admin_client, backend
     assert (stats.ready, stats.deferred, stats.running, stats.failed) == (0, 0, 1, 4)
     assert backend.get_task(running).cancel_requested_by == "admin:admin"
     assert LogEntry.objects.count() == 4
-
-
-@pytest.fixture
-def small_batches(make_backend, redis_server):
-    """batch_size 10 and one chunk per request, so chunking is visible."""
-    with override_settings(THREADMILL_ADMIN={"BATCH_SECONDS": 0}):
-        yield make_backend(redis_server.url, {"batch_size": 10})
-
-
-def test_cancel_all_ready_in_chunks(admin_client, small_batches):
-    backend = small_batches
-    backend.enqueue_many(tasks.noop, [((), {}) for _ in range(23)])
-    page = admin_client.get(batch_path("ready", "cancel")).content.decode()
-    assert "cancel all 23 ready tasks</strong>" in page
-    assert "Yes, cancel all 23" in page
-    data = {"confirmed": "1", "done": "0", "target": "23"}
-    response = admin_client.post(batch_path("ready", "cancel"), data)
-    requests = 1
-    while response.url != list_path("ready"):
-        done = re.search(r"done=(\d+)", response.url)[1]
-        assert "Cancelled" in admin_client.get(response.url).content.decode()
-        data["done"] = done
-        response = admin_client.post(batch_path("ready", "cancel"), data)
-        requests += 1
-    assert requests == 3  # 10 + 10 + 3
-    assert messages_of(response) == ["Cancelled 23 ready tasks of queue “default”."]
-    [stats] = backend.queue_stats(["default"])
-    assert (stats.ready, stats.failed) == (0, 23)
-    assert [e.change_message for e in LogEntry.objects.order_by("pk")] == [
-        "Cancelled 10 ready tasks of queue 'default' (backend 'default'); 13 remained.",
-        "Cancelled 10 ready tasks of queue 'default' (backend 'default'); 3 remained.",
-        "Cancelled 3 ready tasks of queue 'default' (backend 'default'); 0 remained.",
-    ]
-
-
-def test_cancel_all_retrying_leaves_the_other_deferred_tasks(admin_client, small_batches):
-    backend = small_batches
-    later = tasks.noop.using(run_after=timezone.now() + timedelta(hours=1)).enqueue().id
-    backend.enqueue_many(tasks.flaky, [((), {}) for _ in range(12)])
-    retrying = [retry_next(backend).task_id for _ in range(12)]
-    page = admin_client.get(batch_path("retrying", "cancel")).content.decode()
-    assert "cancel all 12 retrying tasks</strong>" in page
-    with override_settings(THREADMILL_ADMIN={"BATCH_SECONDS": 5}):
-        response = admin_client.post(
-            batch_path("retrying", "cancel"), {"confirmed": "1", "done": "0", "target": "12"}
-        )
-    assert response.url == list_path("retrying")
-    assert messages_of(response) == ["Cancelled 12 retrying tasks of queue “default”."]
-    assert {backend.get_task(i).state for i in retrying} == {TaskState.FAILED}
-    assert backend.get_task(later).state == TaskState.DEFERRED
-    [stats] = backend.queue_stats(["default"])
-    assert (stats.deferred, stats.retrying) == (1, 0)
 
 
 def test_whole_set_cancel_is_offered_for_queued_tasks_only(admin_client, backend):

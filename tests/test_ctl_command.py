@@ -108,7 +108,7 @@ def test_a_wrong_backend_or_command_line_is_a_command_error():
         ctl()
     with pytest.raises(CommandError, match="invalid choice: 'frobnicate'"):
         ctl("frobnicate")
-    with pytest.raises(CommandError, match="required: ID"):
+    with pytest.raises(CommandError, match="Give task ids, or filters"):
         ctl("cancel")
     with pytest.raises(CommandError, match="No task id given") as e:
         ctl("cancel", " ")
@@ -172,8 +172,12 @@ def test_every_subcommand_and_flag_is_documented():
     [subparsers] = [a for a in parser._actions if a.dest == "subcommand"]
     page = (ROOT / "docs/cli.md").read_text()
     readme = (ROOT / "README.md").read_text()
+    by_filter = ["--queue", "--state", "--task", "--error", "--worker", "--since", "--until"]
+    by_filter += ["--args-contains", "--dry-run", "--yes", "--background"]
     expected = {
-        "cancel": (["--backend", "--terminate", "--who"], ["ID"]),
+        "cancel": (["--backend", "--terminate", "--who", *by_filter], ["ID"]),
+        "requeue": (["--backend", *by_filter], ["ID"]),
+        "purge": (["--backend", *by_filter], ["ID"]),
         "run-now": (["--backend"], ["ID"]),
         "pause": (["--backend"], ["QUEUE"]),
         "resume": (["--backend"], ["QUEUE"]),

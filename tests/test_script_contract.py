@@ -15,7 +15,7 @@ import pytest
 from threadmill.backends.hotpath import Packed
 from threadmill.backends.keys import Keys
 from threadmill.backends.lua import LUA_DIR, load_scripts, parse_header
-from threadmill.backends.records import TaskState
+from threadmill.backends.records import TaskFilter, TaskState
 from threadmill.backends.scripts import NewTask, Scripts
 from threadmill.options import BackendOptions
 
@@ -42,6 +42,24 @@ SAMPLES = {
         ],
     },
     "cancel": {"ids": ["a", "b"], "who": "WHO", "terminate": True},
+    "bulk_chunk": {"job_id": "J", "scan": 77, "keep_ms": 6000},
+    "cancel_job": {"job_id": "J", "who": "WHO", "keep_ms": 6000},
+    "create_job": {
+        "job_id": "J",
+        "queue": "Q",
+        "state": TaskState.FAILED,
+        "keep_ms": 6000,
+        "until_ms": 1234,
+        "fields": {"action": "requeue", "f_error": "KeyError"},
+    },
+    "search": {
+        "queue": "Q",
+        "state": TaskState.FAILED,
+        "offset": 5,
+        "limit": 10,
+        "scan": 99,
+        "filter": TaskFilter(path="P", error="E", worker="W", args="A"),
+    },
     "expire_leases": {"until_ms": 123, "queues": ["q1", "q2"]},
     "extend_lease": {"task_id": "ID", "token": "TK", "ms": 5000},
     "heartbeat": {"pool_id": "P", "report": "{}", "epoch": "E", "worker_ids": ["w1", "w2"]},
@@ -134,6 +152,12 @@ def test_a_wrapper_sends_what_its_script_declares(name):
             assert fixed[header.argv.index("expires_ms")] == ""
             assert fixed[header.argv.index("unique")] == "dg"
             assert call.keys[-1] == KEYS.task("i9")
+        elif param == "filter":  # search: a TaskFilter's parts by name
+            for part in ("path", "error", "worker", "args"):
+                assert fixed[header.argv.index(part)] == getattr(value, part)
+            assert fixed[header.argv.index("time_field")] == "finished_at"
+        elif param == "fields":  # create_job: name, value pairs
+            assert rest == [v for item in value.items() for v in item]
         elif param in header.argv:
             shown = str(int(value)) if isinstance(value, bool) else str(value)
             assert fixed[header.argv.index(param)] == shown, param

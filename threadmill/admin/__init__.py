@@ -1,8 +1,8 @@
 """The Threadmill pages of the Django admin, registered under "Threadmill" on its index.
 
 `TaskAdmin` is the admin of the unmanaged `Task` model; it replaces the model admin's URLs
-with the Threadmill views (overview, task lists, task detail, workers, schedules, run
-metrics, actions:
+with the Threadmill views (overview, task lists and search, task detail, workers, schedules, run
+metrics, bulk jobs, actions:
 requeue, purge, cancel, terminate and run now; pause, resume and run a schedule;
 operations: pause / resume a queue, pool requests), each wrapped by
 `views.access.admin_view`: the admin's `admin_view` (login, staff, CSRF, no caching), a
@@ -10,10 +10,9 @@ styled 403 page naming a missing permission, `HX-Refresh` for a live refresh who
 ended, short-timeout reads.
 
 Everything only the admin uses sits in this package: `views/` (the pages), `forms` (the
-actions' forms), `outcomes` (what an action will do and did, in words), `bulk` (whole-set
-actions in bounded slices) and `history` (the admin's LogEntry records). The template
-filters stay in `threadmill/templatetags/`, where Django looks for them, and the templates
-in `threadmill/templates/threadmill/`.
+actions' forms), `outcomes` (what an action will do and did, in words) and `history` (the
+admin's LogEntry records). The template filters stay in `threadmill/templatetags/`, where
+Django looks for them, and the templates in `threadmill/templates/threadmill/`.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from django.urls import URLPattern, path
 from threadmill.admin.views import (
     access,
     actions,
+    jobs,
     metrics,
     operations,
     overview,
@@ -89,6 +89,13 @@ class TaskAdmin(admin.ModelAdmin):
                 name=f"{name}_task_metrics",
             ),
             path("<str:alias>/jump/", view(tasks.jump), name=f"{name}_jump"),
+            path("<str:alias>/jobs/", view(jobs.jobs_list), name=f"{name}_jobs"),
+            path("<str:alias>/jobs/<str:job_id>/", view(jobs.job_detail), name=f"{name}_job"),
+            path(
+                "<str:alias>/jobs/<str:job_id>/cancel/",
+                view(jobs.job_cancel),
+                name=f"{name}_job_cancel",
+            ),
             path(
                 "<str:alias>/tasks/<path:task_id>/",
                 view(tasks.task_detail),

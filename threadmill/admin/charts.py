@@ -7,7 +7,7 @@ computes the geometry; the templates `_runs_chart.html` and `_histogram.html` dr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -59,7 +59,7 @@ class RunsChart:
 
 def _failures_url(alias: str, merged: list[MinuteRuns], start: datetime, end: datetime) -> str:
     """The failed list of the queue with the most failures in these minutes, narrowed to
-    them (`?since=&until=`, epoch seconds)."""
+    them with the list's search (`?since=&until=`, inclusive, to the millisecond)."""
     per_queue: dict[str, int] = {}
     for minute in merged:
         for queue, counts in minute.queues.items():
@@ -68,7 +68,8 @@ def _failures_url(alias: str, merged: list[MinuteRuns], start: datetime, end: da
     if not worst[1]:
         return ""
     base = reverse("admin:threadmill_task_list", args=[alias, worst[0], "failed"])
-    params = {"since": int(start.timestamp()), "until": int(end.timestamp())}
+    last = end - timedelta(milliseconds=1)  # the search's `until` is inclusive
+    params = {"since": _iso(start), "until": _iso(last)}
     return f"{base}?{urlencode(params)}"
 
 
@@ -152,3 +153,11 @@ def _ms(value: int) -> str:
     if value >= 1000:
         return f"{value / 1000:g} s"
     return f"{value} ms"
+
+
+def _iso(moment: datetime) -> str:
+    """A moment as the search form reads it, to the millisecond: in UTC when aware; a naive
+    one (USE_TZ = False) is in the current time zone, as the form assumes."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")

@@ -1,4 +1,4 @@
-"""Forms of the admin actions: a selection of task ids, and the state of a whole-set action."""
+"""Forms of the admin actions: a selection of task ids."""
 
 from __future__ import annotations
 
@@ -47,12 +47,3 @@ class SelectionForm(forms.Form):
     queue = forms.CharField(required=False, max_length=200)  # purge hint for ghost entries
     next = forms.CharField(required=False, max_length=2000)
     confirmed = forms.BooleanField(required=False)
-
-
-class BatchForm(forms.Form):
-    """One slice of a whole-set action: how much was done so far, and how many tasks the
-    confirmation page announced (the action stops there even if the set keeps growing)."""
-
-    confirmed = forms.BooleanField(required=True)
-    done = forms.IntegerField(min_value=0, required=False)
-    target = forms.IntegerField(min_value=0)

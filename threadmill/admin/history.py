@@ -3,8 +3,9 @@
 A requeue or a cancel is logged as a change and a purge as a deletion, one entry per task
 the action actually touched (like Django's "delete selected"), so each task's entry links to
 its page.
-A whole-set action logs one entry per request (a slice of chunks), saying how many tasks it
-moved and how many remained.
+A whole-set action is a bulk job, carried out by the pools, which have no request user: the
+job records who started it, and the admin writes its one entry once it sees the job
+finished (`log_job`; the backend hands out that chance once, `claim_job_log`).
 A schedule's pause or resume logs one change that links nowhere (a schedule is settings, not
 a task); its *Run now* logs the addition of the task it enqueued, linking to that task.
 Pausing or resuming a queue and a pool request log one entry each, naming the queue or
@@ -16,8 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
+from threadmill.backends.records import BulkJob, JobStatus
+from threadmill.filters import describe
 from threadmill.models import Task
 
 FLAGS = {
@@ -72,25 +76,28 @@ def log_operation(request: HttpRequest, label: str, message: str) -> None:
     LogEntry.objects.log_actions(_user_id(request), [ref], FLAGS["operation"], message)
 
 
-def log_batch(
-    request: HttpRequest,
-    action: str,
-    alias: str,
-    queue: str,
-    state: str,
-    done: int,
-    remaining: int,
-) -> None:
-    """One entry for a slice of a whole-set action (it has no single task to link to)."""
+def log_job(job: BulkJob, alias: str) -> bool:
+    """One entry for a finished bulk job, in the name of the admin user who started it
+    (False when it was not started in the admin, or that user is gone)."""
+    if not job.user_id:
+        return False
+    user = get_user_model()._default_manager.filter(pk=job.user_id).first()
+    if user is None:
+        return False
     ref = Task(id=None)  # type: ignore[misc]  # no object: the entry links nowhere
-    ref.label = f"all {state.lower()} tasks of queue {queue} (backend {alias})"
+    label = "retrying" if job.retrying else job.state.slug
+    ref.label = f"{label} tasks of queue {job.queue} (backend {alias})"
+    where = describe(job.filter)
+    status = "done" if job.status == JobStatus.DONE else f"cancelled by {job.cancelled_by}"
     LogEntry.objects.log_actions(
-        _user_id(request),
+        user.pk,
         [ref],
-        FLAGS[action],
-        f"{VERBS[action]} {done} {state.lower()} tasks of queue {queue!r} "
-        f"(backend {alias!r}); {remaining} remained.",
+        FLAGS[job.action],
+        f"{VERBS[job.action]} {job.acted} {label} tasks of queue {job.queue!r} (backend "
+        f"{alias!r}){' where ' + where if where else ''} by bulk job {job.id} ({status}; "
+        f"{job.examined} examined, {job.refused} refused).",
     )
+    return True
 
 
 def log_schedule(

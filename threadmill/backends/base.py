@@ -39,6 +39,7 @@ from .records import (
     NAME_FILTER_SCAN,
     AckOutcome,
     AckResult,
+    BulkJob,
     ControlRequest,
     HeartbeatReply,
     IdSearch,
@@ -52,6 +53,7 @@ from .records import (
     ScheduleReport,
     ScheduleState,
     ServerInfo,
+    TaskFilter,
     TaskPage,
     TaskRecord,
     TaskState,
@@ -239,7 +241,8 @@ class ThreadmillBackend(BaseTaskBackend):
         if Redis runs the call later than that, it neither reaps nor expires, because
         the call is stale (sent before a stall, run after it, when heartbeats and lease
         renewals could not get through). With `pool_id`, the same round trip takes that
-        pool's pending control requests (`request_pool`), returned in `pool_requests`."""
+        pool's pending control requests (`request_pool`), returned in `pool_requests`.
+        The report also lists the unfinished bulk jobs."""
 
     # ---- operations API: steer work (admin, threadmill_ctl) ---------------------------
 
@@ -288,10 +291,12 @@ class ThreadmillBackend(BaseTaskBackend):
         name: str = "",
         scan: int = NAME_FILTER_SCAN,
         retrying: bool = False,
+        filter: TaskFilter | None = None,
     ) -> TaskPage:
-        """A page of the tasks of `queue` in `state`, in the state's order. With `name`,
-        only tasks whose path contains it, looking at `scan` positions from `offset` at
-        most (the page's `next_offset` says where to continue). With `retrying` (DEFERRED
+        """A page of the tasks of `queue` in `state`, in the state's order. With a
+        `filter` (or `name`: a filter on the path), only the tasks that pass it, looking at
+        `scan` positions from `offset` at most (the page's `next_offset` says where to
+        continue). With `retrying` (DEFERRED
         only), only the deferred tasks waiting for another attempt after a failure, by retry
         time."""
 
@@ -327,6 +332,45 @@ class ThreadmillBackend(BaseTaskBackend):
     @abstractmethod
     def purge_batch(self, queue: str, state: TaskState) -> tuple[int, int]:
         """Purge up to batch_size tasks of a state (not RUNNING); returns (purged, remaining)."""
+
+    # ---- bulk jobs: whole-set actions carried out by the pools' brokers ---------------
+
+    @abstractmethod
+    def create_job(
+        self,
+        action: str,
+        queue: str,
+        state: TaskState,
+        filter: TaskFilter,
+        *,
+        who: str,
+        user_id: str = "",
+        retrying: bool = False,
+    ) -> BulkJob:
+        """Record a job that requeues, purges or cancels every task of `queue` in `state`
+        that passes `filter` (and was there when the job was created); with `retrying`,
+        of the retrying subset of the DEFERRED tasks. The pools carry it
+        out (`run_job_chunk`); raises ValueError for an action a state does not allow."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> BulkJob | None: ...
+
+    @abstractmethod
+    def jobs(self) -> list[BulkJob]:
+        """The recent jobs, newest first (finished ones are kept for a week)."""
+
+    @abstractmethod
+    def cancel_job(self, job_id: str, who: str) -> str:
+        """Stop an unfinished job (what it did stays done); returns its status after."""
+
+    @abstractmethod
+    def run_job_chunk(self, job_id: str) -> tuple[str, int, int]:
+        """Carry out the next chunk of a job (a bounded, atomic step that never acts on a
+        task twice); returns (status after, tasks examined, tasks acted on)."""
+
+    @abstractmethod
+    def claim_job_log(self, job_id: str) -> bool:
+        """True once per job: the caller writes its audit entry."""
 
     @abstractmethod
     def pools(self) -> list[PoolStatus]:
@@ -366,12 +410,3 @@ class ThreadmillBackend(BaseTaskBackend):
         `failures` of the newest failed attempts each; `queue` / `path` narrow it to one.
         One round trip; cost O(task paths x minutes in span)."""
         raise NotImplementedError(f"{type(self).__name__} keeps no run metrics")
-
-    def finished_between(
-        self, queue: str, state: TaskState, since: datetime, until: datetime
-    ) -> tuple[int, int]:
-        """Where the tasks of a finished state (SUCCESSFUL or FAILED) that finished at or
-        after `since` and before `until` sit in its newest-first list: (offset of the newest
-        of them, how many there are); list_tasks from that offset pages through them. One
-        round trip."""
-        raise NotImplementedError(f"{type(self).__name__} cannot range finished tasks")

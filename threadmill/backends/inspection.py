@@ -15,12 +15,13 @@ for the admin's overview, the dashboard's frame and the system checks alike.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redis.exceptions import RedisError
 
 from . import health
+from .jobs import job_from_hash
 from .keys import RETRYING_INDEX
 from .records import (
     NAME_FILTER_SCAN,
@@ -28,15 +29,22 @@ from .records import (
     PoolStatus,
     QueueStats,
     ServerInfo,
+    TaskFilter,
     TaskPage,
     TaskRecord,
     TaskState,
 )
-from .redis_records import from_ms, record_from_hash, report_from_json
+from .redis_records import from_ms, record_from_hash, report_from_json, to_ms
+from .scripts import Page
 from .store import RedisStore
 
 #: Pools read at most by one health or pools read.
 MAX_POOLS = 200
+#: Positions one search call examines at most (a page's scan is made of such calls, so
+#: that Redis serves other clients between them: a few ms each).
+SEARCH_STEP = 1000
+#: Unfinished bulk jobs an overview reads at most.
+MAX_OVERVIEW_JOBS = 20
 #: How long a system check waits for Redis, so `manage.py migrate` is never held up long.
 CHECK_TIMEOUT = 1.0
 
@@ -96,23 +104,23 @@ class RedisInspection:
         name: str = "",
         scan: int = NAME_FILTER_SCAN,
         retrying: bool = False,
+        filter: TaskFilter | None = None,
     ) -> TaskPage:
         state = TaskState(state)
         if retrying and state != TaskState.DEFERRED:
             raise ValueError(f"Only DEFERRED tasks can be retrying, not {state}.")
         offset, limit = max(0, int(offset)), max(1, int(limit))
-        page = self.store.run(
-            self.scripts.page(
-                queue=queue,
-                state=state,
-                offset=offset,
-                limit=limit,
-                text=name,
-                scan=max(1, int(scan)),
-                index=RETRYING_INDEX if retrying else "",
-            ),
-            read=True,
-        )
+        flt = filter or TaskFilter()
+        if name and not flt.path:
+            flt = replace(flt, path=name)
+        index = RETRYING_INDEX if retrying else ""
+        if flt:
+            page = self._search(queue, state, offset, limit, max(1, int(scan)), flt, index)
+        else:
+            call = self.scripts.page(
+                queue=queue, state=state, offset=offset, limit=limit, text="", scan=1, index=index
+            )
+            page = self.store.run(call, read=True)
         return TaskPage(
             queue=queue,
             state=state,
@@ -120,9 +128,49 @@ class RedisInspection:
             total=page.total,
             offset=offset,
             limit=limit,
-            name=name,
-            next_offset=page.next_offset if name else None,
+            name=flt.path,
+            next_offset=page.next_offset if flt else None,
+            filter=flt,
         )
+
+    def _search(
+        self,
+        queue: str,
+        state: TaskState,
+        offset: int,
+        limit: int,
+        scan: int,
+        flt: TaskFilter,
+        index: str,
+    ) -> Page:
+        """`scan` positions from offset, in calls of SEARCH_STEP positions at most, so that
+        no call holds Redis for long; stops early once the page is full. A finished list
+        is scored by finish time, newest first: with `until`, the search starts past the
+        tasks that finished later (one ZCOUNT) instead of scanning through them."""
+        items: list[TaskRecord] = []
+        if flt.until is not None and not index and state.newest_first:
+            with self.store.translate():
+                newer = self.store.reader.zcount(
+                    self.keys.index(queue, state.slug), f"({to_ms(flt.until)}", "+inf"
+                )
+            offset = max(offset, int(newer))
+        position, end = offset, offset + scan
+        total = 0
+        while True:
+            call = self.scripts.search(
+                queue=queue,
+                state=state,
+                offset=position,
+                limit=limit - len(items),
+                scan=min(SEARCH_STEP, end - position),
+                filter=flt,
+                index=index,
+            )
+            part = self.store.run(call, read=True)
+            items += part.items
+            total, position = part.total, part.next_offset
+            if len(items) >= limit or position >= min(end, total):
+                return Page(total, position, items)
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         key = self.keys.task(task_id)
@@ -299,12 +347,14 @@ class RedisInspection:
     def overview(self, recent_failures: int = 5) -> Overview:
         """Two pipelined round trips (plus one to reload scripts after a Redis restart):
         what to read, then the reads. Cost: O(queues x log n + pools + queues x
-        recent_failures), never O(queue length)."""
+        recent_failures + unfinished bulk jobs), never O(queue length)."""
         with self.store.translate():
             client = self.store.reader
-            facts = self._read_server(client, [("smembers", (self.keys.queues,))])
+            extra = [("smembers", (self.keys.queues,)), ("smembers", (self.keys.active_jobs,))]
+            facts = self._read_server(client, extra)
             node = self.store.master_address()
         names = self._names(facts.extra[0])
+        job_ids = sorted(facts.extra[1])[:MAX_OVERVIEW_JOBS]
         failures = max(0, int(recent_failures))
         calls: list[Any] = [self.scripts.queue_stats(queues=names)]
         if failures:
@@ -315,8 +365,11 @@ class RedisInspection:
                 for q in names
             ]
         reads = [("hgetall", (self.keys.pool(pool_id),)) for pool_id, _ in facts.pool_entries]
+        reads += [("hgetall", (self.keys.job(job_id),)) for job_id in job_ids]
         replies = self.store.run_many(calls, reads, read=True)
-        pools = self._pools(facts.pool_entries, replies[len(calls) :], facts.now_ms)
+        pool_replies = replies[len(calls) : len(calls) + len(facts.pool_entries)]
+        pools = self._pools(facts.pool_entries, pool_replies, facts.now_ms)
+        jobs = [job_from_hash(h) for h in replies[len(calls) + len(facts.pool_entries) :]]
         recent = [record for page in replies[1 : len(calls)] for record in page.items]
         recent.sort(key=lambda r: r.finished_at.timestamp() if r.finished_at else 0, reverse=True)
         return Overview(
@@ -324,4 +377,5 @@ class RedisInspection:
             queues=replies[0],
             pools=pools,
             failures=recent[:failures],
+            jobs=[job for job in jobs if job is not None],
         )

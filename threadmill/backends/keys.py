@@ -24,6 +24,9 @@ one shard. The names:
     m:total:<queue>:<path>    hash    a task path's runs and run-time buckets, all time
     m:fail:<queue>:<path>     list    a task path's newest failed attempts (expiring)
     m:series                  zset    '<queue>\t<path>' -> when it last ran (ms)
+    job:<id>                  hash    a bulk job (action, filter, cursor, progress)
+    jobs                      zset    every bulk job by creation time (ms)
+    jobs:active               set     the bulk jobs not finished (what brokers run)
     seq, due, workers, pools, queues, stats, fence, meta   one of each per alias
 
 The Lua scripts build names with the functions of the `K` table in `lua/_lib.lua`, which has
@@ -128,6 +131,20 @@ class Keys:
     def metrics_series(self) -> str:
         """Sorted set '<queue>\\t<path>' -> when that task path last ran (ms)."""
         return f"{self.base}m:series"
+
+    def job(self, job_id: str) -> str:
+        """Hash: a bulk job's action, filter, cursor and progress (see lua/bulk_chunk.lua)."""
+        return f"{self.base}job:{job_id}"
+
+    @property
+    def jobs(self) -> str:
+        """Sorted set job id -> creation time (ms): the jobs the admin lists."""
+        return f"{self.base}jobs"
+
+    @property
+    def active_jobs(self) -> str:
+        """Set of the ids of the bulk jobs not finished: what the brokers carry out."""
+        return f"{self.base}jobs:active"
 
     def pool(self, pool_id: str) -> str:
         """Expiring hash: the last report of one pool (master process) and when it came."""

@@ -216,9 +216,10 @@ class TaskPage:
     limit: int
     name: str = ""  # the task-name filter, if any
     next_offset: int | None = None  # with a filter: the position after the last one examined
+    filter: TaskFilter | None = None  # the filter of a search
 
 
-#: Positions of an index that one name-filtered page looks at, at most: what bounds its cost.
+#: Positions of an index that one filtered page looks at, at most: what bounds its cost.
 NAME_FILTER_SCAN = 10_000
 #: Index entries one task-id prefix search looks at, at most: what bounds its cost.
 PREFIX_SCAN = 50_000
@@ -233,6 +234,80 @@ class IdSearch:
     examined: int  # index entries looked at
     total: int  # index entries of every queue and state when the search began
     complete: bool  # every index was looked at to its end
+
+
+#: The same bound under the name searches use.
+SEARCH_SCAN = NAME_FILTER_SCAN
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """Which tasks of a list a search or a bulk job takes; every part given must match.
+
+    `path`, `worker` and `args` are plain substrings (of the task path, of the ids of the
+    workers that ran it, of its args or kwargs JSON); `error` is the class of its last
+    error, by full path (`myapp.errors.Timeout`) or by name (`Timeout`); `since` and
+    `until` bound, inclusively, when it finished (finished tasks) or was enqueued (the
+    others)."""
+
+    path: str = ""
+    error: str = ""
+    worker: str = ""
+    args: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.path, self.error, self.worker, self.args, self.since, self.until))
+
+    @staticmethod
+    def time_field(state: TaskState) -> str:
+        """The record field `since` / `until` bound for tasks in `state`."""
+        return "finished_at" if state.newest_first else "enqueued_at"
+
+
+class JobStatus(enum.StrEnum):
+    WAITING = "waiting"  # no chunk carried out yet (no pool has picked it up)
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.DONE, JobStatus.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class BulkJob:
+    """A server-side bulk action: requeue, purge or cancel every task of one queue's
+    state that passes a filter, carried out in chunks by the pools' brokers."""
+
+    id: str
+    action: str  # requeue, purge, cancel
+    queue: str
+    state: TaskState
+    filter: TaskFilter
+    who: str  # who started it (admin:<username>, ctl:<login>@<host>)
+    user_id: str  # the admin user's pk ('' when not started in the admin)
+    status: JobStatus
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime | None
+    total: int  # tasks in the state's index when it was created (progress estimate)
+    examined: int  # tasks of the index it has looked at
+    acted: int  # requeued / purged / cancelled (or asked to stop)
+    refused: int  # matching tasks it could not act on (their state refused, or missing)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    cancelled_by: str = ""
+    logged: bool = False  # its audit entry was written
+    retrying: bool = False  # it walks the retrying subset of the DEFERRED tasks
+
+    @property
+    def percent(self) -> int:
+        if self.status == JobStatus.DONE:
+            return 100
+        return min(99, self.examined * 100 // self.total) if self.total else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +444,7 @@ class Overview:
     queues: list[QueueStats]
     pools: list[PoolStatus]
     failures: list[TaskRecord]  # the most recent FAILED tasks across queues, newest first
+    jobs: list[BulkJob] = field(default_factory=list)  # the unfinished bulk jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,3 +461,4 @@ class MaintenanceReport:
     expired: list[str] = field(default_factory=list)
     reaped_workers: dict[str, int] = field(default_factory=dict)
     trimmed: int = 0
+    active_jobs: list[str] = field(default_factory=list)  # bulk jobs to carry out

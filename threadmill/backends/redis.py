@@ -26,6 +26,7 @@ from . import spin as reply_spin
 from .base import ThreadmillBackend
 from .controls import RedisControls, decode_requests
 from .inspection import RedisInspection
+from .jobs import RedisJobs
 from .metric_records import MetricMinutes, TaskMetrics
 from .prefix_search import find_task_ids
 from .producer import Producer
@@ -33,6 +34,7 @@ from .records import (
     NAME_FILTER_SCAN,
     AckOutcome,
     AckResult,
+    BulkJob,
     ControlRequest,
     HeartbeatReply,
     IdSearch,
@@ -45,6 +47,7 @@ from .records import (
     ScheduleFired,
     ScheduleState,
     ServerInfo,
+    TaskFilter,
     TaskPage,
     TaskRecord,
     TaskState,
@@ -86,6 +89,7 @@ class RedisTaskBackend(ThreadmillBackend):
         self._scripts = self.store.scripts
         self._inspection = RedisInspection(self.store, self.queues)
         self._controls = RedisControls(self.store)
+        self._jobs = RedisJobs(self.store)
         self._producer = Producer(
             alias,
             self.store,
@@ -263,11 +267,14 @@ class RedisTaskBackend(ThreadmillBackend):
             steps["expire"] = s.expire_leases(until_ms=until, queues=queues)
         if reap:
             steps["reap"] = s.reap_workers(until_ms=until)
-        reads = [self._controls.take_requests_read(pool_id)] if pool_id else []
+        reads = [("smembers", (self.keys.active_jobs,))]
+        if pool_id:
+            reads.append(self._controls.take_requests_read(pool_id))
         replies = self.store.run_many(list(steps.values()), reads)
         done = dict(zip(steps, replies, strict=False))
         return MaintenanceReport(
-            pool_requests=decode_requests(replies[len(steps)] if reads else None),
+            active_jobs=sorted(replies[len(steps)]),
+            pool_requests=decode_requests(replies[len(steps) + 1] if pool_id else None),
             promoted=done["promote"],
             trimmed=done.get("trim", 0),
             expired=done.get("expire", []),
@@ -309,9 +316,10 @@ class RedisTaskBackend(ThreadmillBackend):
         name: str = "",
         scan: int = NAME_FILTER_SCAN,
         retrying: bool = False,
+        filter: TaskFilter | None = None,
     ) -> TaskPage:
         return self._inspection.list_tasks(
-            queue, state, offset, limit, name=name, scan=scan, retrying=retrying
+            queue, state, offset, limit, name=name, scan=scan, retrying=retrying, filter=filter
         )
 
     def get_task(self, task_id: str) -> TaskRecord | None:
@@ -342,6 +350,39 @@ class RedisTaskBackend(ThreadmillBackend):
 
     def purge_batch(self, queue: str, state: TaskState) -> tuple[int, int]:
         return self._inspection.purge_batch(queue, state)
+
+    # ---- bulk jobs: carried out by RedisJobs on the same store --------------------------
+
+    def create_job(
+        self,
+        action: str,
+        queue: str,
+        state: TaskState,
+        filter: TaskFilter,
+        *,
+        who: str,
+        user_id: str = "",
+        retrying: bool = False,
+    ) -> BulkJob:
+        return self._jobs.create(
+            action, queue, state, filter, who=who, user_id=user_id, retrying=retrying
+        )
+
+    def get_job(self, job_id: str) -> BulkJob | None:
+        return self._jobs.get(job_id)
+
+    def jobs(self) -> list[BulkJob]:
+        return self._jobs.recent()
+
+    def cancel_job(self, job_id: str, who: str) -> str:
+        return self._jobs.cancel(job_id, who)
+
+    def run_job_chunk(self, job_id: str) -> tuple[str, int, int]:
+        reply = self._jobs.chunk(job_id)
+        return reply.status, reply.examined, reply.acted
+
+    def claim_job_log(self, job_id: str) -> bool:
+        return self._jobs.claim_log(job_id)
 
     def pools(self) -> list[PoolStatus]:
         return self._inspection.pools()
@@ -375,17 +416,3 @@ class RedisTaskBackend(ThreadmillBackend):
             range_ms=range_ms, failures=max(0, int(failures)), queue=queue, path=path
         )
         return self.store.run(call)
-
-    def finished_between(
-        self, queue: str, state: TaskState, since: datetime, until: datetime
-    ) -> tuple[int, int]:
-        if not TaskState(state).newest_first:
-            raise ValueError(f"Only finished tasks have a finish time, not {state}.")
-        index = self.keys.index(queue, TaskState(state).slug)
-        low, high = to_ms(since), to_ms(until)
-        with self.store.translate():
-            pipe = self.store.client.pipeline(transaction=False)
-            pipe.zcount(index, high, "+inf")
-            pipe.zcount(index, low, f"({high}")
-            newer, inside = pipe.execute()
-        return int(newer), int(inside)

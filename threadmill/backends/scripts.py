@@ -31,6 +31,7 @@ from .records import (
     HeartbeatReply,
     Lease,
     QueueStats,
+    TaskFilter,
     TaskRecord,
     TaskState,
 )
@@ -39,6 +40,7 @@ from .redis_records import (
     lease_from_reply,
     page_items_from_reply,
     queue_stats_from_reply,
+    to_ms,
 )
 
 #: Window of "successful / failed in the last minute" in queue_stats.
@@ -98,6 +100,24 @@ class ScheduleReply(NamedTuple):
 
 #: Runs of a schedule kept in its runs list.
 SCHEDULE_HISTORY = 20
+
+
+class ChunkReply(NamedTuple):
+    """What one chunk of a bulk job did: the job's status afterwards, tasks examined,
+    acted on, and matching ones refused."""
+
+    status: str
+    examined: int
+    acted: int
+    refused: int
+
+
+def filter_args(flt: TaskFilter, state: TaskState) -> list[Any]:
+    """A filter as the scripts take it: path, error, worker, args, since_ms, until_ms,
+    time_field."""
+    since = "" if flt.since is None else to_ms(flt.since)
+    until = "" if flt.until is None else to_ms(flt.until)
+    return [flt.path, flt.error, flt.worker, flt.args, since, until, TaskFilter.time_field(state)]
 
 
 class Page(NamedTuple):
@@ -356,6 +376,60 @@ class Scripts:
         args = [self._base, offset, limit, newest, text, scan]
         key = self.keys.index(queue, index or state.slug)
         return Call(self.lua["page"], [key], args, decode)
+
+    def search(
+        self,
+        *,
+        queue: str,
+        state: TaskState,
+        offset: int,
+        limit: int,
+        scan: int,
+        filter: TaskFilter,
+        index: str = "",
+    ) -> Call[Page]:
+        """Like `page`, only the tasks that pass `filter`, examining `scan` positions at
+        most."""
+
+        def decode(reply: list[Any]) -> Page:
+            return Page(reply[0], reply[1], page_items_from_reply(reply, queue, state))
+
+        newest = "1" if state.newest_first else "0"
+        args = [self._base, offset, limit, newest, scan, *filter_args(filter, state)]
+        key = self.keys.index(queue, index or state.slug)
+        return Call(self.lua["search"], [key], args, decode)
+
+    def create_job(
+        self,
+        *,
+        job_id: str,
+        queue: str,
+        state: TaskState,
+        keep_ms: int,
+        until_ms: int | None,
+        fields: dict[str, str],
+        index: str = "",
+    ) -> Call[datetime | None]:
+        """A job walking the state's index of queue (or `index`: RETRYING_INDEX)."""
+        k = self.keys
+        keys = [k.job(job_id), k.jobs, k.active_jobs, k.index(queue, index or state.slug)]
+        pairs = [v for item in fields.items() for v in item]
+        args = [job_id, keep_ms, _blank(until_ms), *pairs]
+        return Call(self.lua["create_job"], keys, args, from_ms)
+
+    def cancel_job(self, *, job_id: str, who: str, keep_ms: int) -> Call[str]:
+        keys = [self.keys.job(job_id), self.keys.active_jobs]
+        return Call(self.lua["cancel_job"], keys, [job_id, who, keep_ms], str)
+
+    def bulk_chunk(self, *, job_id: str, scan: int, keep_ms: int) -> Call[ChunkReply]:
+        keys = [self.keys.job(job_id), self.keys.active_jobs]
+        args = [self._base, job_id, scan, self.config.ms("result_ttl"), keep_ms]
+        return Call(
+            self.lua["bulk_chunk"],
+            keys,
+            args,
+            lambda r: ChunkReply(str(r[0]), int(r[1]), int(r[2]), int(r[3])),
+        )
 
     def requeue(self, *, ids: Sequence[str]) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]

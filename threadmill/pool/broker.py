@@ -13,7 +13,10 @@ Called from the master's loop (the master stays single-threaded so that forking 
 * **control requests** for this pool (quiet, stop, ...; see `remote.py`), taken in the
   same round trip as the maintenance every `broker_interval`;
 * **periodic schedules** every `broker_interval`: each due slot enqueued once (`periodic.py`;
-  not in a pool started with `--exit-empty`, a one-off drain).
+  not in a pool started with `--exit-empty`, a one-off drain);
+* **bulk jobs** (admin / `threadmill_ctl` whole-set actions): the maintenance step says
+  which are unfinished; one chunk of each, then again every JOB_PAUSE while some remain
+  (`jobs.py`).
 
 After Redis was unreachable, reaping waits one `heartbeat_ttl`: every pool was cut off too,
 and must get the chance to heartbeat before anyone declares it dead. A reaping call that
@@ -33,6 +36,7 @@ from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.records import PoolReport
 from threadmill.exceptions import BackendUnavailable, ThreadmillError
 
+from .jobs import BulkJobs
 from .periodic import Periodic
 
 logger = logging.getLogger("threadmill")
@@ -41,6 +45,9 @@ T = TypeVar("T")
 #: Expiring leases and trimming expired results happens every this many heartbeat
 #: intervals: both deal in lease_ttl / result_ttl, which are long.
 HOUSEKEEPING_HEARTBEATS = 5
+#: Pause between bulk-job steps while jobs remain (the master serves its workers between
+#: chunks); the jobs to run are refreshed by every maintenance step.
+JOB_PAUSE = 0.01
 
 
 class Broker:
@@ -70,10 +77,14 @@ class Broker:
         self._requests: list[str] = []
         grace = 2 * self.config.broker_interval
         self.periodic = Periodic(backend, grace) if schedules else None
+        self.bulk_jobs = BulkJobs(backend)
+        self._next_job_step = 0.0
 
     def next_due(self) -> float:
         """Monotonic time of the next duty, for the master's sleep."""
         due = min(self._next_heartbeat, self._next_maintenance)
+        if self.bulk_jobs.busy:  # bulk jobs unfinished: their next chunks soon
+            due = min(due, self._next_job_step)
         return min(due, time.monotonic() + 0.2) if self.pending else due
 
     def _was_silent(self) -> bool:
@@ -166,6 +177,13 @@ class Broker:
             self._maintain(reap, housekeeping)
             if self.periodic is not None:
                 self.periodic.tick(time.time() - self.skew_seconds)
+        elif self.bulk_jobs.busy and now >= self._next_job_step:
+            self._job_step(self.bulk_jobs.pending)
+
+    def _job_step(self, active: Sequence[str]) -> None:
+        """One chunk of each unfinished bulk job; the next step after JOB_PAUSE."""
+        self.bulk_jobs.tick(active)
+        self._next_job_step = time.monotonic() + JOB_PAUSE
 
     def _heartbeat(self, report: PoolReport, worker_ids: Sequence[str]) -> None:
         report = replace(report, skew_seconds=round(self.skew_seconds, 3))
@@ -219,6 +237,8 @@ class Broker:
             )
         if report.promoted:
             logger.debug("Promoted %d deferred task(s)", report.promoted)
+        if report.active_jobs or self.bulk_jobs.busy:
+            self._job_step(report.active_jobs)
 
     def take_requests(self) -> list[str]:
         """The control requests taken since the last call, oldest first."""

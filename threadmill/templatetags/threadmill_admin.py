@@ -1,4 +1,5 @@
-"""Template filters of the Threadmill admin pages: durations, ages, sizes, counts, JSON."""
+"""Template filters of the Threadmill admin pages: durations, ages, sizes, counts, JSON,
+compact times, short arguments, an error's message line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -117,3 +120,57 @@ def tm_ms(value: float | None) -> str:
     if value >= 1000:
         return f"{value / 1000:,.1f} s"
     return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+@register.filter
+def tm_time(moment: datetime | None, now: datetime | None = None) -> str:
+    """A compact time for lists, in the current time zone: `14:30:02` on the day of `now`
+    (default: this host's clock), `12-05 14:30` otherwise, `2025-12-05` in another year;
+    the full timestamp with its time zone on hover (`<time title=…>`). '—' for none."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment) if timezone.is_aware(moment) else moment
+    today = timezone.localtime(now) if now is not None and timezone.is_aware(now) else None
+    today = today or (timezone.localtime() if timezone.is_aware(moment) else datetime.now())
+    if local.date() == today.date():
+        short = local.strftime("%H:%M:%S")
+    elif local.year == today.year:
+        short = local.strftime("%m-%d %H:%M")
+    else:
+        short = local.strftime("%Y-%m-%d")
+    full = local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+    zone = local.tzname() or ""
+    return format_html(
+        '<time datetime="{}" title="{} {}">{}</time>', local.isoformat(), full, zone, short
+    )
+
+
+@register.filter
+def tm_args(record: Any, width: int = 40) -> str:
+    """The arguments of a task in short: `(42, "alice", note="x")`, cut at `width`."""
+    parts = [json.dumps(a, default=str) for a in (record.args or [])]
+    kwargs = record.kwargs if isinstance(record.kwargs, dict) else {}
+    parts += [f"{k}={json.dumps(v, default=str)}" for k, v in kwargs.items()]
+    text = "(" + ", ".join(parts) + ")"
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+@register.filter
+def tm_error_line(error: Any) -> str:
+    """The first line of an error's message (`boom` of `ValueError: boom`), from the last
+    line of its traceback that names the class."""
+    if error is None:
+        return ""
+    name = error.exception_name
+    lines = [line for line in error.traceback.splitlines() if line.strip()]
+    for line in reversed(lines):
+        for prefix in (error.exception_class_path + ":", name + ":"):
+            if line.startswith(prefix):
+                return line[len(prefix) :].strip()
+    return ""
+
+
+@register.filter
+def tm_zone(now: Any = None) -> str:
+    """The current time zone's name, as list headers show it."""
+    return str(timezone.get_current_timezone_name())

@@ -54,6 +54,21 @@ def render_failures(
     return fit_table("Recent failures", FAILURE_COLUMNS, rows, width, glyphs)
 
 
+def render_jobs(snapshot: Snapshot, width: int) -> RenderableType:
+    """The unfinished bulk jobs, one line each (nothing when there are none)."""
+    lines = [Text.assemble(("Bulk jobs ", "bold"), (f"{len(snapshot.jobs)} unfinished", "dim"))]
+    for job in snapshot.jobs:
+        where = f" where {job.where}" if job.where else ""
+        line = Text.assemble(
+            f"{job.action} {job.queue}/{job.tasks}{where} ",
+            (f"{job.status} {job.percent}%", "yellow" if job.status == "waiting" else "cyan"),
+            (f" {job.examined:,}/{job.total:,} examined, {job.acted:,} done · {job.who}", "dim"),
+        )
+        line.no_wrap, line.overflow = True, "ellipsis"
+        lines.append(line)
+    return Group(*lines)
+
+
 # ---- throughput ---------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from .layout import ASCII, UNICODE, fmt_duration, task_label
 from .panels import render_header, render_queues, render_workers
-from .recent import render_failures, render_throughput
+from .recent import render_failures, render_jobs, render_throughput
 from .tasks_panel import render_tasks
 from .upcoming import NEXT_RUNS, next_runs_summary, panel_lines, render_schedules
 from .views import Snapshot
@@ -57,6 +57,8 @@ def render_screen(
     throughput = render_throughput(snapshot, width, glyphs)
     failures: RenderableType = render_failures(snapshot, width, glyphs)
     schedules = render_schedules(snapshot, width, glyphs)
+    jobs = render_jobs(snapshot, width) if snapshot.jobs else None
+    job_lines = len(snapshot.jobs) + 2 if snapshot.jobs else 0
     worker_rows_limit = None
     if height is not None:
         # Everything but the workers tree keeps its size; the tree gets what is left. When
@@ -70,6 +72,7 @@ def render_screen(
             + queue_rows
             + 3  # workers: title, header, rule
             + _height(throughput, width)
+            + job_lines
         )
         failure_lines = 3 + len(snapshot.failures) if snapshot.failures else 1
         limit = NEXT_RUNS
@@ -87,7 +90,7 @@ def render_screen(
         worker_rows_limit = max(1, height - fixed - failure_lines - schedule_lines)
     workers = render_workers(snapshot, width, glyphs, worker_rows_limit)
     blank = Text("")
-    panels = [p for p in (header, queues, workers, schedules, failures, throughput) if p]
+    panels = [p for p in (header, queues, workers, schedules, failures, jobs, throughput) if p]
     stacked: list[RenderableType] = []
     for panel in panels:
         stacked += [blank, panel] if stacked else [panel]

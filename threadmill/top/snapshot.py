@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.display import display_reads
 from threadmill.backends.records import (
+    BulkJob,
     Overview,
     PoolStatus,
     QueueStats,
@@ -36,10 +37,12 @@ from threadmill.backends.records import (
     TaskRecord,
 )
 from threadmill.exceptions import BackendUnavailable
+from threadmill.filters import describe
 
 from .views import (
     BUCKET_SECONDS,
     FailureView,
+    JobView,
     PoolView,
     QueueView,
     RunView,
@@ -73,6 +76,22 @@ def _host_time(moment: datetime | None, skew_seconds: float) -> datetime | None:
     if moment is None:
         return None
     return moment - timedelta(seconds=skew_seconds)
+
+
+def _job_view(job: BulkJob) -> JobView:
+    return JobView(
+        job_id=job.id,
+        action=job.action,
+        queue=job.queue,
+        tasks="retrying" if job.retrying else job.state.slug,
+        where=describe(job.filter),
+        status=str(job.status),
+        examined=job.examined,
+        total=job.total,
+        acted=job.acted,
+        percent=job.percent,
+        who=job.who,
+    )
 
 
 def persistence_label(server: ServerInfo) -> str:
@@ -321,6 +340,7 @@ class Sampler:
                 (_pool_view(p, now) for p in overview.pools), key=lambda p: (p.host, p.pid)
             ),
             failures=[_failure_view(r, now) for r in overview.failures],
+            jobs=[_job_view(job) for job in overview.jobs],
             throughput=self._buckets(at),
             schedules=[_schedule_view(r, now) for r in reports],
             bucket_seconds=self.bucket_seconds,

@@ -1,7 +1,8 @@
 """What one frame of the dashboard shows: frozen dataclasses of numbers and strings.
 
 A `Snapshot` holds a backend's server facts, one `QueueView` per queue, one `PoolView` per
-pool (its worker processes and threads), the newest failures, the throughput history and
+pool (its worker processes and threads), the newest failures, the unfinished bulk jobs
+(`JobView`), the throughput history and
 one `ScheduleView` per periodic schedule, as `Sampler` (snapshot.py) builds them and the
 panels draw them; with the per-task view, one `TaskView` per queue and task path.
 `Snapshot.to_dict()` is
@@ -91,6 +92,23 @@ class FailureView:
 
 
 @dataclass(frozen=True, slots=True)
+class JobView:
+    """An unfinished bulk job (requeue / purge / cancel all matching)."""
+
+    job_id: str
+    action: str
+    queue: str
+    tasks: str  # the list it walks: failed, ready, retrying ...
+    where: str  # its filter in words ('' = every task of the list)
+    status: str  # waiting (no pool took it up yet) or running
+    examined: int
+    total: int  # the list's size when it was created
+    acted: int
+    percent: int
+    who: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerView:
     version: str
     used_memory: int
@@ -165,6 +183,7 @@ class Snapshot:
     queues: list[QueueView] = field(default_factory=list)
     pools: list[PoolView] = field(default_factory=list)
     failures: list[FailureView] = field(default_factory=list)
+    jobs: list[JobView] = field(default_factory=list)
     throughput: list[ThroughputBucket] = field(default_factory=list)
     schedules: list[ScheduleView] = field(default_factory=list)  # in settings order
     bucket_seconds: int = BUCKET_SECONDS

@@ -1,9 +1,11 @@
 """Requeue, purge, cancel (or terminate) and run now: the selected tasks (or one), and whole
-sets in slices with progress.
+sets (all tasks of a list, or those matching its search) as bulk jobs.
 
 Every action is a POST (CSRF-protected by the admin) that first shows a confirmation page
-saying what will happen to how many tasks; the confirmed POST does it, reports per-outcome
-counts with Django messages and records it in the admin's history.
+saying what will happen to how many tasks. For selected tasks the confirmed POST does it,
+reports per-outcome counts with Django messages and records it in the admin's history; for
+a whole set it records a bulk job that the pools carry out (see `views/jobs.py`), whose
+audit entry is written when it has finished.
 """
 
 from __future__ import annotations
@@ -12,16 +14,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
-from django_htmx.http import HttpResponseClientRedirect
 
-from threadmill.admin.bulk import run_slice
-from threadmill.admin.forms import BatchForm, SelectionForm
-from threadmill.admin.history import log_batch, log_tasks
+from threadmill.admin.forms import SelectionForm
+from threadmill.admin.history import log_tasks
 from threadmill.admin.outcomes import ACTED, outcome_messages, plural, predict
 from threadmill.backends.records import TaskState
 from threadmill.exceptions import ThreadmillError
+from threadmill.filters import describe, filter_params, parse_filter
 
 from .common import (
     BATCH_CANCELLABLE,
@@ -31,9 +32,7 @@ from .common import (
     PERM_REQUEUE,
     PERM_VIEW,
     PURGEABLE,
-    admin_setting,
     get_backend,
-    is_htmx,
     list_url,
     page_context,
     parse_set,
@@ -164,7 +163,9 @@ def batch_action(
     action: str,
 ) -> HttpResponse:
     """Requeue all failed / purge all tasks of a state / cancel all queued tasks of a state
-    (or the retrying ones) of a queue, slice by slice."""
+    (or the retrying ones) of a queue, all of them or those matching the list's search:
+    a confirmation page, then (confirmed POST) a bulk job that the pools carry out; the
+    answer is the job's page."""
     if action not in BATCH_SETS:
         raise Http404(f"Unknown action {action!r}.")
     require(request, PERM_VIEW, PERMS[action])
@@ -174,12 +175,38 @@ def batch_action(
     if task_state not in BATCH_SETS[action] or (retrying and action != "cancel"):
         messages.error(request, _refusal(action, task_state, retrying))
         return HttpResponseRedirect(back)
+    data = request.POST if request.method == "POST" else request.GET
+    try:
+        flt = parse_filter(data)
+    except ValueError as exc:
+        messages.error(request, f"The search is not valid, nothing was done: {exc}")
+        return HttpResponseRedirect(back)
+    query = QueryDict(mutable=True)
+    query.update(filter_params(flt))
+    if query:
+        back = f"{back}?{query.urlencode()}"
     if request.method == "POST":
-        form = BatchForm(request.POST)
-        if form.is_valid():
-            return _run_batch(request, action, alias, queue, task_state, retrying, form, back)
-        messages.error(request, "The form was incomplete: nothing was done.")
-        return HttpResponseRedirect(request.path)
+        if data.get("confirmed") != "1":
+            messages.error(request, "The form was incomplete: nothing was done.")
+            return HttpResponseRedirect(request.path)
+        try:
+            job = backend.create_job(
+                action,
+                queue,
+                task_state,
+                flt,
+                who=who(request),
+                user_id=str(request.user.pk),
+                retrying=retrying,
+            )
+        except ThreadmillError as exc:
+            messages.error(request, f"The job could not be recorded: {exc} Nothing was done.")
+            return HttpResponseRedirect(back)
+        messages.success(
+            request,
+            "The job is recorded; the pools carry it out in chunks. You may leave this page.",
+        )
+        return HttpResponseRedirect(url("job", alias, job.id))
 
     label = set_label(task_state, retrying)
     context: dict[str, Any] = {
@@ -190,98 +217,19 @@ def batch_action(
         "action": action,
         "back": back,
         "batch_size": backend.config.batch_size,
+        "filter": flt,
+        "filter_words": describe(flt),
+        "filter_fields": filter_params(flt),
         "error": "",
         "count": 0,
     }
-    done = request.GET.get("done")
     try:
         stats = backend.queue_stats([queue])[0]
         context["count"] = stats.retrying if retrying else stats.count(task_state)
     except ThreadmillError as exc:
         context["error"] = str(exc)
-    if done is not None and done.isdigit():  # progress page between slices (no JavaScript)
-        context["done"] = int(done)
-        target = request.GET.get("target", "")
-        context["target"] = int(target) if target.isdigit() else context["count"]
-        context["in_progress"] = True
-    else:
-        context["done"] = 0
-        context["target"] = context["count"]
-        context["in_progress"] = False
-    title = f"{VERBS[action]} all {label} tasks of queue “{queue}”?"
+    which = "matching" if flt else "all"
+    title = f"{VERBS[action]} {which} {label} tasks of queue “{queue}”?"
     return TemplateResponse(
         request, "threadmill/batch.html", page_context(request, model_admin, title, **context)
     )
-
-
-def _run_batch(
-    request: HttpRequest,
-    action: str,
-    alias: str,
-    queue: str,
-    state: TaskState,
-    retrying: bool,
-    form: BatchForm,
-    back: str,
-) -> HttpResponse:
-    backend = get_backend(alias)
-    done_before = form.cleaned_data["done"] or 0
-    target = form.cleaned_data["target"]
-    finish = HttpResponseClientRedirect if is_htmx(request) else HttpResponseRedirect
-    verb = DONE_VERBS[action]
-    label = set_label(state, retrying)
-    what = f"{label} tasks of queue “{queue}”"
-    if target - done_before <= 0:
-        messages.success(request, f"{verb} {done_before:,} {what}.")
-        return finish(back)
-    try:
-        piece = run_slice(
-            backend,
-            action,
-            queue,
-            state,
-            limit=target - done_before,
-            budget_seconds=float(admin_setting("BATCH_SECONDS")),
-            who=who(request),
-            retrying=retrying,
-        )
-    except ThreadmillError as exc:
-        messages.error(
-            request, f"Stopped after {done_before:,} {what}: {exc} Run it again to go on."
-        )
-        return finish(back)
-    if piece.done:
-        log_batch(request, action, alias, queue, label, piece.done, piece.remaining)
-    done = done_before + piece.done
-    if piece.finished or piece.stalled:
-        messages.success(request, f"{verb} {done:,} {what}.")
-        if piece.stalled:
-            why = "corrupt (no task path)" if action == "requeue" else "corrupt or missing"
-            messages.warning(
-                request,
-                f"{piece.remaining:,} could not be {verb.lower()}: their records are {why}. "
-                "Open them from the list, or purge them.",
-            )
-        elif piece.remaining:
-            messages.info(
-                request,
-                f"{piece.remaining:,} more arrived meanwhile and were left as they are "
-                f"(the action stops at the {target:,} announced).",
-            )
-        return finish(back)
-    if is_htmx(request):
-        context = {
-            "alias": alias,
-            "queue": queue,
-            "state": state,
-            "label": label,
-            "action": action,
-            "back": back,
-            "done": done,
-            "target": target,
-            "count": piece.remaining,
-            "in_progress": True,
-        }
-        return TemplateResponse(request, "threadmill/batch.html#progress", context)
-    progress = f"{request.path}?done={done}&target={target}"
-    return HttpResponseRedirect(progress)

@@ -6,8 +6,8 @@ Settings (all optional), under `THREADMILL_ADMIN` in Django's settings:
 * `REFRESH_SECONDS` (5): how often live regions refresh; a page's `?refresh=N` overrides it
   for that page (0 turns live refresh off);
 * `PAGE_SIZE` (50): tasks per list page (`?limit=` picks another, at most `MAX_PAGE_SIZE`);
-* `BATCH_SECONDS` (0.5): how long one request of a whole-set action keeps calling Redis
-  (one `batch_size` chunk per call) before it reports progress.
+* `SEARCH_SCAN` (10,000): tasks of a list one page of a search looks at, at most (what
+  bounds its cost); the page then offers to continue from where it stopped.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import TaskState
+from threadmill.backends.records import SEARCH_SCAN, TaskState
 
 PERM_VIEW = "threadmill.view_task"
 PERM_REQUEUE = "threadmill.requeue_task"
@@ -40,7 +40,7 @@ MAX_PAGE_SIZE = 200
 #: Most task ids one "selected tasks" action takes (a list page holds at most MAX_PAGE_SIZE).
 MAX_SELECTION = 500
 
-DEFAULTS: dict[str, Any] = {"REFRESH_SECONDS": 5.0, "PAGE_SIZE": 50, "BATCH_SECONDS": 0.5}
+DEFAULTS: dict[str, Any] = {"REFRESH_SECONDS": 5.0, "PAGE_SIZE": 50, "SEARCH_SCAN": SEARCH_SCAN}
 
 #: States in the order the pages show them.
 STATES = [

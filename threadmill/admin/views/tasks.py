@@ -1,29 +1,31 @@
-"""Task pages: a page of one queue's tasks of one state (or its retrying tasks), one task's
-detail (with its retry limit when its policy is a `Backoff`), jump to an id."""
+"""Task pages: a page of one queue's tasks of one state (or its retrying tasks), searched by
+a filter given as GET parameters (see `threadmill.filters`), one task's detail (with its
+retry limit when its policy is a `Backoff`), jump to an id."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
-from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.records import (
-    NAME_FILTER_SCAN,
     PREFIX_SCAN,
     IdSearch,
+    TaskFilter,
     TaskRecord,
     TaskState,
 )
 from threadmill.exceptions import ThreadmillError
+from threadmill.filters import FILTER_PARAMS, describe, parse_filter
 from threadmill.retry import Backoff
 from threadmill.task import task_retry
 from threadmill.task_codec import resolve_task
 
-from . import time_range
 from .common import (
     BATCH_CANCELLABLE,
     BATCH_REQUEUEABLE,
@@ -50,10 +52,10 @@ from .common import (
     url,
 )
 
-#: Longest task-name filter accepted (a task path is a dotted Python name).
-MAX_NAME_FILTER = 200
 #: Fewest characters "Go to task id" searches ids by (the dashboard prints 12).
 MIN_PREFIX = 4
+#: Pages of more rows than this repeat the action bar above the list.
+LONG_LIST = 20
 
 
 def _page_links(
@@ -83,17 +85,40 @@ def _page_links(
     return links
 
 
+def _search_query(request: HttpRequest) -> str:
+    """The search's GET parameters alone (no offset or limit), for links that keep it."""
+    params = QueryDict(mutable=True)
+    for name in (*FILTER_PARAMS, "name"):
+        value = request.GET.get(name, "").strip()
+        if value:
+            params[name] = value
+    return params.urlencode()
+
+
+def _error_groups(items: list[TaskRecord]) -> list[tuple[str, str, int]]:
+    """(class path, name, count) of the last errors of a page's tasks, most frequent first."""
+    counts = Counter(t.last_error.exception_class_path for t in items if t.last_error)
+    return [(path, path.rsplit(".", 1)[-1], n) for path, n in counts.most_common()]
+
+
 def task_list(
     request: HttpRequest, model_admin: ModelAdmin, alias: str, queue: str, state: str
 ) -> TemplateResponse:
     """A page of one queue's tasks of one state, or of its retrying tasks (`retrying` in
-    the URL: the deferred tasks waiting for another attempt)."""
+    the URL: the deferred tasks waiting for another attempt), searched by the filter in
+    its GET parameters (each page examines the SEARCH_SCAN setting's positions at most)."""
     require(request, PERM_VIEW)
     backend = get_backend(alias)
     task_state, retrying = parse_set(state)
     offset = int_param(request, "offset", 0, 0, 10**12)
     limit = int_param(request, "limit", int(admin_setting("PAGE_SIZE")), 1, MAX_PAGE_SIZE)
-    name = request.GET.get("name", "").strip()[:MAX_NAME_FILTER]
+    filter_error = ""
+    try:
+        flt = parse_filter(request.GET)
+    except ValueError as exc:
+        filter_error, flt = str(exc), TaskFilter()
+    search = {p: request.GET.get(p, "").strip() for p in FILTER_PARAMS}
+    search["task"] = search["task"] or request.GET.get("name", "").strip()
     user = request.user
     offers = {
         "offers_requeue": task_state in REQUEUEABLE,
@@ -104,9 +129,15 @@ def task_list(
         "offers_purge_all": task_state in PURGEABLE and not retrying,
         "offers_cancel_all": task_state in BATCH_CANCELLABLE,
     }
+    query = _search_query(request)
+    scan = max(1, int(admin_setting("SEARCH_SCAN")))
     context: dict[str, Any] = {
-        "name": name,
-        "name_scan": NAME_FILTER_SCAN,
+        "search": search,
+        "filter": flt,
+        "filter_words": describe(flt),
+        "filter_error": filter_error,
+        "search_query": query,
+        "search_scan": scan,
         "alias": alias,
         "queue": queue,
         "state": task_state,
@@ -117,37 +148,34 @@ def task_list(
         "page": None,
         "stats": None,
         "error": "",
+        "queues": [],
         "list_url": list_url(alias, queue, task_state, retrying),
+        "shows_errors": task_state == TaskState.FAILED or retrying,
         **offers,
     }
     try:
-        if queue not in backend.queue_names():
+        names = backend.queue_names()
+        if queue not in names:
             raise Http404(f"No queue {queue!r} in backend {alias!r}.")
+        context["queues"] = names
         context["stats"] = backend.queue_stats([queue])[0]
-        span = None
-        if task_state.newest_first and not name:
-            try:
-                span = time_range.from_request(request)
-            except ValueError as exc:
-                context["range_error"] = str(exc)
-        if span is not None:
-            page = time_range.page_within(backend, queue, task_state, span, offset, limit)
-            context["time_range"] = span
-        else:
+        if not filter_error:
             page = backend.list_tasks(
-                queue, task_state, offset, limit, name=name, retrying=retrying
+                queue, task_state, offset, limit, retrying=retrying, filter=flt, scan=scan
             )
-        context["page"] = page
-        context["links"] = _page_links(request, offset, limit, page.total, page.next_offset)
-        context["first_row"] = offset + 1 if page.items else 0
-        context["last_row"] = offset + len(page.items)
-        context["examined_from"] = min(offset + 1, page.total)
-        context["selectable"] = bool(page.items) and (
-            (offers["offers_requeue"] and user.has_perm(PERM_REQUEUE))
-            or (offers["offers_run_now"] and user.has_perm(PERM_REQUEUE))
-            or (offers["offers_purge"] and user.has_perm(PERM_PURGE))
-            or (offers["offers_cancel"] and user.has_perm(PERM_CANCEL))
-        )
+            context["page"] = page
+            context["links"] = _page_links(request, offset, limit, page.total, page.next_offset)
+            context["first_row"] = offset + 1 if page.items else 0
+            context["last_row"] = offset + len(page.items)
+            context["examined_from"] = min(offset + 1, page.total)
+            context["long_list"] = len(page.items) > LONG_LIST
+            context["error_groups"] = _error_groups(page.items) if context["shows_errors"] else []
+            context["selectable"] = bool(page.items) and (
+                (offers["offers_requeue"] and user.has_perm(PERM_REQUEUE))
+                or (offers["offers_run_now"] and user.has_perm(PERM_REQUEUE))
+                or (offers["offers_purge"] and user.has_perm(PERM_PURGE))
+                or (offers["offers_cancel"] and user.has_perm(PERM_CANCEL))
+            )
     except ThreadmillError as exc:
         context["error"] = str(exc)
     title = f"{context['label'].capitalize()} tasks of queue “{queue}”"

@@ -49,6 +49,9 @@ function K.metrics_task(base, minute, queue, path) return K.metrics_minute(base,
 function K.metrics_total(base, queue, path) return base .. 'm:total:' .. queue .. ':' .. path end
 function K.metrics_failures(base, queue, path) return base .. 'm:fail:' .. queue .. ':' .. path end
 function K.metrics_series(base) return base .. 'm:series' end
+function K.job(base, job_id) return base .. 'job:' .. job_id end
+function K.jobs(base) return base .. 'jobs' end
+function K.active_jobs(base) return base .. 'jobs:active' end
 
 -- A lease of a task with a timeout expires this long after the timeout (the worker stops
 -- the task itself within about a second; the broker only steps in when the worker cannot).
@@ -655,4 +658,170 @@ local function record_run(base, queue, path, kind, run_ms, now, window_ms, id, v
     redis.call('LTRIM', list, 0, METRIC_FAILURES_KEPT - 1)
     redis.call('PEXPIRE', list, window_ms)
   end
+end
+
+-- ---- repairs of one task (requeue, purge, cancel): used by their scripts and by bulk jobs
+
+-- Put a finished task back to READY (see requeue.lua). Returns requeued, or missing /
+-- corrupt / READY / DEFERRED / RUNNING (the state that refused).
+local function requeue_one(base, id, key, now)
+  if redis.call('TYPE', key)['ok'] ~= 'hash' then
+    return 'missing'
+  end
+  local f = redis.call('HMGET', key, 'status', 'queue', 'priority', 'path')
+  if (f[1] == 'FAILED' or f[1] == 'SUCCESSFUL') and f[4] and f[4] ~= '' then
+    redis.call('ZREM', K.index(base, f[2], string.lower(f[1])), id)
+    redis.call('PERSIST', key)
+    redis.call('HSET', key, 'losses', 0, 'finished_at', '')
+    redis.call('HDEL', key, 'cancel') -- a new run: an old cancellation request is history
+    push_ready(base, f[2], id, f[3], now)
+    return 'requeued'
+  elseif f[1] == 'FAILED' then
+    return 'corrupt'
+  end
+  return f[1] or 'missing'
+end
+
+-- Remove a task and everything it left (see purge.lua); `hint` is a queue whose indexes
+-- may still hold the id of a record that is gone ('' = none). Returns purged, RUNNING
+-- (refused) or missing.
+local function purge_one(base, id, key, hint)
+  local outcome = 'purged'
+  if redis.call('TYPE', key)['ok'] == 'hash' then
+    local f = redis.call('HMGET', key, 'status', 'queue', 'unique')
+    if f[1] == 'RUNNING' then
+      return 'RUNNING'
+    end
+    if f[2] and f[1] then
+      redis.call('ZREM', K.index(base, f[2], string.lower(f[1])), id)
+      redis.call('ZREM', K.index(base, f[2], 'retrying'), id)
+    end
+    release_claim(base, f[3], id)
+    redis.call('DEL', key)
+  elseif redis.call('EXISTS', key) == 1 then
+    redis.call('DEL', key)
+  else
+    outcome = 'missing'
+  end
+  if hint ~= '' then
+    for _, status in ipairs({'ready', 'deferred', 'successful', 'failed'}) do
+      if redis.call('ZREM', K.index(base, hint, status), id) == 1 and outcome == 'missing' then
+        outcome = 'purged'
+      end
+    end
+  end
+  return outcome
+end
+
+-- Cancel a task (see cancel.lua). Returns cancelled, requested (RUNNING), the finished
+-- state that refused, or missing.
+local function cancel_one(base, id, key, who, terminate, now, ttl)
+  if redis.call('TYPE', key)['ok'] ~= 'hash' then
+    return 'missing'
+  end
+  local f = redis.call('HMGET', key, 'status', 'queue', 'worker', 'token', 'path')
+  if f[1] == 'READY' or f[1] == 'DEFERRED' then
+    redis.call('ZREM', K.index(base, f[2], 'ready'), id)
+    redis.call('ZREM', K.index(base, f[2], 'deferred'), id)
+    redis.call('ZREM', K.index(base, f[2], 'retrying'), id)
+    local err = error_json('threadmill.exceptions.Cancelled',
+      'threadmill.exceptions.Cancelled: cancelled by ' .. who .. ' while ' .. f[1])
+    redis.call('HSET', key, 'cancel', who)
+    finish(base, id, f[2], 'FAILED', err, now, ttl, false)
+    return 'cancelled'
+  elseif f[1] == 'RUNNING' then
+    redis.call('HSET', key, 'cancel', who)
+    if f[3] and f[3] ~= '' then
+      local control = K.control(base, f[3])
+      redis.call('RPUSH', control, cjson.encode({id, f[4] or '', terminate == '1', who}))
+      redis.call('PEXPIRE', control, CONTROL_TTL_MS)
+    end
+    return 'requested'
+  end
+  return f[1] or 'missing'
+end
+
+-- ---- task filters (search.lua, bulk_chunk.lua) ---------------------------------------
+-- A filter is a table {path, error, worker, args, since, until, time_field}: '' (or nil
+-- for the times) means any. path, worker and args are plain substrings (of the task path,
+-- of the JSON list of its workers' ids, of its args and kwargs JSON); error is the class
+-- of its last error, by full path or by name; since/until bound (inclusive, ms) its
+-- time_field (finished_at for finished tasks, enqueued_at for the others).
+
+-- The exception class path of the last error in an errors JSON list, or nil.
+local function last_error_class(errors)
+  local last = nil
+  if errors then
+    for cls in string.gmatch(errors, '"exception_class_path"%s*:%s*"([^"]*)"') do
+      last = cls
+    end
+  end
+  return last
+end
+
+-- The record fields a filter needs, in the order task_matches reads them.
+local function filter_fields(flt)
+  local fields = {'path'}
+  if flt.error ~= '' then table.insert(fields, 'errors') end
+  if flt.worker ~= '' then table.insert(fields, 'worker_ids') end
+  if flt.args ~= '' then
+    table.insert(fields, 'args')
+    table.insert(fields, 'kwargs')
+  end
+  if flt.since or flt['until'] then table.insert(fields, flt.time_field) end
+  return fields
+end
+
+-- Whether the record at key passes the filter (`fields`: filter_fields(flt)).
+local function task_matches(key, flt, fields)
+  local v = redis.pcall('HMGET', key, unpack(fields))
+  if v['err'] then
+    return false
+  end
+  local n = 1
+  if flt.path ~= '' and not (v[1] and string.find(v[1], flt.path, 1, true)) then
+    return false
+  end
+  if flt.error ~= '' then
+    n = n + 1
+    -- A plain search first: most records do not mention the class at all.
+    if not (v[n] and string.find(v[n], flt.error, 1, true)) then
+      return false
+    end
+    local cls = last_error_class(v[n])
+    if not cls then
+      return false
+    end
+    local short = string.match(cls, '([^%.]+)$')
+    if cls ~= flt.error and short ~= flt.error then
+      return false
+    end
+  end
+  if flt.worker ~= '' then
+    n = n + 1
+    if not (v[n] and string.find(v[n], flt.worker, 1, true)) then
+      return false
+    end
+  end
+  if flt.args ~= '' then
+    n = n + 2
+    local a, kw = v[n - 1] or '', v[n] or ''
+    if not (string.find(a, flt.args, 1, true) or string.find(kw, flt.args, 1, true)) then
+      return false
+    end
+  end
+  if flt.since or flt['until'] then
+    n = n + 1
+    local t = tonumber(v[n])
+    if not t or (flt.since and t < flt.since) or (flt['until'] and t > flt['until']) then
+      return false
+    end
+  end
+  return true
+end
+
+-- A filter from seven strings (path, error, worker, args, since_ms, until_ms, time_field).
+local function make_filter(path, err, worker, args, since, until_, time_field)
+  return {path = path or '', error = err or '', worker = worker or '', args = args or '',
+    since = tonumber(since), ['until'] = tonumber(until_), time_field = time_field}
 end

@@ -15,35 +15,7 @@ local base, who, terminate, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local now = now_ms()
 local out = {}
 for i = 5, #ARGV do
-  local id = ARGV[i]
-  local key = KEYS[i - 4]
-  local outcome
-  if redis.call('TYPE', key)['ok'] ~= 'hash' then
-    outcome = 'missing'
-  else
-    local f = redis.call('HMGET', key, 'status', 'queue', 'worker', 'token', 'path')
-    if f[1] == 'READY' or f[1] == 'DEFERRED' then
-      redis.call('ZREM', K.index(base, f[2], 'ready'), id)
-      redis.call('ZREM', K.index(base, f[2], 'deferred'), id)
-      redis.call('ZREM', K.index(base, f[2], 'retrying'), id)
-      local err = error_json('threadmill.exceptions.Cancelled',
-        'threadmill.exceptions.Cancelled: cancelled by ' .. who .. ' while ' .. f[1])
-      redis.call('HSET', key, 'cancel', who)
-      finish(base, id, f[2], 'FAILED', err, now, ttl, false)
-      outcome = 'cancelled'
-    elseif f[1] == 'RUNNING' then
-      redis.call('HSET', key, 'cancel', who)
-      if f[3] and f[3] ~= '' then
-        local control = K.control(base, f[3])
-        redis.call('RPUSH', control, cjson.encode({id, f[4] or '', terminate == '1', who}))
-        redis.call('PEXPIRE', control, CONTROL_TTL_MS)
-      end
-      outcome = 'requested'
-    else
-      outcome = f[1] or 'missing'
-    end
-  end
-  table.insert(out, id)
-  table.insert(out, outcome)
+  table.insert(out, ARGV[i])
+  table.insert(out, cancel_one(base, ARGV[i], KEYS[i - 4], who, terminate, now, ttl))
 end
 return out

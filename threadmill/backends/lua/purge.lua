@@ -9,34 +9,7 @@
 local base, hint = ARGV[1], ARGV[2]
 local out = {}
 for i = 3, #ARGV do
-  local id = ARGV[i]
-  local key = KEYS[i - 2]
-  local outcome = 'purged'
-  if redis.call('TYPE', key)['ok'] == 'hash' then
-    local f = redis.call('HMGET', key, 'status', 'queue', 'unique')
-    if f[1] == 'RUNNING' then
-      outcome = 'RUNNING'
-    else
-      if f[2] and f[1] then
-        redis.call('ZREM', K.index(base, f[2], string.lower(f[1])), id)
-        redis.call('ZREM', K.index(base, f[2], 'retrying'), id)
-      end
-      release_claim(base, f[3], id)
-      redis.call('DEL', key)
-    end
-  elseif redis.call('EXISTS', key) == 1 then
-    redis.call('DEL', key)
-  else
-    outcome = 'missing'
-  end
-  if hint ~= '' and outcome ~= 'RUNNING' then
-    for _, status in ipairs({'ready', 'deferred', 'successful', 'failed'}) do
-      if redis.call('ZREM', K.index(base, hint, status), id) == 1 and outcome == 'missing' then
-        outcome = 'purged'
-      end
-    end
-  end
-  table.insert(out, id)
-  table.insert(out, outcome)
+  table.insert(out, ARGV[i])
+  table.insert(out, purge_one(base, ARGV[i], KEYS[i - 2], hint))
 end
 return out

@@ -11,27 +11,7 @@ local base = ARGV[1]
 local now = now_ms()
 local out = {}
 for i = 2, #ARGV do
-  local id = ARGV[i]
-  local key = KEYS[i - 1]
-  local outcome
-  if redis.call('TYPE', key)['ok'] ~= 'hash' then
-    outcome = 'missing'
-  else
-    local f = redis.call('HMGET', key, 'status', 'queue', 'priority', 'path')
-    if (f[1] == 'FAILED' or f[1] == 'SUCCESSFUL') and f[4] and f[4] ~= '' then
-      redis.call('ZREM', K.index(base, f[2], string.lower(f[1])), id)
-      redis.call('PERSIST', key)
-      redis.call('HSET', key, 'losses', 0, 'finished_at', '')
-      redis.call('HDEL', key, 'cancel') -- a new run: an old cancellation request is history
-      push_ready(base, f[2], id, f[3], now)
-      outcome = 'requeued'
-    elseif f[1] == 'FAILED' then
-      outcome = 'corrupt'
-    else
-      outcome = f[1] or 'missing'
-    end
-  end
-  table.insert(out, id)
-  table.insert(out, outcome)
+  table.insert(out, ARGV[i])
+  table.insert(out, requeue_one(base, ARGV[i], KEYS[i - 1], now))
 end
 return out

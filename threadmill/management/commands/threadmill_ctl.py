@@ -5,6 +5,10 @@ in its `SUBCOMMANDS`: it declares its own arguments (every one also takes `--bac
 ALIAS`) and acts on that backend, returning the exit code:
 
     manage.py threadmill_ctl cancel ID [ID ...] [--terminate] [--who TEXT]
+    manage.py threadmill_ctl requeue|purge ID [ID ...]
+    manage.py threadmill_ctl requeue|purge|cancel --queue Q --state S [--task T] [--error E]
+        [--worker W] [--since T] [--until T] [--args-contains A] [--dry-run] [--yes]
+        [--background]
     manage.py threadmill_ctl schedules [--json]
     manage.py threadmill_ctl pause-schedule NAME [NAME ...]
     manage.py threadmill_ctl resume-schedule NAME [NAME ...]
@@ -17,9 +21,9 @@ ALIAS`) and acts on that backend, returning the exit code:
 
 Exit codes: 0 when everything asked was done; 1 when something was missing or refused (a
 finished task, a task not deferred, an unknown queue, pool or schedule name, a schedule whose
-entry has a problem); 2 when the
-command could not run (a malformed command line, an unknown or non-Threadmill
-`--backend`, Redis not answering). This module only parses and dispatches.
+entry has a problem, a declined confirmation); 2 when the command could not run (a
+malformed command line, an unknown or non-Threadmill `--backend`, Redis not answering).
+This module only parses and dispatches.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ __all__ = ["OK", "REFUSED", "SUBCOMMANDS", "UNUSABLE", "Command", "Subcommand"]
 
 class Command(BaseCommand):
     help = (
-        "Operate on a Threadmill backend from a shell: `cancel ID...`, `run-now ID...`, "
+        "Operate on a Threadmill backend from a shell: `cancel`, `requeue`, `purge` (by ids "
+        "or filters), `run-now ID...`, "
         "`pause QUEUE...`, `resume QUEUE...`, `pool ACTION [POOL_ID]`, `schedules`, "
         "`pause-schedule NAME...`, `resume-schedule NAME...`, `run-schedule NAME...` (see "
         "each subcommand's --help). Exit code 0 when everything was done, 1 when something "

@@ -1,6 +1,7 @@
-"""`threadmill_ctl cancel ID...`: cancel tasks by id, one line per id (its outcome and what
-it means) on stdout and a count on stderr. Exit 0 when every task was cancelled or asked to
-stop, 1 when some was missing or refused (already finished), 2 when Redis did not answer."""
+"""`threadmill_ctl cancel`: cancel tasks by id, one line per id (its outcome and what it
+means) on stdout and a count on stderr, or every task matching filters as a bulk job
+(`bulk.py`). Exit 0 when every task was cancelled or asked to stop, 1 when some was missing
+or refused (already finished), 2 when Redis did not answer or the command line is wrong."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.exceptions import ThreadmillError
 
+from . import bulk
 from .base import OK, REFUSED, UNUSABLE, Subcommand, default_who
 
 #: What each outcome of `backend.cancel` means, as the command prints it.
@@ -33,7 +35,7 @@ class Cancel(Subcommand):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("ids", nargs="+", metavar="ID", help="Task ids to cancel.")
+        parser.add_argument("ids", nargs="*", metavar="ID", help="Task ids to cancel.")
         parser.add_argument(
             "--terminate",
             action="store_true",
@@ -47,8 +49,17 @@ class Cancel(Subcommand):
             help="Who cancels, recorded in each task's error and request (default: "
             "ctl:<login>@<host>).",
         )
+        bulk.add_filter_arguments(parser, "cancel")
 
     def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
+        if check_mode(options):
+            if options["terminate"]:
+                raise CommandError(
+                    "--terminate works on ids only (a bulk cancel takes queued tasks).",
+                    returncode=UNUSABLE,
+                )
+            who = options["who"] or default_who()
+            return bulk.run_bulk(backend, "cancel", options, cmd, who)
         ids = [i for i in dict.fromkeys(s.strip() for s in options["ids"]) if i]
         if not ids:
             raise CommandError("No task id given (the ids were empty).", returncode=UNUSABLE)
@@ -73,3 +84,16 @@ class Cancel(Subcommand):
         summary = ", ".join(f"{words[w]} {w}" for w in order if words[w]) + "."
         cmd.stderr.write(summary, style_func=str)  # a count, not an error: unstyled
         return REFUSED if words["refused"] or words["missing"] else OK
+
+
+def check_mode(options: dict[str, Any]) -> bool:
+    """True for a command by filter, False by ids; CommandError for both or neither."""
+    by_filter = bulk.uses_filter(options)
+    if by_filter and options["ids"]:
+        raise CommandError("Give task ids or filters, not both.", returncode=UNUSABLE)
+    if not by_filter and not options["ids"]:
+        raise CommandError(
+            "Give task ids, or filters (--queue, --state, --error ...; see --help).",
+            returncode=UNUSABLE,
+        )
+    return by_filter
