@@ -7,12 +7,13 @@ server-side "requeue all failed of one exception class" while a pool drains.
 Starts a private redis-server (persistence off) and fills queue `default` with `--tasks`
 finished tasks (the last `--failed` of them FAILED, across 50 task paths and 20 exception
 classes; the rest SUCCESSFUL), written by a Lua generator in chunks (the records have the
-fields the backend's own scripts write), plus 20,000 ready no-op tasks in queue `low`.
+fields the backend's own scripts write), plus 30,000 ready no-op tasks in queue `low` (200
+of each of the 50 paths first, then 20,000 of another).
 Then it prints: the render time of each admin page (Django's test client, median / max of
 `--runs`), and, while a pool (2 processes x 4 threads) drains queue `low`, a bulk requeue
 of the failed tasks of one exception class carried out by that pool's broker: its wall
 time, and the Redis time of each of its chunks from SLOWLOG, with Redis memory before and
-after.
+after; then the pages that read run metrics and the Prometheus scrape.
 Figures are printed, never asserted.
 """
 
@@ -34,6 +35,8 @@ from tests.redis_server import RedisServer  # noqa: E402
 PATHS = [f"bench.bulk_tasks.job_{n:02d}" for n in range(50)]
 CLASSES = [f"bench.errors.Error{n:02d}" for n in range(20)]
 GENERATE_CHUNK = 10_000
+LOW_PER_PATH = 200  # ready tasks per bench.bulk_tasks path in queue `low`
+LOW_TASKS = 20_000 + LOW_PER_PATH * 50
 
 #: Writes `n` finished records from number `start`: every field the backend's scripts write
 #: for a finished task (see lua/_lib.lua finish), in its index, with its result's TTL.
@@ -120,6 +123,7 @@ def main() -> None:
         from django.tasks import task_backends
         from django.test import Client
 
+        from bench import bulk_tasks
         from bench import tasks as bench_tasks
         from tests.pool_helpers import Pool, wait_until
         from threadmill.backends.records import TaskFilter, TaskState
@@ -138,6 +142,9 @@ def main() -> None:
             n = min(GENERATE_CHUNK, options.tasks - start)
             args = [backend.keys.base, "default", start, n, failed_from, now_ms, 86_400_000]
             redis.eval(GENERATOR, 0, *args, len(PATHS), len(CLASSES), *PATHS, *CLASSES)
+        for name in PATHS:  # runs of 50 task paths for the metrics pages and the scrape
+            job_task = getattr(bulk_tasks, name.rsplit(".", 1)[1]).using(queue_name="low")
+            backend.enqueue_many(job_task, [((), {})] * LOW_PER_PATH)
         backend.enqueue_many(bench_tasks.noop.using(queue_name="low"), [((), {})] * 20_000)
         took = time.perf_counter() - started
         stats = backend.queue_stats(["default", "low"])
@@ -189,7 +196,9 @@ def main() -> None:
             log_dir=Path(tmp),
         )
         try:
-            wait_until(lambda: backend.queue_stats(["low"])[0].ready < 19_000, timeout=60)
+            wait_until(
+                lambda: backend.queue_stats(["low"])[0].ready < LOW_TASKS - 1_000, timeout=60
+            )
             t0 = time.perf_counter()
             job = backend.create_job(
                 "requeue", "default", TaskState.FAILED, TaskFilter(error=short), who="bench"
@@ -202,6 +211,9 @@ def main() -> None:
             done = backend.get_job(job.id)
             low_left = backend.queue_stats(["low"])[0].ready
             median, worst = timed(client, page, options.runs)
+            wait_until(  # the 50 paths' runs are in the metrics (they were enqueued first)
+                lambda: backend.queue_stats(["low"])[0].ready <= 20_000, timeout=120
+            )
         finally:
             pool.close()
         sha = backend.store.scripts.lua["bulk_chunk"].sha
@@ -217,7 +229,7 @@ def main() -> None:
         print(
             f"bulk requeue of {short} (batch_size {batch}): {done.acted:,} requeued of "
             f"{done.examined:,} examined in {wall:.2f} s ({done.status}); the pool drained "
-            f"{20_000 - low_left:,} of 20,000 meanwhile"
+            f"{LOW_TASKS - low_left:,} of {LOW_TASKS:,} meanwhile"
         )
         if chunks:
             p99 = chunks[min(len(chunks) - 1, int(len(chunks) * 0.99))]
@@ -229,6 +241,21 @@ def main() -> None:
         print(
             f"  redis used memory {before / 2**20:,.0f} MiB before, {after / 2**20:,.0f} MiB after"
         )
+
+        # Pages that read run metrics (the pool's runs of 51 task paths), and the scrape.
+        pages = {
+            "overview (with the runs chart)": "/admin/threadmill/task/",
+            "metrics page": f"{base}metrics/",
+            "task metrics page": f"{base}metrics/{PATHS[7]}/?queue=low",
+            "workers page": f"{base}workers/",
+            "Prometheus scrape (/metrics/)": "/metrics/",
+        }
+        print(f"after the pool's runs, over {options.runs} runs (median / max):")
+        for label, path in pages.items():
+            median, worst = timed(client, path, options.runs)
+            print(f"  {label:<36} {median:7.1f} ms / {worst:7.1f} ms")
+        scrape = client.get("/metrics/").content
+        print(f"  the scrape is {len(scrape) / 1024:,.0f} KiB, {scrape.count(b'\n'):,} lines")
 
 
 if __name__ == "__main__":
