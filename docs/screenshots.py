@@ -5,8 +5,8 @@
 Starts a private redis-server and a Django test server (tests.settings, a temporary SQLite
 database), fills Redis with sample tasks, past runs of sample schedules and a pool
 heartbeat, then drives the headless Debian chromium (/usr/bin/chromium) with Playwright.
-`--all` also writes the list, workers, dark-mode and phone-width pages (to check the looks;
-the docs use only three).
+`--all` also writes the list, dark-mode and phone-width pages (to check the looks; the docs
+do not use them).
 """
 
 from __future__ import annotations
@@ -89,6 +89,18 @@ def populate_schedules(backend) -> None:
     backend.fire_schedule(sync, now, "now")  # run now, waiting for a worker
 
 
+def populate_job(backend) -> str:
+    """A finished bulk job: "requeue all failed where error is ValueError"; returns its id."""
+    from threadmill.backends.records import TaskFilter, TaskState
+
+    job = backend.create_job(
+        "requeue", "default", TaskState.FAILED, TaskFilter(error="ValueError"), who="admin:admin"
+    )
+    while not backend.get_job(job.id).status.finished:
+        backend.run_job_chunk(job.id)  # what a pool's broker does, one chunk a call
+    return job.id
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "images"))
@@ -144,14 +156,25 @@ def main() -> None:
                 shot("/threadmill/task/", "admin-overview.png")
                 shot(f"/threadmill/task/default/tasks/{failed_id}/", "admin-failed-task.png")
                 shot("/threadmill/task/default/schedules/", "admin-schedules.png")
+                shot("/threadmill/task/default/metrics/", "admin-metrics.png")
+                shot(
+                    "/threadmill/task/default/metrics/tests.tasks.fail/?queue=default",
+                    "admin-task-metrics.png",
+                )
+                shot(
+                    "/threadmill/task/default/queues/default/failed/?error=ValueError&args=card",
+                    "admin-search.png",
+                )
+                from tests.admin_helpers import fake_heartbeat
+
+                fake_heartbeat(task_backends["default"])
+                shot("/threadmill/task/default/workers/", "admin-workers.png")
+                job_id = populate_job(task_backends["default"])
+                shot(f"/threadmill/task/default/jobs/{job_id}/", "admin-job.png")
                 if options.all:
                     shot("/threadmill/task/default/queues/default/ready/", "admin-ready.png")
                     shot("/threadmill/task/default/queues/default/failed/", "admin-failed.png")
                     shot("/threadmill/task/default/queues/default/retrying/", "admin-retrying.png")
-                    from tests.admin_helpers import fake_heartbeat
-
-                    fake_heartbeat(task_backends["default"])
-                    shot("/threadmill/task/default/workers/", "admin-workers.png")
                     page.emulate_media(color_scheme="dark")
                     shot("/threadmill/task/", "admin-overview-dark.png")
                     shot(f"/threadmill/task/default/tasks/{failed_id}/", "admin-failed-dark.png")

@@ -6,7 +6,8 @@ Starts a private redis-server and a `threadmill` pool of the example project (2 
 2 threads), feeds it the demo's sample tasks at a varying rate with one task that runs for
 minutes, kills a worker process once (a crash), enqueues a burst near the end (a backlog),
 samples the dashboard every second as the live screen does, then writes the last frame as
-`dashboard.svg` / `dashboard.txt` (110 columns) and `dashboard-narrow.*` (60 columns).
+`dashboard.svg` / `dashboard.txt` (110 columns) and `dashboard-narrow.*` (60 columns), and
+the per-task view (key `t`) of the same moment as `dashboard-tasks.*`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,19 @@ WIDTH = 110
 SECONDS = 170
 
 
+def save(screen, name: str, width: int) -> None:
+    """Write one rendered frame as NAME.svg and NAME.txt (trailing spaces trimmed)."""
+    from rich.console import Console
+
+    with open(os.devnull, "w") as devnull:
+        console = Console(record=True, width=width, file=devnull)
+        console.print(screen)
+    text = console.export_text(clear=False)
+    lines = [line.rstrip() for line in text.splitlines()]
+    (HERE / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    console.save_svg(str(HERE / f"{name}.svg"), title="manage.py threadmill_top")
+
+
 def main() -> None:
     sys.path[:0] = [str(ROOT), str(EXAMPLE)]
     from tests.redis_server import RedisServer
@@ -41,7 +55,6 @@ def main() -> None:
         from demo import tasks
         from django.tasks import task_backends
         from django.utils import timezone
-        from rich.console import Console
 
         from threadmill.top.render import render_screen
         from threadmill.top.snapshot import Sampler
@@ -92,13 +105,10 @@ def main() -> None:
                 time.sleep(1)
                 snapshot = sampler.sample()
             for name, width in (("dashboard", WIDTH), ("dashboard-narrow", 60)):
-                with open(os.devnull, "w") as devnull:
-                    console = Console(record=True, width=width, file=devnull)
-                    console.print(render_screen(snapshot, width))
-                text = console.export_text(clear=False)
-                lines = [line.rstrip() for line in text.splitlines()]
-                (HERE / f"{name}.txt").write_text("\n".join(lines) + "\n")
-                console.save_svg(str(HERE / f"{name}.svg"), title="manage.py threadmill_top")
+                save(render_screen(snapshot, width), name, width)
+            sampler.with_tasks = True  # the per-task view (key `t`) of the same pool
+            tasks_frame = sampler.sample()
+            save(render_screen(tasks_frame, WIDTH, view="tasks"), "dashboard-tasks", WIDTH)
             print((HERE / "dashboard.txt").read_text())
         finally:
             pool.send_signal(signal.SIGTERM)
