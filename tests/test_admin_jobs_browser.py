@@ -31,7 +31,8 @@ def test_a_job_started_from_a_closed_tab_survives_a_killed_pool(
     page.wait_for_url("**/jobs/*/")
     job_url = page.url
     [job] = backend.jobs()
-    assert job.total == MATCHING + OTHERS and job.status == JobStatus.WAITING  # no pool yet
+    assert job.total == MATCHING + OTHERS
+    assert job.status == JobStatus.WAITING  # no pool yet
     page.context.close()  # the tab (and its session's window) is gone: the job lives in Redis
 
     runner = pool("--queues", "low", "--processes", "1", "--threads", "4", options=OPTIONS)
