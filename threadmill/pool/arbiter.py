@@ -29,7 +29,7 @@ from types import FrameType
 from django.db import connections
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import PoolReport
+from threadmill.backends.pool_records import PoolReport
 from threadmill.exceptions import BackendUnavailable
 
 from . import remote

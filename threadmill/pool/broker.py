@@ -33,7 +33,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import PoolReport
+from threadmill.backends.pool_records import PoolReport
 from threadmill.exceptions import BackendUnavailable, ThreadmillError
 
 from .jobs import BulkJobs

@@ -27,15 +27,11 @@ from datetime import datetime, timedelta
 
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.display import display_reads
-from threadmill.backends.records import (
-    BulkJob,
-    Overview,
-    PoolStatus,
-    QueueStats,
-    ScheduleReport,
-    ServerInfo,
-    TaskRecord,
-)
+from threadmill.backends.health_records import Overview, ServerInfo
+from threadmill.backends.job_records import BulkJob
+from threadmill.backends.pool_records import PoolStatus
+from threadmill.backends.records import QueueStats, TaskRecord
+from threadmill.backends.schedule_records import ScheduleReport
 from threadmill.exceptions import BackendUnavailable
 from threadmill.filters import describe
 
