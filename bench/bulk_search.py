@@ -126,7 +126,8 @@ def main() -> None:
         from bench import bulk_tasks
         from bench import tasks as bench_tasks
         from tests.pool_helpers import Pool, wait_until
-        from threadmill.backends.records import TaskFilter, TaskState
+        from threadmill.backends.records import TaskState
+        from threadmill.backends.search_records import TaskFilter
 
         call_command("migrate", verbosity=0)
         client = Client()

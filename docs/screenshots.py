@@ -91,7 +91,8 @@ def populate_schedules(backend) -> None:
 
 def populate_job(backend) -> str:
     """A finished bulk job: "requeue all failed where error is ValueError"; returns its id."""
-    from threadmill.backends.records import TaskFilter, TaskState
+    from threadmill.backends.records import TaskState
+    from threadmill.backends.search_records import TaskFilter
 
     job = backend.create_job(
         "requeue", "default", TaskState.FAILED, TaskFilter(error="ValueError"), who="admin:admin"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from threadmill.backends.records import PoolReport
+from threadmill.backends.pool_records import PoolReport
 from threadmill.backends.redis_records import report_from_json
 
 

@@ -15,7 +15,9 @@ from django.utils import timezone
 from tests import tasks
 from tests.admin_helpers import fake_heartbeat, make_user
 from tests.search_helpers import make_failed
-from threadmill.backends.records import JobStatus, TaskFilter, TaskState
+from threadmill.backends.job_records import JobStatus
+from threadmill.backends.records import TaskState
+from threadmill.backends.search_records import TaskFilter
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from tests.pool_helpers import wait_until
 from tests.test_admin_search_browser import browser as browser  # the browser fixture
 from tests.test_admin_search_browser import logged_in
 from tests.test_bulk_jobs_pool import MATCHING, OPTIONS, OTHERS, examined, failed_tasks
-from threadmill.backends.records import JobStatus
+from threadmill.backends.job_records import JobStatus
 
 
 def test_a_job_started_from_a_closed_tab_survives_a_killed_pool(

@@ -12,7 +12,9 @@ from rich.console import Console
 
 from tests import tasks
 from tests.search_helpers import fail_with, make_failed
-from threadmill.backends.records import JobStatus, TaskFilter, TaskState
+from threadmill.backends.job_records import JobStatus
+from threadmill.backends.records import TaskState
+from threadmill.backends.search_records import TaskFilter
 from threadmill.top.render import render_screen
 from threadmill.top.snapshot import Sampler
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from tests import tasks
 from tests.pool_helpers import wait_until
-from threadmill.backends.records import JobStatus, TaskFilter, TaskState
+from threadmill.backends.job_records import JobStatus
+from threadmill.backends.records import TaskState
+from threadmill.backends.search_records import TaskFilter
 
 MATCHING, OTHERS = 4000, 500
 #: Small chunks, so that the job spans many maintenance steps and the kills land mid-job.

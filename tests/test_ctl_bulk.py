@@ -12,7 +12,8 @@ from django.core.management import CommandError, call_command
 
 from tests import tasks
 from tests.search_helpers import make_failed
-from threadmill.backends.records import JobStatus, TaskState
+from threadmill.backends.job_records import JobStatus
+from threadmill.backends.records import TaskState
 
 
 def ctl(*args: str, stdin: str | None = None, tty: bool = False, monkeypatch=None):

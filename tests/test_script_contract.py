@@ -15,8 +15,10 @@ import pytest
 from threadmill.backends.hotpath import Packed
 from threadmill.backends.keys import Keys
 from threadmill.backends.lua import LUA_DIR, load_scripts, parse_header
-from threadmill.backends.records import TaskFilter, TaskState
-from threadmill.backends.scripts import NewTask, Scripts
+from threadmill.backends.records import TaskState
+from threadmill.backends.script_values import NewTask
+from threadmill.backends.scripts import Scripts
+from threadmill.backends.search_records import TaskFilter
 from threadmill.options import BackendOptions
 
 KEYS = Keys("tm", "alias-1")

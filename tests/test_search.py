@@ -12,7 +12,8 @@ from tests import tasks
 from tests.admin_helpers import next_redis_millisecond
 from tests.search_helpers import fail_with, make_failed
 from threadmill.backends import inspection
-from threadmill.backends.records import TaskFilter, TaskState
+from threadmill.backends.records import TaskState
+from threadmill.backends.search_records import TaskFilter
 
 pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from threadmill.backends.base import ThreadmillBackend
+from threadmill.backends.health_records import Overview
 from threadmill.backends.metric_records import RUN_BUCKETS_MS, TaskMetrics
-from threadmill.backends.records import Overview
 from threadmill.exceptions import ThreadmillError
 
 #: The content type of the text format (version 0.0.4).

@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from threadmill.backends.records import TaskFilter
+from threadmill.backends.search_records import TaskFilter
 
 #: The parameters of a filter, in the order forms show them.
 FILTER_PARAMS = ("task", "error", "worker", "args", "since", "until")

@@ -20,7 +20,7 @@ from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
-from threadmill.backends.records import BulkJob, JobStatus
+from threadmill.backends.job_records import BulkJob, JobStatus
 from threadmill.filters import describe
 from threadmill.models import Task
 

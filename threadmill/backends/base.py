@@ -14,7 +14,9 @@ Two audiences use it:
 
 Both may read `config` (the alias's OPTIONS, validated: a `BackendOptions`; Django's own
 `options` stays the raw dict) and `display_url` (where the backend keeps its data, password
-masked). The values passed and returned are in `records.py`.
+masked). The values passed and returned are in `records.py` (tasks and queues) and the
+modules beside it: `search_records`, `job_records`, `schedule_records`, `pool_records`,
+`health_records` and `metric_records`.
 Every inspection call costs work proportional to what it returns, never to queue length.
 Inside `display.display_reads()` (the admin pages, the dashboard) the inspection reads wait
 at most the alias's `admin_timeout` and are not retried.
@@ -34,30 +36,13 @@ from threadmill import schedules
 from threadmill.options import BackendOptions
 from threadmill.task import ThreadmillTask, validate_controls
 
+from .health_records import Overview, ServerInfo
+from .job_records import BulkJob
 from .metric_records import MetricMinutes, TaskMetrics
-from .records import (
-    NAME_FILTER_SCAN,
-    AckOutcome,
-    AckResult,
-    BulkJob,
-    ControlRequest,
-    HeartbeatReply,
-    IdSearch,
-    Lease,
-    MaintenanceReport,
-    Overview,
-    PoolReport,
-    PoolStatus,
-    QueueStats,
-    ScheduleFired,
-    ScheduleReport,
-    ScheduleState,
-    ServerInfo,
-    TaskFilter,
-    TaskPage,
-    TaskRecord,
-    TaskState,
-)
+from .pool_records import HeartbeatReply, MaintenanceReport, PoolReport, PoolStatus
+from .records import AckOutcome, AckResult, ControlRequest, Lease, QueueStats, TaskRecord, TaskState
+from .schedule_records import ScheduleFired, ScheduleReport, ScheduleState
+from .search_records import NAME_FILTER_SCAN, IdSearch, TaskFilter, TaskPage
 
 
 class ThreadmillBackend(BaseTaskBackend):
@@ -268,7 +253,7 @@ class ThreadmillBackend(BaseTaskBackend):
 
     @abstractmethod
     def request_pool(self, pool_id: str, action: str) -> None:
-        """Ask a live pool to do `action` (one of records.POOL_ACTIONS); its master acts
+        """Ask a live pool to do `action` (one of pool_records.POOL_ACTIONS); its master acts
         within about a broker_interval. Raises UnknownPool when no such pool is live."""
 
     # ---- inspection API ---------------------------------------------------------------

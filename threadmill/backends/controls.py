@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from threadmill.exceptions import UnknownPool
 
-from .records import POOL_ACTIONS
+from .pool_records import POOL_ACTIONS
 from .store import RedisStore
 
 #: An unread pool request goes away after this long (ms).

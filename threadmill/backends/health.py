@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from .records import HealthIssue
+from .health_records import HealthIssue
 
 #: Oldest Redis that runs Threadmill's scripts (script flags such as allow-oom, ZADD LT).
 MINIMUM_REDIS = (7, 0)

@@ -21,21 +21,14 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from . import health
+from .health_records import Overview, ServerInfo
 from .jobs import job_from_hash
 from .keys import RETRYING_INDEX
-from .records import (
-    NAME_FILTER_SCAN,
-    Overview,
-    PoolStatus,
-    QueueStats,
-    ServerInfo,
-    TaskFilter,
-    TaskPage,
-    TaskRecord,
-    TaskState,
-)
+from .pool_records import PoolStatus
+from .records import QueueStats, TaskRecord, TaskState
 from .redis_records import from_ms, record_from_hash, report_from_json, to_ms
-from .scripts import Page
+from .script_values import Page
+from .search_records import NAME_FILTER_SCAN, TaskFilter, TaskPage
 from .store import RedisStore
 
 #: Pools read at most by one health or pools read.

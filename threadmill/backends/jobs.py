@@ -17,10 +17,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from .job_records import BulkJob, JobStatus
 from .keys import RETRYING_INDEX
-from .records import BulkJob, JobStatus, TaskFilter, TaskState
+from .records import TaskState
 from .redis_records import from_ms, to_ms
-from .scripts import ChunkReply
+from .script_values import ChunkReply
+from .search_records import TaskFilter
 from .store import RedisStore
 
 #: How long a finished job stays listed.

@@ -5,8 +5,8 @@ Task ids are random, so no index is ordered by id: the search walks the state in
 every queue (`q:<queue>:<status>`, RUNNING and FAILED first, the tasks `threadmill_top`
 shows) with ZSCAN ... MATCH <prefix>*, pipelined, SCAN_COUNT entries per index and round
 trip. It stops at `limit` matches (two already mean "ambiguous") or after `budget` index
-entries (records.PREFIX_SCAN, 50,000: a few round trips and a few milliseconds of Redis
-time), never walking the keyspace (SCAN over task:* would cost O(all keys)).
+entries (search_records.PREFIX_SCAN, 50,000: a few round trips and a few milliseconds of
+Redis time), never walking the keyspace (SCAN over task:* would cost O(all keys)).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .keys import STATUS_INDEXES
-from .records import PREFIX_SCAN, IdSearch
+from .search_records import PREFIX_SCAN, IdSearch
 from .store import RedisStore
 
 #: Index entries asked of one index per round trip (ZSCAN's COUNT).

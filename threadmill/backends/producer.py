@@ -25,7 +25,7 @@ from threadmill.task_codec import encode_arguments
 
 from .ids import new_task_id
 from .redis_records import to_ms
-from .scripts import NewTask
+from .script_values import NewTask
 from .store import RedisStore
 
 #: Tasks per script call in enqueue_many (bounded so no call blocks Redis for long).

@@ -25,33 +25,15 @@ from threadmill.options import BackendOptions
 from . import spin as reply_spin
 from .base import ThreadmillBackend
 from .controls import RedisControls, decode_requests
+from .health_records import Overview, ServerInfo
 from .inspection import RedisInspection
+from .job_records import BulkJob
 from .jobs import RedisJobs
 from .metric_records import MetricMinutes, TaskMetrics
+from .pool_records import HeartbeatReply, MaintenanceReport, PoolReport, PoolStatus
 from .prefix_search import find_task_ids
 from .producer import Producer
-from .records import (
-    NAME_FILTER_SCAN,
-    AckOutcome,
-    AckResult,
-    BulkJob,
-    ControlRequest,
-    HeartbeatReply,
-    IdSearch,
-    Lease,
-    MaintenanceReport,
-    Overview,
-    PoolReport,
-    PoolStatus,
-    QueueStats,
-    ScheduleFired,
-    ScheduleState,
-    ServerInfo,
-    TaskFilter,
-    TaskPage,
-    TaskRecord,
-    TaskState,
-)
+from .records import AckOutcome, AckResult, ControlRequest, Lease, QueueStats, TaskRecord, TaskState
 from .redis_records import (
     lease_from_reply,
     record_from_hash,
@@ -60,6 +42,8 @@ from .redis_records import (
     to_ms,
 )
 from .schedule_reads import read_schedule_states
+from .schedule_records import ScheduleFired, ScheduleState
+from .search_records import NAME_FILTER_SCAN, IdSearch, TaskFilter, TaskPage
 from .store import RedisStore
 from .topology import parse_url
 

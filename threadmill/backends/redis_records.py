@@ -23,16 +23,8 @@ from django.utils import timezone
 from threadmill.exceptions import CorruptTaskData
 from threadmill.task_codec import resolve_task
 
-from .records import (
-    ErrorRecord,
-    Lease,
-    PoolReport,
-    QueueStats,
-    TaskRecord,
-    TaskState,
-    ThreadReport,
-    WorkerReport,
-)
+from .pool_records import PoolReport, ThreadReport, WorkerReport
+from .records import ErrorRecord, Lease, QueueStats, TaskRecord, TaskState
 
 
 def to_ms(value: datetime) -> int:

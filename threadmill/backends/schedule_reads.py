@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .keys import Keys
-from .records import ScheduleRun, ScheduleState
 from .redis_records import from_ms
+from .schedule_records import ScheduleRun, ScheduleState
 from .store import RedisStore
 
 

@@ -9,141 +9,50 @@ every wrapper to its script's header.
 
 The options every call repeats (lease_ttl, batch_size, result_ttl ...) come from the alias's
 `BackendOptions`; the parts of a worker's calls that never change are encoded once
-(`Packed`, see hotpath.py).
+(`Packed`, see hotpath.py). `Call`, the encoded arguments and the typed replies with their
+decoders are `script_values.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from threadmill.options import BackendOptions
 
 from .hotpath import Packed
 from .keys import RETRYING_INDEX, STATUS_INDEXES, Keys
-from .lua import Script, load_scripts
+from .lua import load_scripts
 from .metric_records import MetricMinutes, TaskMetrics, minutes_from_reply, series_from_reply
-from .records import (
-    AckOutcome,
-    AckResult,
-    HeartbeatReply,
-    Lease,
-    QueueStats,
-    TaskFilter,
-    TaskRecord,
-    TaskState,
+from .pool_records import HeartbeatReply
+from .records import AckOutcome, AckResult, Lease, QueueStats, TaskState
+from .redis_records import from_ms, queue_stats_from_reply
+from .script_values import (
+    Call,
+    ChunkReply,
+    EnqueueReply,
+    NewTask,
+    Page,
+    ScheduleReply,
+    as_is,
+    blank,
+    decode_ack,
+    decode_chunk,
+    decode_enqueue,
+    decode_heartbeat,
+    decode_lease,
+    decode_pairs,
+    decode_schedule,
+    filter_args,
+    page_decoder,
 )
-from .redis_records import (
-    from_ms,
-    lease_from_reply,
-    page_items_from_reply,
-    queue_stats_from_reply,
-    to_ms,
-)
+from .search_records import TaskFilter
 
 #: Window of "successful / failed in the last minute" in queue_stats.
 RECENT_WINDOW_MS = 60_000
-
-
-@dataclass(slots=True)
-class Call[T]:
-    """One script call, ready to send: `decode(reply)` is its typed result."""
-
-    script: Script
-    keys: list[str]
-    args: list[Any]
-    decode: Callable[[Any], T]
-
-
-class NewTask(NamedTuple):
-    """One task of an enqueue call, encoded."""
-
-    id: str
-    path: str
-    priority: int
-    takes_context: bool
-    run_after_ms: int | None
-    args_json: str
-    kwargs_json: str
-    timeout_ms: int | None = None
-    expires_ms: int | None = None
-    unique_digest: str = ""
-
-
-class EnqueueReply(NamedTuple):
-    """enqueued_at (Redis time) and, for each task not created because an equal unique task
-    is live, its position in the call -> the id of that task."""
-
-    enqueued_at: datetime | None
-    holders: dict[int, str]
-
-
-def _enqueued(reply: list[Any]) -> EnqueueReply:
-    holders = {int(p) - 1: h for p, h in zip(reply[1::2], reply[2::2], strict=True)}
-    return EnqueueReply(from_ms(reply[0]), holders)
-
-
-def _blank(value: int | None) -> int | str:
-    return "" if value is None else value
-
-
-class ScheduleReply(NamedTuple):
-    """What one schedule call did: its outcome, the task id (enqueued, or the live unique
-    task), and Redis time."""
-
-    outcome: str
-    task_id: str
-    now: datetime | None
-
-
 #: Runs of a schedule kept in its runs list.
 SCHEDULE_HISTORY = 20
-
-
-class ChunkReply(NamedTuple):
-    """What one chunk of a bulk job did: the job's status afterwards, tasks examined,
-    acted on, and matching ones refused."""
-
-    status: str
-    examined: int
-    acted: int
-    refused: int
-
-
-def filter_args(flt: TaskFilter, state: TaskState) -> list[Any]:
-    """A filter as the scripts take it: path, error, worker, args, since_ms, until_ms,
-    time_field."""
-    since = "" if flt.since is None else to_ms(flt.since)
-    until = "" if flt.until is None else to_ms(flt.until)
-    return [flt.path, flt.error, flt.worker, flt.args, since, until, TaskFilter.time_field(state)]
-
-
-class Page(NamedTuple):
-    total: int
-    next_offset: int
-    items: list[TaskRecord]
-
-
-def _lease(reply: Any) -> Lease | None:
-    return lease_from_reply(reply) if reply else None
-
-
-def _pairs(reply: list[Any]) -> dict[str, Any]:
-    return dict(zip(reply[::2], reply[1::2], strict=True))
-
-
-def _ack(reply: list[Any]) -> AckResult:
-    return AckResult(AckOutcome(reply[0]), from_ms(reply[1]), _lease(reply[2]))  # type: ignore[arg-type]
-
-
-def _heartbeat(reply: list[Any]) -> HeartbeatReply:
-    return HeartbeatReply(now=from_ms(reply[0]), epoch=reply[1], data_lost_at=from_ms(reply[2]))  # type: ignore[arg-type]
-
-
-def _same(reply: Any) -> Any:
-    return reply
 
 
 class Scripts:
@@ -186,15 +95,15 @@ class Scripts:
                 t.path,
                 t.priority,
                 context,
-                _blank(t.run_after_ms),
+                blank(t.run_after_ms),
                 t.args_json,
                 t.kwargs_json,
-                _blank(t.timeout_ms),
-                _blank(t.expires_ms),
+                blank(t.timeout_ms),
+                blank(t.expires_ms),
                 t.unique_digest,
             ]
         keys = [self.keys.task(t.id) for t in tasks]
-        return Call(self.lua["enqueue"], keys, args, _enqueued)
+        return Call(self.lua["enqueue"], keys, args, decode_enqueue)
 
     def schedule(
         self,
@@ -221,32 +130,29 @@ class Scripts:
             "1" if task.takes_context else "0",
             task.args_json,
             task.kwargs_json,
-            _blank(task.timeout_ms),
-            _blank(task.expires_ms),
+            blank(task.timeout_ms),
+            blank(task.expires_ms),
             task.unique_digest,
         ]
         keys = [self.keys.schedule(name), self.keys.schedule_runs(name), self.keys.task(task.id)]
-        return Call(
-            self.lua["schedule"],
-            keys,
-            args,
-            lambda r: ScheduleReply(r[0], r[1], from_ms(r[2])),
-        )
+        return Call(self.lua["schedule"], keys, args, decode_schedule)
 
     def acquire(self, *, worker_id: str, token: str, queues: Sequence[str]) -> Call[Lease | None]:
         leases, worker, constants, listened = self._for_worker(worker_id, queues)
-        return Call(self.lua["acquire"], [leases], [worker, token, constants, listened], _lease)
+        return Call(
+            self.lua["acquire"], [leases], [worker, token, constants, listened], decode_lease
+        )
 
     def park(
         self, *, worker_id: str, token: str, mailbox: str, queues: Sequence[str]
     ) -> Call[Lease | None]:
         leases, worker, constants, listened = self._for_worker(worker_id, queues)
         args = [worker, token, constants, mailbox, listened]
-        return Call(self.lua["park"], [leases], args, _lease)
+        return Call(self.lua["park"], [leases], args, decode_lease)
 
     def unpark(self, *, worker_id: str, mailbox: str, token: str) -> Call[Lease | None]:
         keys = [self.keys.leases(worker_id)]
-        return Call(self.lua["unpark"], keys, [self._base, mailbox, token], _lease)
+        return Call(self.lua["unpark"], keys, [self._base, mailbox, token], decode_lease)
 
     def acknowledge(
         self,
@@ -269,11 +175,11 @@ class Scripts:
             token,
             status,
             value,
-            _blank(retry_ms),
+            blank(retry_ms),
             self._metrics_ms,
             listened,
         ]
-        return Call(self.lua["acknowledge"], [leases, self.keys.task(task_id)], args, _ack)
+        return Call(self.lua["acknowledge"], [leases, self.keys.task(task_id)], args, decode_ack)
 
     def extend_lease(self, *, task_id: str, token: str, ms: int) -> Call[AckOutcome]:
         args = [self._base, task_id, token, ms]
@@ -289,11 +195,11 @@ class Scripts:
         k = self.keys
         keys = [k.workers, k.pools, k.pool(pool_id), k.meta]
         args = [pool_id, self.config.ms("heartbeat_ttl"), report, epoch, *worker_ids]
-        return Call(self.lua["heartbeat"], keys, args, _heartbeat)
+        return Call(self.lua["heartbeat"], keys, args, decode_heartbeat)
 
     def remove_pool(self, *, pool_id: str, worker_ids: Sequence[str]) -> Call[Any]:
         keys = [self.keys.workers, self.keys.pools, self.keys.pool(pool_id)]
-        return Call(self.lua["remove_pool"], keys, [pool_id, *worker_ids], _same)
+        return Call(self.lua["remove_pool"], keys, [pool_id, *worker_ids], as_is)
 
     def resolve_worker(
         self, *, worker_id: str, reason: str, charge: bool = True
@@ -302,7 +208,7 @@ class Scripts:
         keys = [self.keys.workers, self.keys.leases(worker_id)]
         charged = "1" if charge else "0"
         args = [self._base, worker_id, reason, o.max_attempts, o.ms("result_ttl"), charged]
-        return Call(self.lua["resolve_worker"], keys, args, _pairs)
+        return Call(self.lua["resolve_worker"], keys, args, decode_pairs)
 
     def promote(self, *, queues: Sequence[str]) -> Call[int]:
         args = [self._base, self.config.batch_size, *queues]
@@ -324,7 +230,9 @@ class Scripts:
         o = self.config
         until = "" if until_ms is None else until_ms
         args = [self._base, o.batch_size, o.max_attempts, o.ms("result_ttl"), until]
-        return Call(self.lua["reap_workers"], [self.keys.workers, self.keys.pools], args, _pairs)
+        return Call(
+            self.lua["reap_workers"], [self.keys.workers, self.keys.pools], args, decode_pairs
+        )
 
     # ---- inspection and repair ----------------------------------------------------------
 
@@ -369,13 +277,10 @@ class Scripts:
         """A page of the state's index, or of `index` (RETRYING_INDEX: a subset of the
         deferred one, in the same order)."""
 
-        def decode(reply: list[Any]) -> Page:
-            return Page(reply[0], reply[1], page_items_from_reply(reply, queue, state))
-
         newest = "1" if state.newest_first else "0"
         args = [self._base, offset, limit, newest, text, scan]
         key = self.keys.index(queue, index or state.slug)
-        return Call(self.lua["page"], [key], args, decode)
+        return Call(self.lua["page"], [key], args, page_decoder(queue, state))
 
     def search(
         self,
@@ -391,13 +296,10 @@ class Scripts:
         """Like `page`, only the tasks that pass `filter`, examining `scan` positions at
         most."""
 
-        def decode(reply: list[Any]) -> Page:
-            return Page(reply[0], reply[1], page_items_from_reply(reply, queue, state))
-
         newest = "1" if state.newest_first else "0"
         args = [self._base, offset, limit, newest, scan, *filter_args(filter, state)]
         key = self.keys.index(queue, index or state.slug)
-        return Call(self.lua["search"], [key], args, decode)
+        return Call(self.lua["search"], [key], args, page_decoder(queue, state))
 
     def create_job(
         self,
@@ -414,7 +316,7 @@ class Scripts:
         k = self.keys
         keys = [k.job(job_id), k.jobs, k.active_jobs, k.index(queue, index or state.slug)]
         pairs = [v for item in fields.items() for v in item]
-        args = [job_id, keep_ms, _blank(until_ms), *pairs]
+        args = [job_id, keep_ms, blank(until_ms), *pairs]
         return Call(self.lua["create_job"], keys, args, from_ms)
 
     def cancel_job(self, *, job_id: str, who: str, keep_ms: int) -> Call[str]:
@@ -424,20 +326,15 @@ class Scripts:
     def bulk_chunk(self, *, job_id: str, scan: int, keep_ms: int) -> Call[ChunkReply]:
         keys = [self.keys.job(job_id), self.keys.active_jobs]
         args = [self._base, job_id, scan, self.config.ms("result_ttl"), keep_ms]
-        return Call(
-            self.lua["bulk_chunk"],
-            keys,
-            args,
-            lambda r: ChunkReply(str(r[0]), int(r[1]), int(r[2]), int(r[3])),
-        )
+        return Call(self.lua["bulk_chunk"], keys, args, decode_chunk)
 
     def requeue(self, *, ids: Sequence[str]) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]
-        return Call(self.lua["requeue"], keys, [self._base, *ids], _pairs)
+        return Call(self.lua["requeue"], keys, [self._base, *ids], decode_pairs)
 
     def run_now(self, *, ids: Sequence[str]) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]
-        return Call(self.lua["run_now"], keys, [self._base, *ids], _pairs)
+        return Call(self.lua["run_now"], keys, [self._base, *ids], decode_pairs)
 
     def resume_queue(self, *, queue: str) -> Call[tuple[bool, int]]:
         return Call(
@@ -450,11 +347,11 @@ class Scripts:
     def cancel(self, *, ids: Sequence[str], who: str, terminate: bool) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]
         args = [self._base, who, "1" if terminate else "0", self.config.ms("result_ttl"), *ids]
-        return Call(self.lua["cancel"], keys, args, _pairs)
+        return Call(self.lua["cancel"], keys, args, decode_pairs)
 
     def purge(self, *, queue: str, ids: Sequence[str]) -> Call[dict[str, str]]:
         keys = [self.keys.task(i) for i in ids]
-        return Call(self.lua["purge"], keys, [self._base, queue, *ids], _pairs)
+        return Call(self.lua["purge"], keys, [self._base, queue, *ids], decode_pairs)
 
     def purge_index(self, *, queue: str, state: TaskState) -> Call[tuple[int, int]]:
         keys = [self.keys.index(queue, state.slug)]

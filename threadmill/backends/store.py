@@ -2,7 +2,7 @@
 clients, and the three ways of running a script call.
 
 `RedisStore` is what the backend (`redis.py`) and its inspection (`inspection.py`) share;
-neither reaches Redis any other way. A call (`scripts.Call`) runs:
+neither reaches Redis any other way. A call (`script_values.Call`) runs:
 
 * `run`: alone, on the process's command client (retries on connection errors), or with
   `read=True` on `reader`: inside `display.display_reads()` (admin pages, dashboard) the
@@ -39,7 +39,8 @@ from .connection import (
 )
 from .hotpath import FENCE_SCRIPT, Packed, ReplicaAcks
 from .keys import Keys
-from .scripts import Call, Scripts
+from .script_values import Call
+from .scripts import Scripts
 from .topology import CLUSTER, RedisTarget
 
 

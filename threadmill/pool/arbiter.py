@@ -2,10 +2,11 @@
 
 It forks `processes` workers and then loops: sleep on a self-pipe until a signal arrives or
 a duty is due, handle queued signals (one `handle_<name>` method each: signal handlers only
-queue), reap dead children with `waitpid(-1, WNOHANG)`, have the broker resolve what a dead
-worker held (within the loop turn, not after `lease_ttl`), start replacements (with backoff
-when workers cannot even boot), heartbeat and run maintenance, and kill a worker whose task
-overran its lease. The master is single-threaded, so forking it is safe.
+queue, see `signal_pipe.py`), reap dead children with `waitpid(-1, WNOHANG)`, have the
+broker resolve what a dead worker held (within the loop turn, not after `lease_ttl`), start
+replacements (with backoff when workers cannot even boot), heartbeat and run maintenance
+(`broker.py`), and kill a worker whose task overran its lease. The master is
+single-threaded, so forking it is safe.
 
 Signals: TERM / INT graceful stop (a second one stops at once), QUIT immediate stop, HUP
 replace all workers gracefully, TTIN / TTOU one worker process more / fewer. The same
@@ -14,26 +15,22 @@ controls (and quiet / resume) can be requested through Redis (`remote.py`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
 import secrets
-import select
 import signal
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import FrameType
 
 from django.db import connections
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import PoolReport
-from threadmill.exceptions import BackendUnavailable
+from threadmill.backends.pool_records import PoolReport
 
 from . import remote
-from .broker import HOUSEKEEPING_HEARTBEATS, Broker
+from .broker import Broker
 from .children import (
     WorkerHandle,
     describe_exit,
@@ -44,18 +41,11 @@ from .children import (
 )
 from .limits import EXIT_REPLACED
 from .scoreboard import Scoreboard
+from .signal_pipe import HANDLED_SIGNALS, SignalPipe
 from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, EXIT_EMPTY, EXIT_OK, WorkerSpec
 
 logger = logging.getLogger("threadmill")
 
-HANDLED_SIGNALS = [
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGINT,
-    signal.SIGTERM,
-    signal.SIGTTIN,
-    signal.SIGTTOU,
-]
 MAX_BOOT_BACKOFF = 30.0
 
 
@@ -99,46 +89,16 @@ class Arbiter:
         self.next_spawn_at = 0.0
         self.stopping_since: float | None = None
         self.empty_exits = 0
-        self._signal_queue: list[int] = []
-        self._pipe_r, self._pipe_w = -1, -1
+        self.signals = SignalPipe()
         self.exit_code = 0
         self.quiet = False  # asked to take no new tasks (see remote.py)
         self._announce_workers = False  # a worker was spawned: heartbeat without waiting
 
     # ---- signals --------------------------------------------------------------------------
 
-    def _init_signals(self) -> None:
-        self._pipe_r, self._pipe_w = os.pipe()
-        for fd in (self._pipe_r, self._pipe_w):
-            os.set_blocking(fd, False)
-            os.set_inheritable(fd, False)
-        for sig in HANDLED_SIGNALS:
-            signal.signal(sig, self._queue_signal)
-        signal.signal(signal.SIGCHLD, self._wake)
-
-    def _queue_signal(self, signum: int, frame: FrameType | None) -> None:
-        # Only queue and wake: logging or locking inside a signal handler can deadlock.
-        self._signal_queue.append(signum)
-        self._wake(signum, frame)
-
-    def _wake(self, signum: int | None = None, frame: FrameType | None = None) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._pipe_w, b".")
-
-    def _sleep(self, until: float) -> None:
-        timeout = max(0.0, min(until - time.monotonic(), 1.0))
-        if self._signal_queue:
-            timeout = 0.0
-        with contextlib.suppress(InterruptedError):
-            ready, _, _ = select.select([self._pipe_r], [], [], timeout)
-            if ready:
-                with contextlib.suppress(BlockingIOError):
-                    while os.read(self._pipe_r, 4096):
-                        pass
-
     def _handle_signals(self) -> None:
-        while self._signal_queue:
-            signum = self._signal_queue.pop(0)
+        """Handle the signals queued since the last turn (see signal_pipe.py)."""
+        for signum in self.signals.pending():
             name = signal.Signals(signum).name.lower()
             getattr(self, f"handle_{name[3:]}")()
 
@@ -225,7 +185,7 @@ class Arbiter:
             spin_replies=self._workers_spin(),
             nice=self.spec.nice,
         )
-        pid = fork_worker(worker_spec, scoreboard, HANDLED_SIGNALS, [self._pipe_r, self._pipe_w])
+        pid = fork_worker(worker_spec, scoreboard, HANDLED_SIGNALS, self.signals.fds)
         self.workers[pid] = WorkerHandle(pid, worker_id, scoreboard, time.time())
         logger.info("Worker %s started (pid %d)", worker_id, pid)
 
@@ -303,32 +263,11 @@ class Arbiter:
             if self.boot_failures:
                 return  # one at a time while workers fail to boot
 
-    def _work_available(self) -> str:
-        """For --exit-empty: "now" (ready or due tasks), "later" (tasks waiting for their
-        retry: a drain finishes them) or "none". A paused queue's tasks do not count."""
-        try:
-            stats = [s for s in self.backend.queue_stats(self.spec.queues) if not s.paused]
-        except BackendUnavailable as exc:
-            logger.warning("Cannot check the queues: %s", exc)
-            return "now"
-        if any(
-            s.ready or (s.next_deferred_at and s.next_deferred_at <= s.measured_at) for s in stats
-        ):
-            return "now"
-        return "later" if any(s.retrying for s in stats) else "none"
-
     def watchdog(self) -> None:
         """Kill a worker whose task overran its lease (the lease is already FAILED with
         AcknowledgementTimeout, and only a new process frees the stuck thread) or whose
         memory passed --max-memory."""
-        c = self.backend.config
-        # Late enough that the broker has marked the task FAILED (AcknowledgementTimeout)
-        # first: leases are expired every HOUSEKEEPING_HEARTBEATS heartbeat intervals.
-        lease_limit = (
-            c.lease_ttl
-            + c.heartbeat_ttl
-            + HOUSEKEEPING_HEARTBEATS * max(c.broker_interval, c.heartbeat_interval)
-        )
+        lease_limit = self.broker.lease_limit
         for handle in self.workers.values():
             if handle.killed_for:
                 continue
@@ -368,7 +307,7 @@ class Arbiter:
     # ---- main loop ------------------------------------------------------------------------
 
     def run(self) -> int:
-        self._init_signals()
+        self.signals.install()
         c = self.spec
         logger.info(
             "Pool %s started: backend %r, queues %s, %d process(es) x %d thread(s)%s%s; "
@@ -391,7 +330,7 @@ class Arbiter:
             self.spawn_missing()
             self.broker.tick(self.report(), self._worker_ids(), force=True)
             while True:
-                self._sleep(self.broker.next_due())
+                self.signals.sleep(self.broker.next_due())
                 self._handle_signals()
                 self.reap()
                 if self.stopping_since is not None:
@@ -400,7 +339,7 @@ class Arbiter:
                     if time.monotonic() - self.stopping_since > c.graceful_timeout:
                         self.stop_now(f"graceful timeout ({c.graceful_timeout:g}s) passed")
                 elif c.exit_empty and not self.workers and self.empty_exits:
-                    work = self._work_available()
+                    work = self.broker.work_available(c.queues)
                     if work == "none":
                         logger.info("Queues %s are empty: exiting", ",".join(c.queues))
                         break

@@ -16,7 +16,13 @@ Called from the master's loop (the master stays single-threaded so that forking 
   not in a pool started with `--exit-empty`, a one-off drain);
 * **bulk jobs** (admin / `threadmill_ctl` whole-set actions): the maintenance step says
   which are unfinished; one chunk of each, then again every JOB_PAUSE while some remain
-  (`jobs.py`).
+  (`jobs.py`);
+* **the drain check** of a pool started with `--exit-empty`, once its workers found the
+  queues empty: is there work now, later (tasks waiting for a retry) or none
+  (`work_available`).
+
+How long a task may run before the master kills its worker follows from when the broker
+expires leases (`lease_limit`).
 
 After Redis was unreachable, reaping waits one `heartbeat_ttl`: every pool was cut off too,
 and must get the chance to heartbeat before anyone declares it dead. A reaping call that
@@ -33,7 +39,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import PoolReport
+from threadmill.backends.pool_records import PoolReport
 from threadmill.exceptions import BackendUnavailable, ThreadmillError
 
 from .jobs import BulkJobs
@@ -79,6 +85,32 @@ class Broker:
         self.periodic = Periodic(backend, grace) if schedules else None
         self.bulk_jobs = BulkJobs(backend)
         self._next_job_step = 0.0
+
+    @property
+    def lease_limit(self) -> float:
+        """Seconds a task may run before the master kills its worker: late enough that the
+        broker has marked the task FAILED (AcknowledgementTimeout) first, since leases are
+        expired every HOUSEKEEPING_HEARTBEATS heartbeat intervals."""
+        c = self.config
+        return (
+            c.lease_ttl
+            + c.heartbeat_ttl
+            + HOUSEKEEPING_HEARTBEATS * max(c.broker_interval, c.heartbeat_interval)
+        )
+
+    def work_available(self, queues: Sequence[str]) -> str:
+        """For --exit-empty: "now" (ready or due tasks), "later" (tasks waiting for their
+        retry: a drain finishes them) or "none". A paused queue's tasks do not count."""
+        try:
+            stats = [s for s in self.backend.queue_stats(queues) if not s.paused]
+        except BackendUnavailable as exc:
+            logger.warning("Cannot check the queues: %s", exc)
+            return "now"
+        if any(
+            s.ready or (s.next_deferred_at and s.next_deferred_at <= s.measured_at) for s in stats
+        ):
+            return "now"
+        return "later" if any(s.retrying for s in stats) else "none"
 
     def next_due(self) -> float:
         """Monotonic time of the next duty, for the master's sleep."""

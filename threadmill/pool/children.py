@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from threadmill.backends.records import WorkerReport
+from threadmill.backends.pool_records import WorkerReport
 
 from .scoreboard import Scoreboard
 from .worker import EXIT_BOOT_ERROR, EXIT_CRASH, Worker, WorkerSpec

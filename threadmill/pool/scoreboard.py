@@ -21,7 +21,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from threadmill.backends.records import ThreadReport
+from threadmill.backends.pool_records import ThreadReport
 
 _HEADER = struct.Struct("<BQQdB")  # booted, processed, failed, started, exit reason
 _THREAD = struct.Struct("<Id64s192s")  # seq, since (epoch seconds, 0 = idle), id, path

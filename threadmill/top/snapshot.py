@@ -15,7 +15,8 @@ time buckets its window covers (so a long `--interval` or a gap still draws an e
 not a spike). Retries per minute are the `retried_total` counter's increase over the last
 minute of frames (or all of them, at first), per minute. A failed read never raises: the
 snapshot says Redis is down, keeps the last figures, and the next sample retries.
-The snapshot's dataclasses are in `views.py`.
+The snapshot's dataclasses are in `views.py`, and the functions that make each view from
+its backend record in `view_builders.py`.
 """
 
 from __future__ import annotations
@@ -23,37 +24,24 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.display import display_reads
-from threadmill.backends.records import (
-    BulkJob,
-    Overview,
-    PoolStatus,
-    QueueStats,
-    ScheduleReport,
-    ServerInfo,
-    TaskRecord,
-)
+from threadmill.backends.health_records import Overview
+from threadmill.backends.records import QueueStats
+from threadmill.backends.schedule_records import ScheduleReport
 from threadmill.exceptions import BackendUnavailable
-from threadmill.filters import describe
 
-from .views import (
-    BUCKET_SECONDS,
-    FailureView,
-    JobView,
-    PoolView,
-    QueueView,
-    RunView,
-    ScheduleView,
-    ServerView,
-    Snapshot,
-    TaskView,
-    ThreadView,
-    ThroughputBucket,
-    WorkerView,
+from .view_builders import (
+    failure_view,
+    job_view,
+    pool_view,
+    queue_view,
+    schedule_view,
+    server_view,
 )
+from .views import BUCKET_SECONDS, Snapshot, TaskView, ThroughputBucket
 
 #: Failures shown in the "recent failures" panel (and read per queue, newest first).
 RECENT_FAILURES = 5
@@ -63,117 +51,6 @@ HISTORY_SECONDS = 600
 RETRY_WINDOW_SECONDS = 60.0
 #: The per-task view adds up this many seconds of run metrics.
 TASK_SPAN_SECONDS = 3600.0
-
-
-def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
-    if later is None or earlier is None:
-        return None
-    return max(0.0, round((later - earlier).total_seconds(), 3))
-
-
-def _host_time(moment: datetime | None, skew_seconds: float) -> datetime | None:
-    """A pool host's timestamp on the Redis clock (skew = host clock minus Redis clock)."""
-    if moment is None:
-        return None
-    return moment - timedelta(seconds=skew_seconds)
-
-
-def _job_view(job: BulkJob) -> JobView:
-    return JobView(
-        job_id=job.id,
-        action=job.action,
-        queue=job.queue,
-        tasks="retrying" if job.retrying else job.state.slug,
-        where=describe(job.filter),
-        status=str(job.status),
-        examined=job.examined,
-        total=job.total,
-        acted=job.acted,
-        percent=job.percent,
-        who=job.who,
-    )
-
-
-def persistence_label(server: ServerInfo) -> str:
-    if server.aof_enabled:
-        return f"AOF {server.appendfsync}".strip()
-    if server.rdb_save:
-        return "RDB"
-    return "off"
-
-
-def _pool_view(pool: PoolStatus, now: datetime) -> PoolView:
-    report = pool.report
-    skew = report.skew_seconds
-    workers = []
-    for w in report.workers:
-        threads = [
-            ThreadView(
-                index=t.index,
-                task_id=t.task_id,
-                task_path=t.task_path,
-                running_seconds=_seconds(now, _host_time(t.since, skew)) if t.task_id else None,
-            )
-            for t in w.threads
-        ]
-        workers.append(
-            WorkerView(
-                worker_id=w.worker_id,
-                pid=w.pid,
-                uptime_seconds=_seconds(now, _host_time(w.started_at, skew)),
-                busy=w.busy,
-                threads=threads,
-                processed=w.processed,
-                failed=w.failed,
-                rss_bytes=w.rss_bytes,
-            )
-        )
-    return PoolView(
-        pool_id=pool.pool_id,
-        host=report.host,
-        pid=report.pid,
-        uptime_seconds=_seconds(now, _host_time(report.started_at, skew)),
-        heartbeat_age_seconds=_seconds(now, pool.seen_at),
-        stale=pool.stale,
-        stopping=report.stopping,
-        quiet=report.quiet,
-        restarts=report.restarts,
-        crashes=report.crashes,
-        rss_bytes=report.rss_bytes,
-        skew_seconds=skew,
-        queues=list(report.queues),
-        processes=report.processes,
-        threads_per_process=report.threads,
-        workers=sorted(workers, key=lambda w: w.pid),
-    )
-
-
-def _failure_view(record: TaskRecord, now: datetime) -> FailureView:
-    error = record.last_error
-    return FailureView(
-        task_id=record.id,
-        queue=record.queue,
-        task_path=record.path or "?",
-        error_class=error.exception_class_path if error else "?",
-        finished_at=record.finished_at,
-        ago_seconds=_seconds(now, record.finished_at),
-    )
-
-
-def _schedule_view(report: ScheduleReport, now: datetime) -> ScheduleView:
-    run = report.last_run
-    return ScheduleView(
-        name=report.name,
-        task=report.task,
-        description=report.description,
-        next_slot=report.next_slot,
-        due_in_seconds=(
-            round((report.next_slot - now).total_seconds(), 3) if report.next_slot else None
-        ),
-        paused=report.paused,
-        problem=report.problem.id if report.problem else "",
-        last_run=RunView(run.slot, run.task_id, run.how, run.status) if run else None,
-    )
 
 
 @dataclass
@@ -293,27 +170,7 @@ class Sampler:
                 frame[2] += failed
                 in_rate = round(enqueued / window, 3)
                 out_rate = round((successful + failed) / window, 3)
-            queues.append(
-                QueueView(
-                    name=q.queue,
-                    ready=q.ready,
-                    deferred=q.deferred,
-                    running=q.running,
-                    successful=q.successful,
-                    failed=q.failed,
-                    successful_last_minute=q.successful_last_minute,
-                    failed_last_minute=q.failed_last_minute,
-                    in_per_second=in_rate,
-                    out_per_second=out_rate,
-                    oldest_ready_seconds=_seconds(now, q.oldest_ready_at),
-                    enqueued_total=q.enqueued_total,
-                    successful_total=q.successful_total,
-                    failed_total=q.failed_total,
-                    retrying=q.retrying,
-                    retried_total=q.retried_total,
-                    paused=q.paused,
-                )
-            )
+            queues.append(queue_view(q, now, in_rate, out_rate))
         if counted and window:
             self.history.append((at - window, at, frame[0], frame[1], frame[2]))
         per_minute = self._retries_per_minute(
@@ -327,22 +184,15 @@ class Sampler:
             taken_at=taken_at,
             reachable=True,
             redis_time=now,
-            server=ServerView(
-                version=server.version,
-                used_memory=server.used_memory,
-                maxmemory=server.maxmemory,
-                maxmemory_policy=server.maxmemory_policy,
-                persistence=persistence_label(server),
-                warnings=list(server.warnings),
-            ),
+            server=server_view(server),
             queues=queues,
             pools=sorted(
-                (_pool_view(p, now) for p in overview.pools), key=lambda p: (p.host, p.pid)
+                (pool_view(p, now) for p in overview.pools), key=lambda p: (p.host, p.pid)
             ),
-            failures=[_failure_view(r, now) for r in overview.failures],
-            jobs=[_job_view(job) for job in overview.jobs],
+            failures=[failure_view(r, now) for r in overview.failures],
+            jobs=[job_view(job) for job in overview.jobs],
             throughput=self._buckets(at),
-            schedules=[_schedule_view(r, now) for r in reports],
+            schedules=[schedule_view(r, now) for r in reports],
             bucket_seconds=self.bucket_seconds,
             rate_window_seconds=round(window, 3) if window else None,
             lease_ttl_seconds=config.lease_ttl,

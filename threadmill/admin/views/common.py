@@ -24,7 +24,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import SEARCH_SCAN, TaskState
+from threadmill.backends.records import TaskState
+from threadmill.backends.search_records import SEARCH_SCAN
 
 PERM_VIEW = "threadmill.view_task"
 PERM_REQUEUE = "threadmill.requeue_task"

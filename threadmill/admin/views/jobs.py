@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from threadmill.admin.history import log_job
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import BulkJob
+from threadmill.backends.job_records import BulkJob
 from threadmill.exceptions import ThreadmillError
 from threadmill.filters import describe
 

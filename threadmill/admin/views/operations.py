@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
 from threadmill.admin.history import log_operation
-from threadmill.backends.records import POOL_ACTIONS
+from threadmill.backends.pool_records import POOL_ACTIONS
 from threadmill.exceptions import ThreadmillError, UnknownPool
 
 from .common import PERM_PAUSE_QUEUE, PERM_POOLS, PERM_VIEW, get_backend, require, safe_next, url

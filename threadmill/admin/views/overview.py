@@ -11,7 +11,8 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from threadmill.admin.charts import RunsChart
-from threadmill.backends.records import QueueStats, ServerInfo
+from threadmill.backends.health_records import ServerInfo
+from threadmill.backends.records import QueueStats
 from threadmill.exceptions import ThreadmillError
 
 from .common import (

@@ -29,7 +29,7 @@ from django.utils.html import format_html
 from threadmill import schedules
 from threadmill.admin.history import log_schedule
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import ScheduleReport, ScheduleRun
+from threadmill.backends.schedule_records import ScheduleReport, ScheduleRun
 from threadmill.exceptions import ThreadmillError
 
 from .common import (

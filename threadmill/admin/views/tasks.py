@@ -13,13 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import (
-    PREFIX_SCAN,
-    IdSearch,
-    TaskFilter,
-    TaskRecord,
-    TaskState,
-)
+from threadmill.backends.records import TaskRecord, TaskState
+from threadmill.backends.search_records import PREFIX_SCAN, IdSearch, TaskFilter
 from threadmill.exceptions import ThreadmillError
 from threadmill.filters import FILTER_PARAMS, describe, parse_filter
 from threadmill.retry import Backoff

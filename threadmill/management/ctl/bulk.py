@@ -20,7 +20,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.jobs import JOB_STATES
-from threadmill.backends.records import TaskFilter, TaskState
+from threadmill.backends.records import TaskState
+from threadmill.backends.search_records import TaskFilter
 from threadmill.exceptions import ThreadmillError
 from threadmill.filters import describe, parse_filter
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import POOL_ACTIONS
+from threadmill.backends.pool_records import POOL_ACTIONS
 from threadmill.exceptions import ThreadmillError, UnknownPool
 
 from .base import OK, REFUSED, UNUSABLE, Subcommand

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.tasks.exceptions import InvalidTask
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.backends.records import ScheduleReport, ScheduleRun
+from threadmill.backends.schedule_records import ScheduleReport, ScheduleRun
 from threadmill.exceptions import ThreadmillError
 
 from .base import OK, REFUSED, UNUSABLE, Subcommand
