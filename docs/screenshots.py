@@ -60,6 +60,7 @@ def populate(backend) -> str:
     later = timezone.now() + timedelta(hours=2)
     backend.enqueue_many(tasks.noop.using(run_after=later), [((), {}) for _ in range(3)])
     lease_next(backend, "w1", ["high"])
+    backend.maintain(["default", "high", "low"], sample=True)  # a pool's queue-depth sample
     return failed.task_id
 
 

@@ -94,6 +94,7 @@ SAMPLES = {
         "task": NewTask("i9", "a.n", 2, True, None, "[3]", "{}", 500, None, "dg"),
     },
     "resolve_worker": {"worker_id": "W", "reason": "R", "charge": False},
+    "sample_queues": {"queues": ["q1", "q2"]},
     "trim_results": {"queues": ["q1"]},
     "unpark": {"worker_id": "W", "mailbox": "M", "token": "TK"},
 }

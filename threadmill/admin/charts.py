@@ -1,7 +1,8 @@
 """Server-rendered SVG charts of the admin (no JavaScript library, no inline style: sizes are
 SVG attributes, colours classes of admin.css, so they pass a strict Content-Security-Policy):
-runs per minute for the overview, and a task path's run-time histogram. This module
-computes the geometry; the templates `_runs_chart.html` and `_histogram.html` draw it.
+runs per minute for the overview with the sampled queue depth and oldest-ready age under it,
+and a task path's run-time histogram. This module computes the geometry; the templates
+`_runs_chart.html` and `_histogram.html` draw it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from threadmill.backends.metric_records import RUN_BUCKETS_MS, MetricMinutes, Mi
 #: Chart spans the overview offers: name -> (minutes shown, minutes per bar, label).
 SPANS = {"hour": (60, 1, "last hour"), "day": (1440, 10, "last day")}
 HEIGHT = 100.0  # viewBox units of the bar area
+DEPTH_HEIGHT = 50.0  # viewBox units of the depth chart's bar area
 BAR_STEP = 10.0  # viewBox units per bar (the bar is 8 wide)
 
 
@@ -42,6 +44,68 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class DepthBar:
+    """Ready tasks (all queues) and the longest wait in a bar's minutes, as sampled."""
+
+    x: float
+    start: datetime
+    end: datetime
+    ready: int | None  # the largest sample; None: no pool sampled these minutes
+    oldest_seconds: float | None  # the longest oldest-ready age sampled
+    y: float
+    height: float
+    age_y: float | None  # the age mark's height in the chart (scaled to the longest age)
+
+
+@dataclass(frozen=True)
+class DepthChart:
+    bars: list[DepthBar]
+    width: float
+    height: float
+    peak: int
+    longest_wait: float | None  # seconds
+    sampled: bool
+
+
+def depth_chart(groups: list[list[MinuteRuns]]) -> DepthChart:
+    """Sampled queue depth per bar (the largest sample of its minutes, summed over queues),
+    with the longest oldest-ready age as a mark on its own scale."""
+    samples = []
+    for group in groups:
+        depths = [sum(m.depth.values()) for m in group if m.depth]
+        ages = [age for m in group for age in m.oldest_ms.values()]
+        samples.append((group, max(depths) if depths else None, max(ages) if ages else None))
+    peak = max((d for _, d, _ in samples if d is not None), default=0)
+    longest = max((a for _, _, a in samples if a is not None), default=None)
+    bars = []
+    for i, (group, ready, age) in enumerate(samples):
+        height = (ready or 0) * DEPTH_HEIGHT / peak if peak else 0.0
+        age_y = None
+        if age is not None and longest:
+            age_y = DEPTH_HEIGHT - age * DEPTH_HEIGHT / longest
+        bars.append(
+            DepthBar(
+                x=i * BAR_STEP + 1,
+                start=group[0].start,
+                end=group[-1].start + timedelta(minutes=1),
+                ready=ready,
+                oldest_seconds=None if age is None else age / 1000,
+                y=DEPTH_HEIGHT - height,
+                height=height,
+                age_y=age_y,
+            )
+        )
+    return DepthChart(
+        bars=bars,
+        width=len(bars) * BAR_STEP,
+        height=DEPTH_HEIGHT,
+        peak=peak,
+        longest_wait=None if longest is None else longest / 1000,
+        sampled=any(b.ready is not None for b in bars),
+    )
+
+
+@dataclass(frozen=True)
 class RunsChart:
     span: str
     label: str
@@ -55,6 +119,7 @@ class RunsChart:
     retried: int
     start: datetime | None
     end: datetime | None
+    depth: DepthChart
 
 
 def _failures_url(alias: str, merged: list[MinuteRuns], start: datetime, end: datetime) -> str:
@@ -119,6 +184,7 @@ def runs_chart(alias: str, data: MetricMinutes, span: str) -> RunsChart:
         retried=sum(b.retried for b in bars),
         start=bars[0].start if bars else None,
         end=bars[-1].end if bars else None,
+        depth=depth_chart(groups),
     )
 
 

@@ -218,6 +218,7 @@ class ThreadmillBackend(BaseTaskBackend):
         housekeeping: bool = True,
         reap_until: float | None = None,
         pool_id: str = "",
+        sample: bool = False,
     ) -> MaintenanceReport:
         """One broker step: promote due deferred tasks; with `reap`, resolve the workers of
         dead pools; with `housekeeping`, trim expired results and (with `reap`) expire
@@ -227,7 +228,8 @@ class ThreadmillBackend(BaseTaskBackend):
         the call is stale (sent before a stall, run after it, when heartbeats and lease
         renewals could not get through). With `pool_id`, the same round trip takes that
         pool's pending control requests (`request_pool`), returned in `pool_requests`.
-        The report also lists the unfinished bulk jobs."""
+        The report also lists the unfinished bulk jobs. With `sample` (a pool's first step
+        of a minute), each queue's depth and oldest-ready age go into the run metrics."""
 
     # ---- operations API: steer work (admin, threadmill_ctl) ---------------------------
 

@@ -1,7 +1,8 @@
-"""Run metrics as the backend interface returns them: runs per minute (the overview's chart)
-and per task path (counts, run-time histogram, newest failures), plus the run-time buckets
-and the percentile estimate made from them. Plain values, no Redis; the replies of the
-metrics scripts are decoded here (`minutes_from_reply`, `series_from_reply`).
+"""Run metrics as the backend interface returns them: runs and sampled queue depths per
+minute (the overview's charts) and per task path (counts, run-time histogram, newest
+failures), plus the run-time buckets and the percentile estimate made from them. Plain
+values, no Redis; the replies of the metrics scripts are decoded here
+(`minutes_from_reply`, `series_from_reply`).
 
 What is counted (docs/metrics.md): every attempt a worker acknowledges, in the acknowledge
 call itself: `successful`, `failed` (the task ended FAILED) or `retried` (it failed and was
@@ -27,10 +28,14 @@ KINDS = {"ok": "successful", "fail": "failed", "retry": "retried"}
 
 @dataclass(frozen=True, slots=True)
 class MinuteRuns:
-    """Runs acknowledged in one minute: queue -> {'successful': n, 'failed': n, 'retried': n}."""
+    """Runs acknowledged in one minute: queue -> {'successful': n, 'failed': n, 'retried': n};
+    and, when a pool sampled that minute, queue -> READY tasks (`depth`) and queue -> age of
+    the oldest ready task in ms (`oldest_ms`, only for a queue that had one)."""
 
     start: datetime
     queues: dict[str, dict[str, int]]
+    depth: dict[str, int] = field(default_factory=dict)
+    oldest_ms: dict[str, int] = field(default_factory=dict)
 
     def total(self, kind: str) -> int:
         return sum(counts.get(kind, 0) for counts in self.queues.values())
@@ -135,11 +140,17 @@ def minutes_from_reply(reply: list[Any]) -> MetricMinutes:
     minutes = []
     for start, flat in zip(reply[2::2], reply[3::2], strict=True):
         queues: dict[str, dict[str, int]] = {}
+        depth: dict[str, int] = {}
+        oldest: dict[str, int] = {}
         for name, count in zip(flat[::2], flat[1::2], strict=True):
             queue, _, kind = name.rpartition(":")
             if kind in KINDS:
                 queues.setdefault(queue, {})[KINDS[kind]] = int(count)
-        minutes.append(MinuteRuns(from_ms(start), queues))  # type: ignore[arg-type]
+            elif kind == "depth":
+                depth[queue] = int(count)
+            elif kind == "age":
+                oldest[queue] = int(count)
+        minutes.append(MinuteRuns(from_ms(start), queues, depth, oldest))  # type: ignore[arg-type]
     return MetricMinutes(from_ms(reply[0]), int(reply[1]), minutes)  # type: ignore[arg-type]
 
 

@@ -90,3 +90,4 @@ class MaintenanceReport:
     reaped_workers: dict[str, int] = field(default_factory=dict)
     trimmed: int = 0
     active_jobs: list[str] = field(default_factory=list)  # bulk jobs to carry out
+    sampled: int = 0  # queues whose depth this step sampled (the first of their minute)

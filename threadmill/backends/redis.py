@@ -241,6 +241,7 @@ class RedisTaskBackend(ThreadmillBackend):
         housekeeping: bool = True,
         reap_until: float | None = None,
         pool_id: str = "",
+        sample: bool = False,
     ) -> MaintenanceReport:
         s = self._scripts
         until = None if reap_until is None else int(reap_until * 1000)
@@ -251,6 +252,8 @@ class RedisTaskBackend(ThreadmillBackend):
             steps["expire"] = s.expire_leases(until_ms=until, queues=queues)
         if reap:
             steps["reap"] = s.reap_workers(until_ms=until)
+        if sample and self.config.metrics_window:
+            steps["sample"] = s.sample_queues(queues=queues)
         reads = [("smembers", (self.keys.active_jobs,))]
         if pool_id:
             reads.append(self._controls.take_requests_read(pool_id))
@@ -263,6 +266,7 @@ class RedisTaskBackend(ThreadmillBackend):
             trimmed=done.get("trim", 0),
             expired=done.get("expire", []),
             reaped_workers={w: int(n) for w, n in done.get("reap", {}).items()},
+            sampled=done.get("sample", 0),
         )
 
     # ---- operations: carried out by RedisControls on the same store ---------------------

@@ -214,6 +214,11 @@ class Scripts:
         args = [self._base, self.config.batch_size, *queues]
         return Call(self.lua["promote"], [self.keys.due], args, int)
 
+    def sample_queues(self, *, queues: Sequence[str]) -> Call[int]:
+        """Once a minute: each queue's depth and oldest-ready age into the run metrics."""
+        args = [self._base, self._metrics_ms, *queues]
+        return Call(self.lua["sample_queues"], [self.keys.metrics_series], args, int)
+
     def trim_results(self, *, queues: Sequence[str]) -> Call[int]:
         keys = [self.keys.index(q, status) for q in queues for status in ("successful", "failed")]
         args = [self.config.ms("result_ttl"), self.config.batch_size]

@@ -85,6 +85,7 @@ class Broker:
         self.periodic = Periodic(backend, grace) if schedules else None
         self.bulk_jobs = BulkJobs(backend)
         self._next_job_step = 0.0
+        self._sampled_minute = -1  # the minute (Redis time) whose queue depths were sampled
 
     @property
     def lease_limit(self) -> float:
@@ -245,6 +246,7 @@ class Broker:
         # client gave up on it: such a call must not reap, since no heartbeat got through
         # meanwhile. Allowed: one socket_timeout past now, on Redis's clock.
         reap_until = time.time() - self.skew_seconds + self.config.socket_timeout
+        minute = int((time.time() - self.skew_seconds) // 60)  # on Redis's clock
         report = self._attempt(
             self.backend.maintain,
             self.queues,
@@ -252,9 +254,11 @@ class Broker:
             housekeeping=housekeeping,
             reap_until=reap_until,
             pool_id=self.pool_id,
+            sample=minute != self._sampled_minute,
         )
         if report is None:
             return
+        self._sampled_minute = minute
         self._requests += report.pool_requests
         for task_id in report.expired:
             logger.error(

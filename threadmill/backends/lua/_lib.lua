@@ -595,7 +595,10 @@ end
 
 -- ---- Run metrics (docs/metrics.md) ---------------------------------------------------------
 -- Written by acknowledge.lua, in the call that stores the outcome (no extra round trip):
---   K.metrics_minute(minute)             hash '<queue>:<kind>' -> count, one per minute
+--   K.metrics_minute(minute)             hash '<queue>:<kind>' -> count, one per minute;
+--                                        also '<queue>:depth' (READY tasks) and
+--                                        '<queue>:age' (ms, the oldest), sampled once a
+--                                        minute by sample_queues.lua
 --   K.metrics_task(minute, queue, path)  hash kind -> count, 'b<i>' -> runs in run-time
 --                                        bucket i, 'max' -> longest run (ms)
 --   (both expire window_ms after their minute ends)
@@ -621,6 +624,30 @@ local function run_bucket(ms)
     end
   end
   return #RUN_BUCKETS_MS + 1
+end
+
+-- The ready time (ms) of the oldest task of a ready index, or nil when it is empty: the one
+-- with the lowest sequence number, found by walking the head of each priority band in use
+-- (at most 201 bands), so O(bands x log n), never O(n).
+local function oldest_ready_at(base, ready)
+  local oldest_seq, oldest_id = nil, nil
+  local head = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+  local guard = 0
+  while head[1] and guard < 201 do
+    guard = guard + 1
+    local score = tonumber(head[2])
+    local band = math.floor(score / BAND)
+    local seq = score - band * BAND
+    if oldest_seq == nil or seq < oldest_seq then
+      oldest_seq, oldest_id = seq, head[1]
+    end
+    head = redis.call('ZRANGE', ready, (band + 1) * BAND, '+inf', 'BYSCORE', 'LIMIT', 0, 1,
+      'WITHSCORES')
+  end
+  if oldest_id then
+    return tonumber(redis.call('HGET', K.task(base, oldest_id), 'ready_at'))
+  end
+  return nil
 end
 
 -- Count one acknowledged attempt (kind, run_ms from its lease to now) of task `path` in

@@ -20,26 +20,7 @@ for i = 3, #ARGV do
   local ready = KEYS[k]
   local counts = {}
   for j = 0, 5 do counts[j + 1] = redis.call('ZCARD', KEYS[k + j]) end
-  -- The oldest ready task is the one with the lowest sequence number: walk the head of
-  -- each priority band in use and keep the smallest.
-  local oldest_seq, oldest_id = nil, nil
-  local head = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
-  local guard = 0
-  while head[1] and guard < 201 do
-    guard = guard + 1
-    local score = tonumber(head[2])
-    local band = math.floor(score / BAND)
-    local seq = score - band * BAND
-    if oldest_seq == nil or seq < oldest_seq then
-      oldest_seq, oldest_id = seq, head[1]
-    end
-    head = redis.call('ZRANGE', ready, (band + 1) * BAND, '+inf', 'BYSCORE', 'LIMIT', 0, 1,
-      'WITHSCORES')
-  end
-  local oldest = ''
-  if oldest_id then
-    oldest = redis.call('HGET', K.task(base, oldest_id), 'ready_at') or ''
-  end
+  local oldest = oldest_ready_at(base, ready) or ''
   local nxt = redis.call('ZRANGE', KEYS[k + 1], 0, 0, 'WITHSCORES')
   local queue = ARGV[i]
   local totals = redis.call('HMGET', KEYS[1], queue .. ':enqueued', queue .. ':successful',
