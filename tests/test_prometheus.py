@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
 from django.core import checks
@@ -59,6 +60,7 @@ def test_exposition_parses_and_counts_what_ran(backend):
     assert got[key("threadmill_queue_ready", **q)] == 1
     assert got[key("threadmill_queue_running", **q)] == 1
     assert got[key("threadmill_queue_retrying", **q)] == 1
+    assert got[key("threadmill_queue_paused", **q)] == 0
     assert got[key("threadmill_queue_oldest_ready_age_seconds", **q)] >= 0
     assert got[key("threadmill_queue_tasks_total", event="enqueued", **q)] == 7
     assert got[key("threadmill_queue_tasks_total", event="failed", **q)] == 1
@@ -75,8 +77,23 @@ def test_exposition_parses_and_counts_what_ran(backend):
     assert got[key("threadmill_pool_threads", **pool)] == 2
     assert got[key("threadmill_pool_workers", **pool)] == 1
     assert got[key("threadmill_pools")] == 1
+    assert got[key("threadmill_pool_quiet", **pool)] == 0
     # Without prometheus_client the same text comes out.
     assert render_plain(families) == text
+
+
+def test_a_paused_queue_and_a_quiet_pool_are_1(backend):
+    tasks.add.enqueue(1, 1)
+    backend.pause_queue("default")
+    fake_heartbeat(backend)
+    report = backend.overview().pools[0].report
+    backend.heartbeat("pool-1", ["w1"], replace(report, quiet=True))  # as a quiet pool says
+    got = samples(render_client(collect([backend])))
+    assert got[key("threadmill_queue_paused", queue="default")] == 1
+    assert got[key("threadmill_pool_quiet", host="web-1.example", pool="pool-1")] == 1
+    backend.resume_queue("default")
+    got = samples(render_client(collect([backend])))
+    assert got[key("threadmill_queue_paused", queue="default")] == 0
 
 
 def test_an_unreachable_redis_is_up_0(make_backend):

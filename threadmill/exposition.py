@@ -49,6 +49,7 @@ def _families() -> dict[str, Family]:
         ("threadmill_queue_deferred", "gauge", "Tasks waiting for run_after (incl. retrying)."),
         ("threadmill_queue_retrying", "gauge", "Deferred tasks waiting for another attempt."),
         ("threadmill_queue_running", "gauge", "Tasks leased to a worker thread."),
+        ("threadmill_queue_paused", "gauge", "1 when the queue is paused (no pool takes tasks)."),
         ("threadmill_queue_oldest_ready_age_seconds", "gauge",
          "How long the oldest ready task has waited (0: none ready)."),
         ("threadmill_queue_tasks", "counter",
@@ -62,6 +63,7 @@ def _families() -> dict[str, Family]:
         ("threadmill_pool_workers", "gauge", "Worker processes of a pool."),
         ("threadmill_pool_threads", "gauge", "Worker threads of a pool."),
         ("threadmill_pool_busy_threads", "gauge", "Worker threads of a pool running a task."),
+        ("threadmill_pool_quiet", "gauge", "1 when the pool was asked to take no new tasks."),
     ]  # fmt: skip
     return {name: Family(name, kind, text) for name, kind, text in spec}
 
@@ -79,6 +81,7 @@ def add_overview(families: dict[str, Family], alias: str, overview: Overview) ->
         f["threadmill_queue_deferred"].add(labels, q.deferred)
         f["threadmill_queue_retrying"].add(labels, q.retrying)
         f["threadmill_queue_running"].add(labels, q.running)
+        f["threadmill_queue_paused"].add(labels, 1 if q.paused else 0)
         age = _age(q.measured_at, q.oldest_ready_at)
         f["threadmill_queue_oldest_ready_age_seconds"].add(labels, age)
         for event, value in (
@@ -97,6 +100,7 @@ def add_overview(families: dict[str, Family], alias: str, overview: Overview) ->
         f["threadmill_pool_workers"].add(labels, len(report.workers))
         f["threadmill_pool_threads"].add(labels, len(threads))
         f["threadmill_pool_busy_threads"].add(labels, sum(1 for t in threads if t.task_id))
+        f["threadmill_pool_quiet"].add(labels, 1 if report.quiet else 0)
 
 
 def add_task_metrics(families: dict[str, Family], alias: str, series: list[TaskMetrics]) -> None:
