@@ -101,6 +101,14 @@ def timed(client, path: str, runs: int, headers: dict | None = None) -> tuple[fl
     return statistics.median(times) * 1000, max(times) * 1000
 
 
+def print_times(client, pages: dict[str, str], runs: int, title: str) -> None:
+    """Render each page `runs` times and print its median and longest time."""
+    print(f"{title} over {runs} runs (median / max):")
+    for label, path in pages.items():
+        median, worst = timed(client, path, runs)
+        print(f"  {label:<36} {median:7.1f} ms / {worst:7.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
@@ -175,10 +183,7 @@ def main() -> None:
             "bulk jobs page": f"{base}jobs/",
             "task detail": f"{base}tasks/bench{options.tasks - 1:08d}/",
         }
-        print(f"render times over {options.runs} runs (median / max):")
-        for label, path in pages.items():
-            median, worst = timed(client, path, options.runs)
-            print(f"  {label:<36} {median:7.1f} ms / {worst:7.1f} ms")
+        print_times(client, pages, options.runs, "render times")
 
         # A bulk requeue of one exception class while a pool drains queue `low`.
         before = redis.info("memory")["used_memory"]
@@ -251,10 +256,7 @@ def main() -> None:
             "workers page": f"{base}workers/",
             "Prometheus scrape (/metrics/)": "/metrics/",
         }
-        print(f"after the pool's runs, over {options.runs} runs (median / max):")
-        for label, path in pages.items():
-            median, worst = timed(client, path, options.runs)
-            print(f"  {label:<36} {median:7.1f} ms / {worst:7.1f} ms")
+        print_times(client, pages, options.runs, "after the pool's runs,")
         scrape = client.get("/metrics/").content
         print(f"  the scrape is {len(scrape) / 1024:,.0f} KiB, {scrape.count(b'\n'):,} lines")
 

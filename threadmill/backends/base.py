@@ -42,7 +42,7 @@ from .metric_records import MetricMinutes, TaskMetrics
 from .pool_records import HeartbeatReply, MaintenanceReport, PoolReport, PoolStatus
 from .records import AckOutcome, AckResult, ControlRequest, Lease, QueueStats, TaskRecord, TaskState
 from .schedule_records import ScheduleFired, ScheduleReport, ScheduleState
-from .search_records import NAME_FILTER_SCAN, IdSearch, TaskFilter, TaskPage
+from .search_records import SEARCH_SCAN, IdSearch, TaskFilter, TaskPage
 
 
 class ThreadmillBackend(BaseTaskBackend):
@@ -276,7 +276,7 @@ class ThreadmillBackend(BaseTaskBackend):
         limit: int,
         *,
         name: str = "",
-        scan: int = NAME_FILTER_SCAN,
+        scan: int = SEARCH_SCAN,
         retrying: bool = False,
         filter: TaskFilter | None = None,
     ) -> TaskPage:

@@ -28,7 +28,7 @@ from .pool_records import PoolStatus
 from .records import QueueStats, TaskRecord, TaskState
 from .redis_records import from_ms, record_from_hash, report_from_json, to_ms
 from .script_values import Page
-from .search_records import NAME_FILTER_SCAN, TaskFilter, TaskPage
+from .search_records import SEARCH_SCAN, TaskFilter, TaskPage
 from .store import RedisStore
 
 #: Pools read at most by one health or pools read.
@@ -95,7 +95,7 @@ class RedisInspection:
         limit: int,
         *,
         name: str = "",
-        scan: int = NAME_FILTER_SCAN,
+        scan: int = SEARCH_SCAN,
         retrying: bool = False,
         filter: TaskFilter | None = None,
     ) -> TaskPage:
@@ -111,7 +111,7 @@ class RedisInspection:
             page = self._search(queue, state, offset, limit, max(1, int(scan)), flt, index)
         else:
             call = self.scripts.page(
-                queue=queue, state=state, offset=offset, limit=limit, text="", scan=1, index=index
+                queue=queue, state=state, offset=offset, limit=limit, index=index
             )
             page = self.store.run(call, read=True)
         return TaskPage(
@@ -352,9 +352,7 @@ class RedisInspection:
         calls: list[Any] = [self.scripts.queue_stats(queues=names)]
         if failures:
             calls += [
-                self.scripts.page(
-                    queue=q, state=TaskState.FAILED, offset=0, limit=failures, text="", scan=1
-                )
+                self.scripts.page(queue=q, state=TaskState.FAILED, offset=0, limit=failures)
                 for q in names
             ]
         reads = [("hgetall", (self.keys.pool(pool_id),)) for pool_id, _ in facts.pool_entries]

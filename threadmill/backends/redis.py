@@ -43,7 +43,7 @@ from .redis_records import (
 )
 from .schedule_reads import read_schedule_states
 from .schedule_records import ScheduleFired, ScheduleState
-from .search_records import NAME_FILTER_SCAN, IdSearch, TaskFilter, TaskPage
+from .search_records import SEARCH_SCAN, IdSearch, TaskFilter, TaskPage
 from .store import RedisStore
 from .topology import parse_url
 
@@ -302,7 +302,7 @@ class RedisTaskBackend(ThreadmillBackend):
         limit: int,
         *,
         name: str = "",
-        scan: int = NAME_FILTER_SCAN,
+        scan: int = SEARCH_SCAN,
         retrying: bool = False,
         filter: TaskFilter | None = None,
     ) -> TaskPage:

@@ -275,15 +275,13 @@ class Scripts:
         state: TaskState,
         offset: int,
         limit: int,
-        text: str,
-        scan: int,
         index: str = "",
     ) -> Call[Page]:
         """A page of the state's index, or of `index` (RETRYING_INDEX: a subset of the
         deferred one, in the same order)."""
 
         newest = "1" if state.newest_first else "0"
-        args = [self._base, offset, limit, newest, text, scan]
+        args = [self._base, offset, limit, newest]
         key = self.keys.index(queue, index or state.slug)
         return Call(self.lua["page"], [key], args, page_decoder(queue, state))
 

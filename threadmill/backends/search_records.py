@@ -1,7 +1,7 @@
 """Reading a queue's task lists, as the backend interface takes and returns it: a page of
 one state's list (`TaskPage`), the filter of a search (`TaskFilter`), a search of task ids
 by their first characters (`IdSearch`), and the bounds on how many index entries one such
-read looks at (`NAME_FILTER_SCAN`, `SEARCH_SCAN`, `PREFIX_SCAN`). Plain values, no Redis.
+read looks at (`SEARCH_SCAN`, `PREFIX_SCAN`). Plain values, no Redis.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ class TaskPage:
     filter: TaskFilter | None = None  # the filter of a search
 
 
-#: Positions of an index that one filtered page looks at, at most: what bounds its cost.
-NAME_FILTER_SCAN = 10_000
+#: Positions of an index that one search page looks at, at most: what bounds its cost.
+SEARCH_SCAN = 10_000
 #: Index entries one task-id prefix search looks at, at most: what bounds its cost.
 PREFIX_SCAN = 50_000
 
@@ -40,10 +40,6 @@ class IdSearch:
     examined: int  # index entries looked at
     total: int  # index entries of every queue and state when the search began
     complete: bool  # every index was looked at to its end
-
-
-#: The same bound under the name searches use.
-SEARCH_SCAN = NAME_FILTER_SCAN
 
 
 @dataclass(frozen=True, slots=True)
