@@ -8,12 +8,14 @@ and a task path's run-time histogram. This module computes the geometry; the tem
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.urls import reverse
 
 from threadmill.backends.metric_records import RUN_BUCKETS_MS, MetricMinutes, MinuteRuns
+from threadmill.backends.search_records import TaskFilter
+from threadmill.filters import filter_params
 
 #: Chart spans the overview offers: name -> (minutes shown, minutes per bar, label).
 SPANS = {"hour": (60, 1, "last hour"), "day": (1440, 10, "last day")}
@@ -134,7 +136,7 @@ def _failures_url(alias: str, merged: list[MinuteRuns], start: datetime, end: da
         return ""
     base = reverse("admin:threadmill_task_list", args=[alias, worst[0], "failed"])
     last = end - timedelta(milliseconds=1)  # the search's `until` is inclusive
-    params = {"since": _iso(start), "until": _iso(last)}
+    params = filter_params(TaskFilter(since=start, until=last))
     return f"{base}?{urlencode(params)}"
 
 
@@ -219,11 +221,3 @@ def _ms(value: int) -> str:
     if value >= 1000:
         return f"{value / 1000:g} s"
     return f"{value} ms"
-
-
-def _iso(moment: datetime) -> str:
-    """A moment as the search form reads it, to the millisecond: in UTC when aware; a naive
-    one (USE_TZ = False) is in the current time zone, as the form assumes."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds")
