@@ -174,19 +174,20 @@ def test_every_subcommand_and_flag_is_documented():
     readme = (ROOT / "README.md").read_text()
     by_filter = ["--queue", "--state", "--task", "--error", "--worker", "--since", "--until"]
     by_filter += ["--args-contains", "--dry-run", "--yes", "--background"]
+    common = ["--backend", "--user"]
     expected = {
-        "cancel": (["--backend", "--terminate", "--who", *by_filter], ["ID"]),
-        "requeue": (["--backend", *by_filter], ["ID"]),
-        "purge": (["--backend", *by_filter], ["ID"]),
-        "run-now": (["--backend"], ["ID"]),
-        "pause": (["--backend"], ["QUEUE"]),
-        "resume": (["--backend"], ["QUEUE"]),
-        "pool": (["--backend"], ["POOL_ID"]),
-        "schedules": (["--backend", "--json"], []),
-        "pause-schedule": (["--backend"], ["NAME"]),
-        "resume-schedule": (["--backend"], ["NAME"]),
-        "run-schedule": (["--backend"], ["NAME"]),
-        "stats": (["--backend", "--json", "--prometheus", "--span"], []),
+        "cancel": ([*common, "--terminate", "--who", *by_filter], ["ID"]),
+        "requeue": ([*common, *by_filter], ["ID"]),
+        "purge": ([*common, *by_filter], ["ID"]),
+        "run-now": (common, ["ID"]),
+        "pause": (common, ["QUEUE"]),
+        "resume": (common, ["QUEUE"]),
+        "pool": (common, ["POOL_ID"]),
+        "schedules": ([*common, "--json"], []),
+        "pause-schedule": (common, ["NAME"]),
+        "resume-schedule": (common, ["NAME"]),
+        "run-schedule": (common, ["NAME"]),
+        "stats": ([*common, "--json", "--prometheus", "--span"], []),
     }
     assert set(subparsers.choices) == set(expected)
     for name, sub in subparsers.choices.items():

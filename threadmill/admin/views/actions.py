@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from threadmill.admin.forms import SelectionForm
-from threadmill.admin.history import log_tasks
+from threadmill.admin.history import admin_actor, log_tasks
 from threadmill.admin.outcomes import ACTED, outcome_messages, plural, predict
 from threadmill.backends.records import TaskState
 from threadmill.exceptions import ThreadmillError
@@ -126,7 +126,7 @@ def _execute(
             "processed; reload the list to see where things are.",
         )
         return HttpResponseRedirect(back)
-    log_tasks(request, action, alias, outcomes)
+    log_tasks(admin_actor(request), action, alias, outcomes)
     for level, text in outcome_messages(action, outcomes):
         messages.add_message(request, level, text)
     return HttpResponseRedirect(back)

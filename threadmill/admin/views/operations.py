@@ -14,7 +14,7 @@ from django.contrib.admin import ModelAdmin
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
-from threadmill.admin.history import log_operation
+from threadmill.admin.history import admin_actor, log_operation
 from threadmill.backends.pool_records import POOL_ACTIONS
 from threadmill.exceptions import ThreadmillError, UnknownPool
 
@@ -64,9 +64,9 @@ def queue_switch(
     if changed:
         verb = "Paused" if action == "pause" else "Resumed"
         log_operation(
-            request,
+            admin_actor(request),
             f"queue {queue} (backend {alias})",
-            f"{verb} queue {queue!r} (backend {alias!r}) through the Threadmill admin.",
+            f"{verb} queue {queue!r} (backend {alias!r})",
         )
     messages.success(request, text)
     return HttpResponseRedirect(back)
@@ -91,9 +91,9 @@ def pool_action(
         messages.error(request, f"The request did not reach Redis: {exc}")
         return HttpResponseRedirect(back)
     log_operation(
-        request,
+        admin_actor(request),
         f"pool {pool_id} (backend {alias})",
-        f"Asked pool {pool_id!r} (backend {alias!r}) to {action} through the Threadmill admin.",
+        f"Asked pool {pool_id!r} (backend {alias!r}) to {action}",
     )
     messages.success(
         request,

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from threadmill import schedules
-from threadmill.admin.history import log_schedule
+from threadmill.admin.history import admin_actor, log_schedule
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.schedule_records import ScheduleReport, ScheduleRun
 from threadmill.exceptions import ThreadmillError
@@ -170,7 +170,7 @@ def schedule_action(
             _run_now(request, backend, alias, entry)
         else:
             backend.pause_schedule(name, action == "pause")
-            log_schedule(request, action, alias, name)
+            log_schedule(admin_actor(request), action, alias, name)
             messages.success(request, _paused_message(action, name))
     except ThreadmillError as exc:
         messages.error(request, f"Schedule “{name}” was not changed: {exc}")
@@ -198,7 +198,7 @@ def _run_now(
         return
     fired = backend.fire_schedule(entry, datetime.now(UTC), "now")
     if fired.outcome == "enqueued":
-        log_schedule(request, "run", alias, entry.name, fired.task_id)
+        log_schedule(admin_actor(request), "run", alias, entry.name, fired.task_id)
         messages.success(
             request,
             format_html(

@@ -19,6 +19,10 @@ ALIAS`) and acts on that backend, returning the exit code:
     manage.py threadmill_ctl pool list|quiet|resume|stop|add-worker|remove-worker [POOL_ID]
     manage.py threadmill_ctl stats [--json | --prometheus] [--span SECONDS]
 
+Every subcommand takes `--backend ALIAS` and `--user NAME` (default `$THREADMILL_CTL_USER`):
+the Django user in whose name what it changes is recorded in the admin's history
+(`ctl/history.py`); without one, nothing is recorded.
+
 Exit codes: 0 when everything asked was done; 1 when something was missing or refused (a
 finished task, a task not deferred, an unknown queue, pool or schedule name, a schedule whose
 entry has a problem, a declined confirmation); 2 when the command could not run (a
@@ -35,6 +39,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from threadmill.management.commands.threadmill import resolve_backend
 from threadmill.management.ctl import OK, REFUSED, SUBCOMMANDS, UNUSABLE, Subcommand
+from threadmill.management.ctl.history import USER_VARIABLE, resolve_actor
 
 __all__ = ["OK", "REFUSED", "SUBCOMMANDS", "UNUSABLE", "Command", "Subcommand"]
 
@@ -59,6 +64,13 @@ class Command(BaseCommand):
             sub_parser.add_argument(
                 "--backend", default="default", help="TASKS alias to act on (default: %(default)s)."
             )
+            sub_parser.add_argument(
+                "--user",
+                default=None,
+                help="The Django user who acts: what the command changes is recorded in the "
+                f"admin's history in their name (default: ${USER_VARIABLE}; unset: not "
+                "recorded).",
+            )
             sub.add_arguments(sub_parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -67,6 +79,7 @@ class Command(BaseCommand):
             backend = resolve_backend(options["backend"])
         except CommandError as exc:
             raise CommandError(str(exc), returncode=UNUSABLE) from exc
+        options["actor"] = resolve_actor(options["user"]) if sub.changes else None
         code = sub.run(backend, options, self)
         if code:
             sys.exit(code)

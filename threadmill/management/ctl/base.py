@@ -31,6 +31,8 @@ class Subcommand:
 
     name: ClassVar[str]
     help: ClassVar[str]
+    #: False for a read-only subcommand: it records nothing, so --user is not looked up.
+    changes: ClassVar[bool] = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The subcommand's own arguments (`--backend` is added for every one)."""

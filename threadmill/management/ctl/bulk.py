@@ -26,6 +26,7 @@ from threadmill.exceptions import ThreadmillError
 from threadmill.filters import describe, parse_filter
 
 from .base import OK, REFUSED, UNUSABLE
+from .history import job_user_id, record_job, record_tasks
 
 #: Tasks one dry-run read examines (a bounded call, repeated to the end of the list).
 DRY_RUN_SCAN = 5000
@@ -167,12 +168,14 @@ def run_bulk(
         if not options.get("yes") and not confirm(f"{action.capitalize()} every {what}?", cmd):
             cmd.stderr.write("Nothing done.", style_func=str)
             return REFUSED
-        job = backend.create_job(action, queue, state, flt, who=who, retrying=retrying)
+        job = backend.create_job(
+            action, queue, state, flt, who=who, user_id=job_user_id(options), retrying=retrying
+        )
         cmd.stderr.write(f"Bulk job {job.id} recorded: {action} every {what}.", style_func=str)
         if options.get("background"):
             cmd.stdout.write(job.id)
             return OK
-        return _carry_out(backend, job.id, action, cmd)
+        return _carry_out(backend, job.id, action, options, cmd)
     except ThreadmillError as exc:
         raise CommandError(
             f"The {action} did not complete: {exc} A recorded job goes on in the pools.",
@@ -180,7 +183,9 @@ def run_bulk(
         ) from exc
 
 
-def _carry_out(backend: ThreadmillBackend, job_id: str, action: str, cmd: BaseCommand) -> int:
+def _carry_out(
+    backend: ThreadmillBackend, job_id: str, action: str, options: dict[str, Any], cmd: BaseCommand
+) -> int:
     try:
         while backend.run_job_chunk(job_id)[0] == "running":
             pass
@@ -198,17 +203,21 @@ def _carry_out(backend: ThreadmillBackend, job_id: str, action: str, cmd: BaseCo
         f"{DONE_WORDS[action].capitalize()} {job.acted}, refused {job.refused}, of "
         f"{job.examined} examined ({job.status})."
     )
-    return REFUSED if job.refused or job.status != "done" else OK
+    code = REFUSED if job.refused or job.status != "done" else OK
+    return max(code, record_job(options, cmd, backend, job))
 
 
 def by_ids(
-    ids: list[str],
+    action: str,
     act: Callable[[list[str]], dict[str, str]],
     meanings: dict[str, tuple[str, str]],
+    options: dict[str, Any],
     cmd: BaseCommand,
+    alias: str,
 ) -> int:
-    """Act on ids at once; one line per id (`<id>  <word>  <meaning>`), counts on stderr."""
-    ids = [i for i in dict.fromkeys(s.strip() for s in ids) if i]
+    """Act on the ids at once; one line per id (`<id>  <word>  <meaning>`), counts on
+    stderr, and the history's entries when a user is named."""
+    ids = [i for i in dict.fromkeys(s.strip() for s in options["ids"]) if i]
     if not ids:
         raise CommandError("No task id given (the ids were empty).", returncode=UNUSABLE)
     try:
@@ -228,4 +237,5 @@ def by_ids(
         cmd.stdout.write(f"{task_id:<{width}}  {word:<9}  {meaning}")
     cmd.stderr.write(", ".join(f"{n} {w}" for w, n in counts.items()) + ".", style_func=str)
     acted = {w for w, _ in meanings.values() if w not in ("missing", "refused")}
-    return OK if set(counts) <= acted else REFUSED
+    code = OK if set(counts) <= acted else REFUSED
+    return max(code, record_tasks(options, cmd, action, alias, outcomes))

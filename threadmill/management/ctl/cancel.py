@@ -16,6 +16,7 @@ from threadmill.exceptions import ThreadmillError
 
 from . import bulk
 from .base import OK, REFUSED, UNUSABLE, Subcommand, default_who
+from .history import record_tasks
 
 #: What each outcome of `backend.cancel` means, as the command prints it.
 CANCEL_MEANINGS = {
@@ -83,7 +84,9 @@ class Cancel(Subcommand):
         order = ("cancelled", "requested", "refused", "missing")
         summary = ", ".join(f"{words[w]} {w}" for w in order if words[w]) + "."
         cmd.stderr.write(summary, style_func=str)  # a count, not an error: unstyled
-        return REFUSED if words["refused"] or words["missing"] else OK
+        code = REFUSED if words["refused"] or words["missing"] else OK
+        action = "terminate" if options["terminate"] else "cancel"
+        return max(code, record_tasks(options, cmd, action, backend.alias, outcomes))
 
 
 def check_mode(options: dict[str, Any]) -> bool:

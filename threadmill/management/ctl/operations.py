@@ -17,6 +17,7 @@ from threadmill.backends.pool_records import POOL_ACTIONS
 from threadmill.exceptions import ThreadmillError, UnknownPool
 
 from .base import OK, REFUSED, UNUSABLE, Subcommand
+from .history import record_operation, record_tasks
 
 
 def _unusable(what: str, exc: ThreadmillError) -> CommandError:
@@ -59,7 +60,8 @@ class RunNow(Subcommand):
             cmd.stdout.write(f"{task_id:<{width}}  {word:<7}  {meaning}")
         summary = ", ".join(f"{words[w]} {w}" for w in ("moved", "refused", "missing") if words[w])
         cmd.stderr.write(summary + ".", style_func=str)
-        return REFUSED if words["refused"] or words["missing"] else OK
+        code = REFUSED if words["refused"] or words["missing"] else OK
+        return max(code, record_tasks(options, cmd, "run-now", backend.alias, outcomes))
 
 
 class QueueSwitch(Subcommand):
@@ -69,7 +71,10 @@ class QueueSwitch(Subcommand):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("queues", nargs="+", metavar="QUEUE", help="Queue names.")
 
-    def switch(self, backend: ThreadmillBackend, queue: str) -> str:
+    verb: str  # Paused / Resumed, as the history says it
+
+    def switch(self, backend: ThreadmillBackend, queue: str) -> tuple[bool, str]:
+        """Pause or resume the queue: (whether that changed it, the line to print)."""
         raise NotImplementedError
 
     def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
@@ -85,7 +90,12 @@ class QueueSwitch(Subcommand):
                     )
                     code = REFUSED
                     continue
-                cmd.stdout.write(self.switch(backend, queue))
+                changed, line = self.switch(backend, queue)
+                cmd.stdout.write(line)
+                if changed:
+                    label = f"queue {queue} (backend {backend.alias})"
+                    done = f"{self.verb} queue {queue!r} (backend {backend.alias!r})"
+                    code = max(code, record_operation(options, cmd, label, done))
         except ThreadmillError as exc:
             raise _unusable(self.name, exc) from exc
         return code
@@ -98,21 +108,25 @@ class Pause(QueueSwitch):
         "enqueues are still accepted. Kept in Redis: it outlives pool restarts."
     )
 
-    def switch(self, backend: ThreadmillBackend, queue: str) -> str:
+    verb = "Paused"
+
+    def switch(self, backend: ThreadmillBackend, queue: str) -> tuple[bool, str]:
         if backend.pause_queue(queue):
-            return f"{queue}  paused"
-        return f"{queue}  paused (it was already)"
+            return True, f"{queue}  paused"
+        return False, f"{queue}  paused (it was already)"
 
 
 class Resume(QueueSwitch):
     name = "resume"
     help = "Resume paused queues: their tasks go to waiting threads at once."
 
-    def switch(self, backend: ThreadmillBackend, queue: str) -> str:
+    verb = "Resumed"
+
+    def switch(self, backend: ThreadmillBackend, queue: str) -> tuple[bool, str]:
         was_paused, handed = backend.resume_queue(queue)
         if not was_paused:
-            return f"{queue}  not paused (nothing to resume)"
-        return f"{queue}  resumed ({handed} task(s) handed to waiting threads at once)"
+            return False, f"{queue}  not paused (nothing to resume)"
+        return True, f"{queue}  resumed ({handed} task(s) handed to waiting threads at once)"
 
 
 class PoolControl(Subcommand):
@@ -163,4 +177,6 @@ class PoolControl(Subcommand):
         except ThreadmillError as exc:
             raise _unusable(f"pool {action}", exc) from exc
         cmd.stdout.write(f"{pool_id}  {action} requested (the pool acts within about a second)")
-        return OK
+        label = f"pool {pool_id} (backend {backend.alias})"
+        done = f"Asked pool {pool_id!r} (backend {backend.alias!r}) to {action}"
+        return record_operation(options, cmd, label, done)

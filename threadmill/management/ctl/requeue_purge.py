@@ -33,7 +33,7 @@ class Requeue(Subcommand):
     def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
         if check_mode(options):
             return bulk.run_bulk(backend, "requeue", options, cmd, default_who())
-        return bulk.by_ids(options["ids"], backend.requeue, self.MEANINGS, cmd)
+        return bulk.by_ids("requeue", backend.requeue, self.MEANINGS, options, cmd, backend.alias)
 
 
 class Purge(Subcommand):
@@ -54,4 +54,4 @@ class Purge(Subcommand):
     def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
         if check_mode(options):
             return bulk.run_bulk(backend, "purge", options, cmd, default_who())
-        return bulk.by_ids(options["ids"], backend.purge, self.MEANINGS, cmd)
+        return bulk.by_ids("purge", backend.purge, self.MEANINGS, options, cmd, backend.alias)

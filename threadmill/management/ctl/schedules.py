@@ -24,6 +24,7 @@ from threadmill.backends.schedule_records import ScheduleReport, ScheduleRun
 from threadmill.exceptions import ThreadmillError
 
 from .base import OK, REFUSED, UNUSABLE, Subcommand
+from .history import record_schedule
 
 #: What `fire_schedule(..., "now")` outcomes other than "enqueued" mean.
 NOT_RUN = {
@@ -147,6 +148,7 @@ HEADER = ["NAME", "TASK", "SCHEDULE", "NEXT RUN", "PAUSED", "LAST RUN", "PROBLEM
 
 class Schedules(Subcommand):
     name = "schedules"
+    changes = False
     help = (
         "List the periodic schedules of the alias: task, schedule in words, next run (in the "
         "entry's time zone), paused, last run and its status, problem. --json for scripts."
@@ -201,6 +203,7 @@ class _Pause(Subcommand):
         picked = pick(backend, read_report(backend), options["names"], to_run=False)
         width = max(len(r.name) for r in picked)
         word = "paused" if self.paused else "resumed"
+        code = OK
         for r in picked:
             try:
                 backend.pause_schedule(r.name, self.paused)
@@ -217,8 +220,10 @@ class _Pause(Subcommand):
             if r.paused == self.paused:
                 meaning += " (it was already paused)" if self.paused else " (it was not paused)"
             cmd.stdout.write(f"{r.name:<{width}}  {word}  {meaning}")
+            action = "pause" if self.paused else "resume"
+            code = max(code, record_schedule(options, cmd, action, backend.alias, r.name))
         cmd.stderr.write(f"{len(picked)} {word}.", style_func=str)
-        return OK
+        return code
 
 
 class PauseSchedule(_Pause):
@@ -249,7 +254,7 @@ class RunSchedule(Subcommand):
     def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
         picked = pick(backend, read_report(backend), options["names"], to_run=True)
         width = max(len(r.name) for r in picked)
-        enqueued = 0
+        enqueued, recorded = 0, OK
         for r in picked:
             assert r.entry is not None  # pick() refused the others
             try:
@@ -265,8 +270,12 @@ class RunSchedule(Subcommand):
             if fired.outcome == "enqueued":
                 enqueued += 1
                 cmd.stdout.write(f"{r.name:<{width}}  enqueued  task {fired.task_id} ({r.task})")
+                recorded = max(
+                    recorded,
+                    record_schedule(options, cmd, "run", backend.alias, r.name, fired.task_id),
+                )
             else:
                 meaning = NOT_RUN.get(fired.outcome, "not enqueued")
                 cmd.stdout.write(f"{r.name:<{width}}  {fired.outcome}  {meaning}")
         cmd.stderr.write(f"{enqueued} of {len(picked)} enqueued.", style_func=str)
-        return OK if enqueued == len(picked) else REFUSED
+        return OK if enqueued == len(picked) and recorded == OK else REFUSED

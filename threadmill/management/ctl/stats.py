@@ -45,6 +45,7 @@ def task_row(m: TaskMetrics) -> dict[str, Any]:
 
 class Stats(Subcommand):
     name = "stats"
+    changes = False
     help = (
         "Print the backend's queues, pools and per-task run metrics (last --span seconds): "
         "a table, --json, or --prometheus (the metrics view's text for this backend)."
