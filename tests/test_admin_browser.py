@@ -13,29 +13,14 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests import tasks
-from tests.admin_helpers import CHROMIUM, CHROMIUM_ARGS, fail_next
+from tests.admin_helpers import fail_next
+from tests.browser_helpers import TIMEOUT_MS, log_in
+from tests.browser_helpers import browser as browser  # the fixtures
+from tests.browser_helpers import page as page
 from threadmill.backends.records import TaskState
-
-TIMEOUT_MS = 15_000  # generous: the machine is shared; nothing here measures speed
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        context.set_default_timeout(TIMEOUT_MS)
-        page = context.new_page()
-        page.csp_violations = []
-        page.on(
-            "console",
-            lambda m: "Content Security Policy" in m.text and page.csp_violations.append(m.text),
-        )
-        yield page
-        browser.close()
 
 
 @pytest.fixture
@@ -84,11 +69,7 @@ def test_live_admin_in_a_browser(
     failed = fail_next(backend, message="first").task_id
     base = live_server.url + "/admin"
 
-    page.goto(f"{base}/login/?next=/admin/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base)
     page.click("a[href='/admin/threadmill/task/']")
     assert "/admin/threadmill/task/" in page.url
 
@@ -139,14 +120,6 @@ def test_live_admin_in_a_browser(
     page.screenshot(path=str(artifacts / "admin-requeued-task.png"), full_page=True)
     assert (artifacts / "admin-after-requeue.png").stat().st_size > 0
     assert page.csp_violations == []
-
-
-def log_in(page, base: str) -> None:
-    page.goto(f"{base}/login/?next=/admin/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_cancel_and_terminate_from_the_task_detail_in_a_browser(

@@ -12,8 +12,10 @@ from playwright.sync_api import expect
 
 from tests import tasks
 from tests.admin_helpers import lease_next
-from tests.test_admin_browser import count_refreshes, log_in, refreshes
-from tests.test_admin_browser import page as page  # the browser fixture
+from tests.browser_helpers import browser as browser  # the fixtures
+from tests.browser_helpers import log_in
+from tests.browser_helpers import page as page
+from tests.test_admin_browser import count_refreshes, refreshes
 
 
 def test_an_ended_session_stops_the_live_refresh_and_shows_the_login_page(

@@ -10,9 +10,9 @@ import signal
 
 from playwright.sync_api import expect
 
+from tests.browser_helpers import browser as browser  # the browser fixture
+from tests.browser_helpers import logged_in
 from tests.pool_helpers import wait_until
-from tests.test_admin_search_browser import browser as browser  # the browser fixture
-from tests.test_admin_search_browser import logged_in
 from tests.test_bulk_jobs_pool import MATCHING, OPTIONS, OTHERS, examined, failed_tasks
 from threadmill.backends.job_records import JobStatus
 

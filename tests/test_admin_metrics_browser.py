@@ -5,40 +5,19 @@ Content-Security-Policy."""
 
 from __future__ import annotations
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests import tasks
-from tests.admin_helpers import CHROMIUM, CHROMIUM_ARGS
-
-TIMEOUT_MS = 30_000  # generous: the machine is shared; nothing here measures speed
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        context.set_default_timeout(TIMEOUT_MS)
-        page = context.new_page()
-        page.csp_violations = []
-        page.on(
-            "console",
-            lambda m: "Content Security Policy" in m.text and page.csp_violations.append(m.text),
-        )
-        yield page
-        browser.close()
+from tests.browser_helpers import browser as browser  # the fixtures
+from tests.browser_helpers import log_in
+from tests.browser_helpers import page as page
 
 
 def test_overview_chart_updates_live_after_a_pool_runs_tasks(
     live_server, transactional_db, admin_user, backend, pool, page
 ):
     base = live_server.url + "/admin"
-    page.goto(f"{base}/login/?next=/admin/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base)
 
     page.goto(f"{base}/threadmill/task/?refresh=0.3")
     chart = page.locator("#chart-default")

@@ -8,38 +8,13 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.admin_helpers import CHROMIUM, CHROMIUM_ARGS, make_user
+from tests.admin_helpers import make_user
+from tests.browser_helpers import browser as browser  # the browser fixture
+from tests.browser_helpers import logged_in
 from tests.search_helpers import make_failed
 from threadmill.backends.records import TaskState
-
-TIMEOUT_MS = 15_000  # generous: the machine is shared; nothing here measures speed
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def logged_in(browser, base: str, username: str, password: str):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.csp_violations = []
-    page.on(
-        "console",
-        lambda m: "Content Security Policy" in m.text and page.csp_violations.append(m.text),
-    )
-    page.goto(f"{base}/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
 
 
 @pytest.fixture
