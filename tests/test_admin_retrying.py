@@ -12,6 +12,7 @@ from django.utils import timezone
 from tests import tasks
 from tests.admin_helpers import retry_next
 from threadmill.backends.records import TaskState
+from threadmill.backends.search_records import TaskFilter
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,9 @@ def test_the_backend_lists_retrying_tasks_by_retry_time(backend):
     assert all(t.retrying and t.attempts == 1 for t in page.items)
     one = backend.list_tasks("default", TaskState.DEFERRED, 1, 1, retrying=True)
     assert [t.id for t in one.items] == retrying[1:]
-    named = backend.list_tasks("default", TaskState.DEFERRED, 0, 10, name="noop", retrying=True)
+    named = backend.list_tasks(
+        "default", TaskState.DEFERRED, 0, 10, filter=TaskFilter(path="noop"), retrying=True
+    )
     assert named.items == []
     with pytest.raises(ValueError, match="Only DEFERRED"):
         backend.list_tasks("default", TaskState.READY, 0, 10, retrying=True)

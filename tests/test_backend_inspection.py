@@ -12,6 +12,7 @@ from tests import tasks
 from tests.reports import pool_report
 from tests.test_backend_states import ALL, drain_order, run_one, token
 from threadmill.backends.records import AckOutcome, TaskState
+from threadmill.backends.search_records import TaskFilter
 
 pytestmark = pytest.mark.both_topologies  # standalone and Redis Cluster
 
@@ -207,19 +208,24 @@ def test_server_info_reports_health(backend):
 def test_a_name_filter_finds_tasks_by_path_and_continues_where_it_stopped(backend):
     for i in range(30):  # positions 0, 2, 4 ... are `add`, the others `noop`
         (tasks.add.enqueue(i, i) if i % 2 == 0 else tasks.noop.enqueue())
-    page = backend.list_tasks("default", TaskState.READY, 0, 5, name=".add")
+    page = backend.list_tasks("default", TaskState.READY, 0, 5, filter=TaskFilter(path=".add"))
     assert [t.path for t in page.items] == ["tests.tasks.add"] * 5
     assert (page.total, page.next_offset, page.name) == (30, 9, ".add")
-    rest = backend.list_tasks("default", TaskState.READY, page.next_offset, 100, name=".add")
+    rest = backend.list_tasks(
+        "default", TaskState.READY, page.next_offset, 100, filter=TaskFilter(path=".add")
+    )
     assert len(rest.items) == 10
     assert rest.next_offset == 30  # examined everything: nothing further
     assert {t.id for t in page.items}.isdisjoint(t.id for t in rest.items)
-    assert backend.list_tasks("default", TaskState.READY, 0, 5, name="nothing").items == []
+    nothing = TaskFilter(path="nothing")
+    assert backend.list_tasks("default", TaskState.READY, 0, 5, filter=nothing).items == []
 
 
 def test_a_name_filter_looks_at_no_more_than_scan_positions(backend):
     for i in range(30):
         (tasks.add.enqueue(i, i) if i % 2 == 0 else tasks.noop.enqueue())
-    page = backend.list_tasks("default", TaskState.READY, 0, 50, name="add", scan=7)
+    page = backend.list_tasks(
+        "default", TaskState.READY, 0, 50, filter=TaskFilter(path="add"), scan=7
+    )
     assert len(page.items) == 4  # positions 0, 2, 4, 6
     assert page.next_offset == 7

@@ -89,11 +89,11 @@ def test_a_full_page_stops_the_scan_at_the_last_match(backend):
     assert page.next_offset == 2
 
 
-def test_the_name_argument_is_a_path_filter(backend):
+def test_a_path_filter_matches_part_of_the_task_path(backend):
     make_failed(backend, 1)
     other = tasks.sync_account.enqueue("z")
     fail_with(backend, other)
-    page = backend.list_tasks("default", FAILED, 0, 10, name="sync_account")
+    page = backend.list_tasks("default", FAILED, 0, 10, filter=TaskFilter(path="sync_account"))
     assert ids_of(page) == {other.id}
     assert page.name == "sync_account"
 

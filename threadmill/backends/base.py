@@ -275,15 +275,13 @@ class ThreadmillBackend(BaseTaskBackend):
         offset: int,
         limit: int,
         *,
-        name: str = "",
         scan: int = SEARCH_SCAN,
         retrying: bool = False,
         filter: TaskFilter | None = None,
     ) -> TaskPage:
         """A page of the tasks of `queue` in `state`, in the state's order. With a
-        `filter` (or `name`: a filter on the path), only the tasks that pass it, looking at
-        `scan` positions from `offset` at most (the page's `next_offset` says where to
-        continue). With `retrying` (DEFERRED
+        `filter`, only the tasks that pass it, looking at `scan` positions from `offset` at
+        most (the page's `next_offset` says where to continue). With `retrying` (DEFERRED
         only), only the deferred tasks waiting for another attempt after a failure, by retry
         time."""
 

@@ -1,5 +1,6 @@
 """Operations on one alias's Redis that steer work rather than inspect it: pause and resume a
-queue, run a deferred task now, and queue a control request for a pool.
+queue, run a deferred task now, queue a control request for a pool, and a worker's wait for
+the cancel requests sent to it (`Keys.control`, pushed by cancel.lua).
 
 A pause is a member of the alias's paused set (`Keys.paused`). The scripts that lease tasks
 read it (one set lookup in the acquire / park / acknowledge call a task already costs, and
@@ -14,11 +15,13 @@ minute (a pool that died meanwhile must not act on it when an id is reused).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 from threadmill.exceptions import UnknownPool
 
 from .pool_records import POOL_ACTIONS
+from .records import ControlRequest
 from .store import RedisStore
 
 #: An unread pool request goes away after this long (ms).
@@ -39,6 +42,24 @@ class RedisControls:
         self.store = store
         self.keys = store.keys
         self.scripts = store.scripts
+
+    def wait_for_control(self, worker_id: str, timeout: float) -> list[ControlRequest]:
+        """The cancel requests for worker_id's tasks: blocks up to timeout for the first,
+        then takes the rest at once (at most 100)."""
+        key = self.keys.control(worker_id)
+        with self.store.translate():
+            reply = self.store.blocking_client.blpop([key], timeout=timeout)
+            if reply is None:
+                return []
+            rest = self.store.client.lpop(key, 100) or []
+        requests = []
+        for raw in [reply[1], *rest]:
+            try:
+                task_id, token, terminate, who = json.loads(raw)
+            except (TypeError, ValueError):
+                continue  # not a request Threadmill wrote
+            requests.append(ControlRequest(task_id, token, bool(terminate), who))
+        return requests
 
     def pause_queue(self, queue: str) -> bool:
         """Pause queue; False when it was paused already."""

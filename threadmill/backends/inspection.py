@@ -15,7 +15,7 @@ for the admin's overview, the dashboard's frame and the system checks alike.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -94,7 +94,6 @@ class RedisInspection:
         offset: int,
         limit: int,
         *,
-        name: str = "",
         scan: int = SEARCH_SCAN,
         retrying: bool = False,
         filter: TaskFilter | None = None,
@@ -104,8 +103,6 @@ class RedisInspection:
             raise ValueError(f"Only DEFERRED tasks can be retrying, not {state}.")
         offset, limit = max(0, int(offset)), max(1, int(limit))
         flt = filter or TaskFilter()
-        if name and not flt.path:
-            flt = replace(flt, path=name)
         index = RETRYING_INDEX if retrying else ""
         if flt:
             page = self._search(queue, state, offset, limit, max(1, int(scan)), flt, index)

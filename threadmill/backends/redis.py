@@ -9,7 +9,6 @@ inspection API by `inspection.RedisInspection`, both on the same store.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -195,20 +194,7 @@ class RedisTaskBackend(ThreadmillBackend):
             self.store.client.hset(self.keys.schedule(name), "paused", "1" if paused else "0")
 
     def wait_for_control(self, worker_id: str, timeout: float) -> list[ControlRequest]:
-        key = self.keys.control(worker_id)
-        with self.store.translate():
-            reply = self.store.blocking_client.blpop([key], timeout=timeout)
-            if reply is None:
-                return []
-            rest = self.store.client.lpop(key, 100) or []
-        requests = []
-        for raw in [reply[1], *rest]:
-            try:
-                task_id, token, terminate, who = json.loads(raw)
-            except (TypeError, ValueError):
-                continue  # not a request Threadmill wrote
-            requests.append(ControlRequest(task_id, token, bool(terminate), who))
-        return requests
+        return self._controls.wait_for_control(worker_id, timeout)
 
     def heartbeat(
         self, pool_id: str, worker_ids: Iterable[str], report: PoolReport
@@ -301,13 +287,12 @@ class RedisTaskBackend(ThreadmillBackend):
         offset: int,
         limit: int,
         *,
-        name: str = "",
         scan: int = SEARCH_SCAN,
         retrying: bool = False,
         filter: TaskFilter | None = None,
     ) -> TaskPage:
         return self._inspection.list_tasks(
-            queue, state, offset, limit, name=name, scan=scan, retrying=retrying, filter=filter
+            queue, state, offset, limit, scan=scan, retrying=retrying, filter=filter
         )
 
     def get_task(self, task_id: str) -> TaskRecord | None:
