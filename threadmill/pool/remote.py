@@ -19,15 +19,27 @@ from __future__ import annotations
 
 import logging
 import signal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .arbiter import Arbiter
+from .children import WorkerHandle
 
 logger = logging.getLogger("threadmill")
 
 
-def set_quiet(arbiter: Arbiter, quiet: bool) -> None:
+class ControlledPool(Protocol):
+    """What a request needs of the pool's master (the `Arbiter`)."""
+
+    pool_id: str
+    quiet: bool
+    workers: dict[int, WorkerHandle]
+    stopping_since: float | None
+
+    def stop_gracefully(self, why: str) -> None: ...
+    def handle_ttin(self) -> None: ...
+    def handle_ttou(self) -> None: ...
+
+
+def set_quiet(arbiter: ControlledPool, quiet: bool) -> None:
     """Write the flag into every worker's scoreboard and wake the booted workers (one not
     booted yet has no SIGUSR1 handler: it reads the flag when it starts)."""
     arbiter.quiet = quiet
@@ -37,7 +49,7 @@ def set_quiet(arbiter: Arbiter, quiet: bool) -> None:
             handle.signal(signal.SIGUSR1)
 
 
-def apply(arbiter: Arbiter, action: str) -> None:
+def apply(arbiter: ControlledPool, action: str) -> None:
     """Carry out one request."""
     logger.info("Pool %s: %s requested", arbiter.pool_id, action)
     if action == "stop":
