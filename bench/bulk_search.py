@@ -39,7 +39,7 @@ LOW_PER_PATH = 200  # ready tasks per bench.bulk_tasks path in queue `low`
 LOW_TASKS = 20_000 + LOW_PER_PATH * 50
 
 #: Writes `n` finished records from number `start`: every field the backend's scripts write
-#: for a finished task (see lua/_lib.lua finish), in its index, with its result's TTL.
+#: for a finished task (see finish in lua/lib/1_records.lua), in its index, with its result's TTL.
 GENERATOR = """
 local base, queue, start, n = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local failed_from, now, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from tests import tasks
-from threadmill.backends.lua import LUA_DIR
+from threadmill.backends.lua import library_source
 from threadmill.backends.metric_records import RUN_BUCKETS_MS, TaskMetrics, percentile
 from threadmill.options import BackendOptions
 
@@ -118,7 +118,7 @@ def test_metrics_window_is_validated(value, message):
 
 
 def test_lua_and_python_share_the_run_time_buckets():
-    lib = (LUA_DIR / "_lib.lua").read_text()
+    lib = library_source()
     found = re.search(r"local RUN_BUCKETS_MS = \{([^}]*)\}", lib)
     assert found
     assert tuple(int(v) for v in found.group(1).replace("\n", " ").split(",")) == RUN_BUCKETS_MS

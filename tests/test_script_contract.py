@@ -1,9 +1,9 @@
 """The Redis contract: every key name follows one rule in Python and Lua, and every script's
 typed wrapper sends what the script's header declares, in the declared order.
 
-The key rule is checked by running `_lib.lua`'s `K` functions in a real Redis and comparing
-them with `Keys`; the wrappers by building a call of each with recognisable values and
-finding each value at the position the header gives its name."""
+The key rule is checked by running the `K` functions of `lua/lib/1_records.lua` in a real
+Redis and comparing them with `Keys`; the wrappers by building a call of each with
+recognisable values and finding each value at the position the header gives its name."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from threadmill.backends.hotpath import Packed
 from threadmill.backends.keys import Keys
-from threadmill.backends.lua import LUA_DIR, load_scripts, parse_header
+from threadmill.backends.lua import LUA_DIR, library_source, load_scripts, parse_header
 from threadmill.backends.records import TaskState
 from threadmill.backends.script_values import NewTask
 from threadmill.backends.scripts import Scripts
@@ -191,14 +191,14 @@ def test_scripts_use_every_key_they_declare():
 def test_key_names_are_built_only_by_the_rule():
     """No script joins a key name itself: the pieces of the rule appear only in K."""
     piece = re.compile(r"base \.\. '|'(task|q|mbox|park|parks|leases|pool|unique|control):'")
-    for path in sorted(LUA_DIR.glob("*.lua")):
+    for path in sorted(LUA_DIR.rglob("*.lua")):  # the scripts and the library
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if not line.startswith("function K."):
                 assert not piece.search(line), f"{path.name}:{number} builds a key: {line}"
 
 
 def test_lua_and_python_build_the_same_key_names(rclient):
-    """Each method of Keys has a function of the same name in _lib.lua's K table, with the
+    """Each method of Keys has a function of the same name in the Lua library's K table, with the
     same result (run in a real Redis)."""
     members = [
         name
@@ -216,7 +216,7 @@ def test_lua_and_python_build_the_same_key_names(rclient):
             values = [f"v{n}-{name}" for n in range(len(params))]
             calls.append(f"K.{name}(ARGV[1], {', '.join(repr(v) for v in values)})")
             expected.append(member(KEYS, *values))
-    lib = (LUA_DIR / "_lib.lua").read_text()
+    lib = library_source()
     source = f"{lib}\nreturn {{{', '.join(calls)}}}"
     assert rclient.eval(source, 0, KEYS.base) == expected
     defined = set(re.findall(r"^function K\.(\w+)\(", lib, re.MULTILINE))

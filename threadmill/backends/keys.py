@@ -29,11 +29,11 @@ one shard. The names:
     jobs:active               set     the bulk jobs not finished (what brokers run)
     seq, due, workers, pools, queues, stats, fence, meta   one of each per alias
 
-The Lua scripts build names with the functions of the `K` table in `lua/_lib.lua`, which has
-one function per method of `Keys` below, with the same name and the same result (checked by
-tests/test_script_contract.py). A script takes a key from its KEYS when the caller knows it,
-and builds a name with `K` only for what it learns inside Redis (the task at the head of a
-queue, the mailbox of a parked thread).
+The Lua scripts build names with the functions of the `K` table in `lua/lib/1_records.lua`,
+which has one function per method of `Keys` below, with the same name and the same result
+(checked by tests/test_script_contract.py). A script takes a key from its KEYS when the
+caller knows it, and builds a name with `K` only for what it learns inside Redis (the task
+at the head of a queue, the mailbox of a parked thread).
 """
 
 from __future__ import annotations

@@ -10,11 +10,12 @@ takes and returns (tests/test_script_contract.py holds every wrapper in `scripts
     -- ARGV[7..] queues: what they are   the rest of the arguments (`KEYS[2..]` likewise)
     -- Returns ...
 
-Redis cannot include files, so `_lib.lua` (the shared functions and the key-name rule, `K`)
-is prepended to every script. A Redis that restarted, failed over or ran `SCRIPT FLUSH` no
-longer has the scripts; `load_all` is the one thing done about it: both ways of calling
-scripts (redis-py clients in `store.py`, a thread's own connection in `hotpath.py`) call it
-when Redis answers NOSCRIPT, then send the call again.
+Redis cannot include files, so the shared library, `lua/lib/*.lua` in name order (the
+key-name rule `K` and the records' helpers first, then leasing, transitions, run metrics,
+repairs and task filters), is prepended to every script. A Redis that restarted, failed over
+or ran `SCRIPT FLUSH` no longer has the scripts; `load_all` is the one thing done about it:
+both ways of calling scripts (redis-py clients in `store.py`, a thread's own connection in
+`hotpath.py`) call it when Redis answers NOSCRIPT, then send the call again.
 """
 
 from __future__ import annotations
@@ -71,14 +72,19 @@ def parse_header(name: str, body: str) -> Header:
     return Header(tuple(lists["KEYS"]), rest["KEYS"], tuple(lists["ARGV"]), rest["ARGV"])
 
 
+def library_source() -> str:
+    """The shared library every script starts with: `lua/lib/*.lua`, in name order (each
+    part uses only what the parts before it define)."""
+    return "".join(path.read_text() for path in sorted((LUA_DIR / "lib").glob("*.lua")))
+
+
 @cache
 def load_scripts() -> dict[str, Script]:
     """Every script in lua/, composed once per process."""
-    lib = (LUA_DIR / "_lib.lua").read_text()
+    lib = library_source()
     return {
         path.stem: Script(path.stem, path.read_text(), lib)
         for path in sorted(LUA_DIR.glob("*.lua"))
-        if not path.stem.startswith("_")
     }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from .redis_records import from_ms
 
 #: Upper bounds (ms, inclusive) of the run-time buckets; one more bucket holds longer runs.
-#: `_lib.lua`'s RUN_BUCKETS_MS is the same list (tests/test_metrics.py).
+#: `lua/lib/4_metrics.lua`'s RUN_BUCKETS_MS is the same list (tests/test_metrics.py).
 RUN_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
                   900000)  # fmt: skip
 #: Outcome of a run as the scripts name it -> as the records name it.

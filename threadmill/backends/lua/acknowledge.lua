@@ -14,7 +14,7 @@
 -- ARGV[9] status: SUCCESSFUL, FAILED, or RETRY (failed; try again after retry_ms)
 -- ARGV[10] value: return value JSON (SUCCESSFUL) or TaskError JSON (FAILED, RETRY)
 -- ARGV[11] retry_ms: with RETRY, the delay before the next attempt ('' otherwise)
--- ARGV[12] metrics_ms: metrics_window in ms (0: no run metrics; see record_run in _lib)
+-- ARGV[12] metrics_ms: metrics_window in ms (0: no run metrics; see record_run in lib/)
 -- ARGV[13..] queues: the queues to lease the next task from
 -- Returns {outcome, finished_at_ms, next}: outcome is OK, ALREADY_DONE, LEASE_LOST or GONE;
 --   next is a lease as acquire returns it ('' when nothing was leased).

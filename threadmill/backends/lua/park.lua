@@ -1,6 +1,6 @@
 -- park: lease the next ready task like acquire; when there is none, park the calling thread:
 -- the next task pushed to one of its queues is leased to it at once and put in its mailbox
--- (see dispatch in _lib.lua), so an idle thread starts a task without another round trip.
+-- (see dispatch in lib/2_leases.lua), so an idle thread starts a task without another round trip.
 -- flags: allow-oom (a full Redis must still drain)
 -- KEYS[1] leases: the worker's leases hash (K.leases)
 -- ARGV[1] base: the alias's key base (K.mailbox, K.park, K.parks, K.idle, queue indexes)

@@ -1,5 +1,5 @@
 -- search: one page of an index, only the tasks that pass a filter (see task_matches in
--- _lib.lua), in index order. Read-only. Examines at most `scan` positions from offset, so
+-- lib/6_filters.lua), in index order. Read-only. Examines at most `scan` positions from offset, so
 -- the cost is O(log n + scan) whatever the size of the index; the caller continues from
 -- the position where this call stopped (next_offset).
 -- flags: no-writes
