@@ -72,7 +72,7 @@ class RedisControls:
 
     def paused_queues(self) -> list[str]:
         with self.store.translate():
-            return sorted(self.store.client.smembers(self.keys.paused))
+            return sorted(self.store.reader.smembers(self.keys.paused))
 
     def run_now(self, task_ids: Iterable[str]) -> dict[str, str]:
         ids = list(dict.fromkeys(task_ids))

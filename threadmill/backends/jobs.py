@@ -150,13 +150,13 @@ class RedisJobs:
 
     def get(self, job_id: str) -> BulkJob | None:
         with self.store.translate():
-            fields = self.store.client.hgetall(self.keys.job(job_id))
+            fields = self.store.reader.hgetall(self.keys.job(job_id))
         return job_from_hash(fields)
 
     def recent(self, limit: int = MAX_JOBS) -> list[BulkJob]:
         """The newest jobs first (finished ones stay JOB_KEEP_SECONDS)."""
         with self.store.translate():
-            client = self.store.client
+            client = self.store.reader
             ids = client.zrange(self.keys.jobs, 0, max(1, limit) - 1, desc=True)
             pipe = client.pipeline(transaction=False)
             for job_id in ids:
@@ -166,7 +166,7 @@ class RedisJobs:
 
     def active_ids(self) -> list[str]:
         with self.store.translate():
-            return sorted(self.store.client.smembers(self.keys.active_jobs))
+            return sorted(self.store.reader.smembers(self.keys.active_jobs))
 
     def cancel(self, job_id: str, who: str) -> str:
         call = self.scripts.cancel_job(job_id=job_id, who=who, keep_ms=self.keep_ms)

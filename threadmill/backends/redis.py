@@ -372,7 +372,7 @@ class RedisTaskBackend(ThreadmillBackend):
     def metrics_minutes(self, minutes: int = 60) -> MetricMinutes:
         window = max(1, int(self.config.metrics_window // 60))
         call = self._scripts.metrics_minutes(minutes=max(1, min(int(minutes), window)))
-        return self.store.run(call)
+        return self.store.run(call, read=True)
 
     def task_metrics(
         self,
@@ -388,4 +388,4 @@ class RedisTaskBackend(ThreadmillBackend):
         call = self._scripts.metrics_series(
             range_ms=range_ms, failures=max(0, int(failures)), queue=queue, path=path
         )
-        return self.store.run(call)
+        return self.store.run(call, read=True)  # its only write forgets stale series
