@@ -13,7 +13,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from tests import tasks
-from tests.admin_helpers import fake_heartbeat, make_user
+from tests.admin_helpers import fail_next, fake_heartbeat, make_user
 from tests.search_helpers import make_failed
 from threadmill.backends.job_records import JobStatus
 from threadmill.backends.records import TaskState
@@ -100,6 +100,28 @@ def test_search_values_are_escaped(admin_client, backend):
     response = admin_client.get(list_path("ready"), {"args": "alert"})
     assert len(response.context["page"].items) == 1
     assert "<script>alert(1)" not in response.content.decode()
+
+
+def test_hostile_messages_paths_and_filters_are_escaped_on_every_new_page(admin_client, backend):
+    evil = "<script>alert(1)</script>"
+    tasks.fail.enqueue(evil)
+    fail_next(backend, message=evil)  # the message shows on the list and the metrics
+    hostile = {"args": evil, "error": evil, "task": evil, "worker": evil}
+    pages = [
+        (list_path("failed"), {}),
+        (list_path("failed"), hostile),
+        (f"{BASE}default/metrics/", {}),
+        (f"{BASE}default/metrics/tests.tasks.fail/", {"queue": "default"}),
+        (f"{BASE}default/queues/default/failed/all/requeue/", hostile),
+        (f"{BASE}default/jobs/", {}),
+    ]
+    for path, params in pages:
+        response = admin_client.get(path, params)
+        assert response.status_code == 200, path
+        html = response.content.decode()
+        assert "<script>alert(1)" not in html, path
+    first = admin_client.get(list_path("failed")).content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in first  # shown, as text
 
 
 # ---- bulk jobs ----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
@@ -116,8 +115,7 @@ def job_cancel(
         job = backend.get_job(job_id)
         if job is None:
             raise Http404(f"No bulk job {job_id!r}.")
-        if not request.user.has_perm(JOB_PERMS[job.action]):
-            raise PermissionDenied
+        require(request, JOB_PERMS[job.action])
         status = backend.cancel_job(job_id, who(request))
     except ThreadmillError as exc:
         messages.error(request, f"The job could not be cancelled: {exc}")
