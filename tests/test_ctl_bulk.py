@@ -16,7 +16,7 @@ from threadmill.backends.job_records import JobStatus
 from threadmill.backends.records import TaskState
 
 
-def ctl(*args: str, stdin: str | None = None, tty: bool = False, monkeypatch=None):
+def ctl(*args: str):
     """call_command: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     try:
@@ -89,6 +89,61 @@ def test_without_a_terminal_or_yes_it_refuses(backend, monkeypatch):
     assert backend.jobs() == []
 
 
+def test_purge_and_cancel_by_id_ask_first_and_requeue_does_not(backend, monkeypatch):
+    *ids, requeued = make_failed(backend, 3)
+    ready = tasks.noop.enqueue().id
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False, raising=False)
+    for action, task_id in (("purge", ids[0]), ("cancel", ready)):
+        with pytest.raises(CommandError, match="Refusing without confirmation: add --yes") as e:
+            ctl(action, task_id)
+        assert e.value.returncode == 2
+    assert states(backend, ids) == {TaskState.FAILED}
+    assert backend.get_task(ready).state == TaskState.READY
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda: "n")
+    code, out, err = ctl("cancel", "--terminate", ready)
+    assert (code, out, err.strip()) == (1, "", "Terminate 1 task(s)? [y/N] Nothing done.")
+    monkeypatch.setattr("builtins.input", lambda: "y")
+    code, out, _ = ctl("purge", *ids)
+    assert code == 0
+    assert backend.get_task(ids[0]) is None
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False, raising=False)
+    assert ctl("requeue", requeued)[0] == 0  # nothing lost: it runs again
+    assert ctl("cancel", ready, "--no-input")[0] == 0  # Django's spelling of --yes
+
+
+def test_a_dry_run_by_id_prints_what_each_would_get_and_changes_nothing(backend):
+    [failed] = make_failed(backend, 1)
+    running = tasks.noop.enqueue().id
+    assert backend.acquire("w1", ["default"], "w1/1").task_id == running
+    ready = tasks.noop.enqueue().id
+    for action, expected, summary in (
+        (
+            "purge",
+            {failed: "purged", ready: "purged", running: "refused", "nope": "missing"},
+            "2 purged, 1 refused, 1 missing",
+        ),
+        (
+            "cancel",
+            {failed: "refused", ready: "cancelled", running: "requested", "nope": "missing"},
+            "1 cancelled, 1 requested, 1 refused, 1 missing",
+        ),
+        (
+            "requeue",
+            {failed: "requeued", ready: "refused", running: "refused", "nope": "missing"},
+            "1 requeued, 2 refused, 1 missing",
+        ),
+    ):
+        code, out, err = ctl(action, failed, ready, running, "nope", "--dry-run")
+        assert code == 0, action
+        words = {line.split()[0]: line.split()[1] for line in out.splitlines()}
+        assert words == expected, action
+        assert err.strip() == f"Dry run, nothing changed: {summary}.", action
+    assert "it is RUNNING" in ctl("purge", running, "--dry-run")[1]
+    assert states(backend, [failed, ready]) == {TaskState.FAILED, TaskState.READY}
+    assert backend.get_task(running).state == TaskState.RUNNING
+
+
 def test_cancel_by_filter_and_background(backend):
     wanted = [tasks.echo.enqueue("acct-9").id for _ in range(3)]
     other = tasks.echo.enqueue("acct-1").id
@@ -111,7 +166,7 @@ def test_requeue_and_purge_by_id(backend):
     words = {line.split()[0]: line.split()[1] for line in out.splitlines()}
     assert words == {failed: "requeued", ready: "refused", "nope": "missing"}
     assert err.strip() == "1 requeued, 1 refused, 1 missing."
-    code, out, _ = ctl("purge", failed)
+    code, out, _ = ctl("purge", failed, "--yes")
     assert (code, out.split()[:2]) == (0, [failed, "purged"])
     assert backend.get_task(failed) is None
 

@@ -40,7 +40,7 @@ def outcomes(stdout: str) -> dict[str, str]:
 def test_cancel_queued_tasks_exits_0(backend):
     ready = tasks.noop.enqueue().id
     later = tasks.noop.using(run_after=timezone.now() + timedelta(hours=1)).enqueue().id
-    code, out, err = ctl("cancel", ready, later, ready, "--who", "ops:carol")
+    code, out, err = ctl("cancel", ready, later, ready, "--who", "ops:carol", "--yes")
     assert code == 0
     assert outcomes(out) == {ready: "cancelled", later: "cancelled"}  # duplicates once
     assert "removed from its queue, it will not run" in out
@@ -58,7 +58,7 @@ def test_running_finished_and_missing_ids_exit_1_with_each_outcome(backend):
     running = tasks.noop.enqueue().id
     assert backend.acquire("w1", ["default"], "w1/1").task_id == running
     ready = tasks.noop.enqueue().id
-    code, out, err = ctl("cancel", running, failed, "no-such-id", ready)
+    code, out, err = ctl("cancel", running, failed, "no-such-id", ready, "--yes")
     assert code == 1
     assert outcomes(out) == {
         running: "requested",
@@ -83,7 +83,7 @@ def test_running_finished_and_missing_ids_exit_1_with_each_outcome(backend):
 def test_terminate_tells_the_worker_to_stop_the_task_now(backend):
     running = tasks.noop.enqueue().id
     backend.acquire("w1", ["default"], "w1/1")
-    code, out, _ = ctl("cancel", "--terminate", running, "--who", "ops")
+    code, out, _ = ctl("cancel", "--terminate", running, "--who", "ops", "--yes")
     assert code == 0
     assert outcomes(out) == {running: "requested"}
     assert "told to stop it now" in out
@@ -94,9 +94,9 @@ def test_terminate_tells_the_worker_to_stop_the_task_now(backend):
 def test_another_alias_is_chosen_with_backend(redis_server):
     with override_settings(TASKS=tasks_setting(redis_server.url, aliases=("other",))):
         task_id = tasks.noop.using(backend="other").enqueue().id
-        code, out, _ = ctl("cancel", task_id)  # the default alias does not have it
+        code, out, _ = ctl("cancel", task_id, "--yes")  # the default alias does not have it
         assert (code, outcomes(out)) == (1, {task_id: "missing"})
-        code, out, _ = ctl("cancel", task_id, "--backend", "other")
+        code, out, _ = ctl("cancel", task_id, "--backend", "other", "--yes")
         assert (code, outcomes(out)) == (0, {task_id: "cancelled"})
 
 
@@ -119,7 +119,7 @@ def test_a_backend_that_is_not_threadmill_is_refused(redis_server):
     setting = tasks_setting(redis_server.url)
     setting["plain"] = {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
     with override_settings(TASKS=setting), pytest.raises(CommandError) as e:
-        ctl("cancel", "x", "--backend", "plain")
+        ctl("cancel", "x", "--backend", "plain", "--yes")
     assert "not a Threadmill backend" in str(e.value)
     assert e.value.returncode == 2
 
@@ -127,7 +127,7 @@ def test_a_backend_that_is_not_threadmill_is_refused(redis_server):
 def test_redis_down_is_a_command_error(make_backend):
     make_backend("redis://127.0.0.1:1/0", {"retry_attempts": 0})
     with pytest.raises(CommandError, match=r"did not complete.*did not answer") as e:
-        ctl("cancel", "x")
+        ctl("cancel", "x", "--yes")
     assert e.value.returncode == 2
 
 
@@ -151,9 +151,9 @@ def run_ctl(url: str, *args: str, options: dict | None = None) -> subprocess.Com
 
 def test_exit_codes_as_a_shell_sees_them(backend, redis_server):
     ready = tasks.noop.enqueue().id
-    done = run_ctl(redis_server.url, "cancel", ready)
+    done = run_ctl(redis_server.url, "cancel", ready, "--yes")
     assert (done.returncode, done.stdout.split()[:2]) == (0, [ready, "cancelled"])
-    again = run_ctl(redis_server.url, "cancel", ready)  # now FAILED: refused
+    again = run_ctl(redis_server.url, "cancel", ready, "--yes")  # now FAILED: refused
     assert (again.returncode, again.stdout.split()[:2]) == (1, [ready, "refused"])
     assert again.stderr.strip() == "1 refused."
     wrong = run_ctl(redis_server.url, "cancel", ready, "--backend", "nope")

@@ -34,10 +34,12 @@ def test_task_actions_are_recorded_in_the_users_name_one_entry_per_task(backend)
     ready = tasks.noop.enqueue().id
     later = tasks.noop.using(run_after=timezone.now() + timedelta(hours=1)).enqueue().id
     assert ctl("run-now", later, "--user", "ann")[0] == 0
-    assert ctl("cancel", ready, "nope", "--user", "ann")[0] == 1  # the missing id: no entry
+    assert (
+        ctl("cancel", ready, "nope", "--user", "ann", "--yes")[0] == 1
+    )  # the missing id: no entry
     assert ctl("requeue", failed, "--user", "ann")[0] == 0
-    assert ctl("cancel", failed, "--user", "ann")[0] == 0
-    assert ctl("purge", failed, ready, "--user", "ann")[0] == 0
+    assert ctl("cancel", failed, "--user", "ann", "--yes")[0] == 0
+    assert ctl("purge", failed, ready, "--user", "ann", "--yes")[0] == 0
     entries = list(LogEntry.objects.order_by("pk"))
     assert {e.user_id for e in entries} == {ann.pk}
     assert [(e.object_id, e.action_flag) for e in entries] == [

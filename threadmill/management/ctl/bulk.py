@@ -1,7 +1,6 @@
-"""What `threadmill_ctl requeue|purge|cancel` share: task ids, or the admin's filters.
+"""What `threadmill_ctl requeue|purge|cancel` do by the admin's filters (by ids: `by_ids.py`).
 
-By ids, an action is done at once (`backend.requeue`, `purge`, `cancel`) and reported one
-line per id. By filter (`--queue`, `--state`, `--task`, `--error`, `--worker`, `--since`,
+By filter (`--queue`, `--state`, `--task`, `--error`, `--worker`, `--since`,
 `--until`, `--args-contains`, parsed like the admin's search by `threadmill.filters`),
 `--dry-run` lists the matching tasks; otherwise, once confirmed (or with `--yes`), the
 command records a bulk job, the same kind the admin starts, and carries it out chunk by
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -26,7 +24,7 @@ from threadmill.exceptions import ThreadmillError
 from threadmill.filters import describe, parse_filter
 
 from .base import OK, REFUSED, UNUSABLE
-from .history import job_user_id, record_job, record_tasks
+from .history import job_user_id, record_job
 
 #: Tasks one dry-run read examines (a bounded call, repeated to the end of the list).
 DRY_RUN_SCAN = 5000
@@ -55,8 +53,18 @@ def add_filter_arguments(parser: argparse.ArgumentParser, action: str) -> None:
     group.add_argument("--since", help="Finished (enqueued, for unfinished tasks) at or after.")
     group.add_argument("--until", help="Finished (enqueued) at or before.")
     group.add_argument("--args-contains", dest="args_contains", help="Part of the arguments.")
-    group.add_argument("--dry-run", action="store_true", help="Only list the matching tasks.")
-    group.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="Change nothing: print what each id would get, or list the matching tasks.",
+    )
+    parser.add_argument(
+        "--yes",
+        "--no-input",
+        dest="yes",
+        action="store_true",
+        help="Do not ask for confirmation (purge and cancel by id, every action by filter).",
+    )
     group.add_argument(
         "--background",
         action="store_true",
@@ -66,7 +74,8 @@ def add_filter_arguments(parser: argparse.ArgumentParser, action: str) -> None:
 
 def uses_filter(options: dict[str, Any]) -> bool:
     names = ("queue", "state", "task", "error", "worker", "since", "until", "args_contains")
-    return any(options.get(n) for n in names) or bool(options.get("dry_run"))
+    by_filter = any(options.get(n) for n in names)
+    return by_filter or bool(options.get("dry_run") and not options.get("ids"))
 
 
 def parse_target(action: str, options: dict[str, Any]) -> tuple[str, TaskState, bool, TaskFilter]:
@@ -205,37 +214,3 @@ def _carry_out(
     )
     code = REFUSED if job.refused or job.status != "done" else OK
     return max(code, record_job(options, cmd, backend, job))
-
-
-def by_ids(
-    action: str,
-    act: Callable[[list[str]], dict[str, str]],
-    meanings: dict[str, tuple[str, str]],
-    options: dict[str, Any],
-    cmd: BaseCommand,
-    alias: str,
-) -> int:
-    """Act on the ids at once; one line per id (`<id>  <word>  <meaning>`), counts on
-    stderr, and the history's entries when a user is named."""
-    ids = [i for i in dict.fromkeys(s.strip() for s in options["ids"]) if i]
-    if not ids:
-        raise CommandError("No task id given (the ids were empty).", returncode=UNUSABLE)
-    try:
-        outcomes = act(ids)
-    except ThreadmillError as exc:
-        raise CommandError(
-            f"The action did not complete: {exc} Tasks handled before the error stay so; "
-            "run it again for the others.",
-            returncode=UNUSABLE,
-        ) from exc
-    width = max(len(i) for i in ids)
-    counts: dict[str, int] = {}
-    for task_id in ids:
-        outcome = outcomes.get(task_id, "missing")
-        word, meaning = meanings.get(outcome, ("refused", f"it is {outcome}"))
-        counts[word] = counts.get(word, 0) + 1
-        cmd.stdout.write(f"{task_id:<{width}}  {word:<9}  {meaning}")
-    cmd.stderr.write(", ".join(f"{n} {w}" for w, n in counts.items()) + ".", style_func=str)
-    acted = {w for w, _ in meanings.values() if w not in ("missing", "refused")}
-    code = OK if set(counts) <= acted else REFUSED
-    return max(code, record_tasks(options, cmd, action, alias, outcomes))

@@ -1,22 +1,21 @@
-"""`threadmill_ctl cancel`: cancel tasks by id, one line per id (its outcome and what it
-means) on stdout and a count on stderr, or every task matching filters as a bulk job
-(`bulk.py`). Exit 0 when every task was cancelled or asked to stop, 1 when some was missing
-or refused (already finished), 2 when Redis did not answer or the command line is wrong."""
+"""`threadmill_ctl cancel`: cancel tasks by id (`by_ids.py`: one line per id, its outcome and
+what it means, on stdout and a count on stderr; asks first unless `--yes`), or every task
+matching filters as a bulk job (`bulk.py`). Exit 0 when every task was cancelled or asked to
+stop, 1 when some was missing or refused (already finished), 2 when Redis did not answer or
+the command line is wrong."""
 
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from threadmill.backends.base import ThreadmillBackend
-from threadmill.exceptions import ThreadmillError
 
 from . import bulk
-from .base import OK, REFUSED, UNUSABLE, Subcommand, default_who
-from .history import record_tasks
+from .base import UNUSABLE, Subcommand, default_who
+from .by_ids import by_ids
 
 #: What each outcome of `backend.cancel` means, as the command prints it.
 CANCEL_MEANINGS = {
@@ -61,32 +60,20 @@ class Cancel(Subcommand):
                 )
             who = options["who"] or default_who()
             return bulk.run_bulk(backend, "cancel", options, cmd, who)
-        ids = [i for i in dict.fromkeys(s.strip() for s in options["ids"]) if i]
-        if not ids:
-            raise CommandError("No task id given (the ids were empty).", returncode=UNUSABLE)
         who = options["who"] or default_who()
-        try:
-            outcomes = backend.cancel(ids, who=who, terminate=options["terminate"])
-        except ThreadmillError as exc:
-            raise CommandError(
-                f"The cancel did not complete: {exc} Tasks cancelled before the error stay "
-                "cancelled; run it again for the others.",
-                returncode=UNUSABLE,
-            ) from exc
-        words: Counter[str] = Counter()
-        width = max(len(i) for i in ids)
-        for task_id in ids:
-            outcome = outcomes.get(task_id, "missing")
-            key = "terminate" if outcome == "requested" and options["terminate"] else outcome
-            word, meaning = CANCEL_MEANINGS.get(key, ("refused", f"already {outcome}"))
-            words[word] += 1
-            cmd.stdout.write(f"{task_id:<{width}}  {word:<9}  {meaning}")
-        order = ("cancelled", "requested", "refused", "missing")
-        summary = ", ".join(f"{words[w]} {w}" for w in order if words[w]) + "."
-        cmd.stderr.write(summary, style_func=str)  # a count, not an error: unstyled
-        code = REFUSED if words["refused"] or words["missing"] else OK
-        action = "terminate" if options["terminate"] else "cancel"
-        return max(code, record_tasks(options, cmd, action, backend.alias, outcomes))
+        terminate = options["terminate"]
+        meanings = dict(CANCEL_MEANINGS)
+        if terminate:
+            meanings["requested"] = meanings["terminate"]
+        del meanings["terminate"]
+        return by_ids(
+            backend,
+            "terminate" if terminate else "cancel",
+            lambda ids: backend.cancel(ids, who=who, terminate=terminate),
+            meanings,
+            options,
+            cmd,
+        )
 
 
 def check_mode(options: dict[str, Any]) -> bool:

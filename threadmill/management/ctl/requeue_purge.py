@@ -1,5 +1,6 @@
 """`threadmill_ctl requeue` and `purge`: by task ids (one line per id), or every task
-matching filters as a bulk job (`bulk.py`: `--dry-run`, confirmation unless `--yes`)."""
+matching filters as a bulk job (`bulk.py`); `--dry-run` changes nothing, and purge asks for
+confirmation unless `--yes`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from threadmill.backends.base import ThreadmillBackend
 
 from . import bulk
 from .base import Subcommand, default_who
+from .by_ids import by_ids
 from .cancel import check_mode
 
 
@@ -33,7 +35,7 @@ class Requeue(Subcommand):
     def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
         if check_mode(options):
             return bulk.run_bulk(backend, "requeue", options, cmd, default_who())
-        return bulk.by_ids("requeue", backend.requeue, self.MEANINGS, options, cmd, backend.alias)
+        return by_ids(backend, "requeue", backend.requeue, self.MEANINGS, options, cmd)
 
 
 class Purge(Subcommand):
@@ -54,4 +56,4 @@ class Purge(Subcommand):
     def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
         if check_mode(options):
             return bulk.run_bulk(backend, "purge", options, cmd, default_who())
-        return bulk.by_ids("purge", backend.purge, self.MEANINGS, options, cmd, backend.alias)
+        return by_ids(backend, "purge", backend.purge, self.MEANINGS, options, cmd)
