@@ -22,8 +22,10 @@ from typing import Any
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
+from django.db import close_old_connections, transaction
 from django.http import HttpRequest
 
+from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.job_records import BulkJob, JobStatus
 from threadmill.filters import describe
 from threadmill.models import Task
@@ -128,6 +130,39 @@ def log_job(job: BulkJob, alias: str) -> bool:
         f"{job.who} ({status}; {job.examined} examined, {job.refused} refused).",
     )
     return True
+
+
+class _Taken(Exception):
+    """Another process has claimed the job's entry: roll this one back."""
+
+
+def log_job_once(backend: ThreadmillBackend, job: BulkJob) -> bool:
+    """Write a finished job's one entry unless another process has: the entry is written in
+    a transaction that commits only once this process has the claim (`claim_job_log`), so a
+    failed write never leaves a claim behind, and two writers never both commit."""
+    if not job.status.finished or job.logged:
+        return False
+    try:
+        with transaction.atomic():
+            if not log_job(job, backend.alias):
+                return False  # no user to write it for: leave it unclaimed
+            if not backend.claim_job_log(job.id):
+                raise _Taken
+    except _Taken:
+        return False
+    return True
+
+
+def on_bulk_job_finished(sender: Any, backend: ThreadmillBackend, job_id: str, **_: Any) -> None:
+    """Receiver of `bulk_job_finished` (in a pool's broker thread): the job's entry now,
+    not when a page first shows the job finished. Its database connection is closed after."""
+    job = backend.get_job(job_id)
+    if job is None:
+        return
+    try:
+        log_job_once(backend, job)
+    finally:
+        close_old_connections()
 
 
 def log_schedule(actor: Actor, action: str, alias: str, name: str, task_id: str = "") -> None:

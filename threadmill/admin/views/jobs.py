@@ -15,7 +15,7 @@ from django.contrib.admin import ModelAdmin
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
-from threadmill.admin.history import log_job
+from threadmill.admin.history import log_job_once
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.job_records import BulkJob
 from threadmill.exceptions import ThreadmillError
@@ -43,8 +43,7 @@ VERBS = {"requeue": "Requeue", "purge": "Purge", "cancel": "Cancel"}
 def _log_finished(backend: ThreadmillBackend, alias: str, jobs: list[BulkJob]) -> None:
     """Write the audit entry of each finished job not logged yet (once: claimed first)."""
     for job in jobs:
-        if job.status.finished and not job.logged and backend.claim_job_log(job.id):
-            log_job(job, alias)
+        log_job_once(backend, job)
 
 
 def _live_pools(backend: ThreadmillBackend) -> int:

@@ -109,10 +109,6 @@ def record_job(
     claims it first writes it (in the name of the user the job records)."""
     if options.get("actor") is None or not job.status.finished:
         return OK
-    from threadmill.admin.history import log_job
+    from threadmill.admin.history import log_job_once
 
-    def write(actor: Actor) -> None:
-        if backend.claim_job_log(job.id):
-            log_job(job, backend.alias)
-
-    return _record(options, cmd, write)
+    return _record(options, cmd, lambda actor: log_job_once(backend, job))
