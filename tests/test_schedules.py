@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.pool_helpers import wait_until
+from threadmill.backends.records import TaskState
 from threadmill.schedules import Schedule, parse
 
 ENTRY = {"task": "tests.tasks.ledger_slot", "every": 1, "kwargs": {}}
@@ -155,6 +156,64 @@ def test_the_broker_catches_up_whatever_use_tz_says(make_backend, redis_server, 
         ("slot", timedelta(0)),
     ]
     assert periodic.next_slots()["s"] == now + timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(("catch_up", "caught_up"), [("none", 0), ("one", 1), ("all", 100)])
+def test_slots_missed_during_an_outage_follow_catch_up(
+    make_backend, redis_server, catch_up, caught_up
+):
+    """300 one-second slots missed: none runs none (one skip recorded), one runs the newest,
+    all runs the newest CATCH_UP_ALL_LIMIT (100), never a burst of 300."""
+    from threadmill.pool.periodic import Periodic
+    from threadmill.schedules import CATCH_UP_ALL_LIMIT
+
+    assert CATCH_UP_ALL_LIMIT == 100
+    entry_options = {**ENTRY, "catch_up": catch_up, "queue_name": "low"}
+    backend = make_backend(redis_server.url, {"schedules": {"s": entry_options}})
+    [entry] = backend.schedule_entries()[0]
+    now = datetime.now(UTC).replace(microsecond=0)
+    assert backend.fire_schedule(entry, now - timedelta(seconds=300)).outcome == "enqueued"
+    Periodic(backend, grace=2).tick(now.timestamp())
+    state = backend.schedule_states(["s"])["s"]
+    hows = Counter(run.how for run in state.runs)
+    ready = backend.queue_stats(["low"])[0].ready
+    assert ready == 1 + caught_up + 2  # the run before, the catch-up, the slots at -1 s and 0
+    assert state.skipped == (1 if catch_up == "none" else 0)
+    if catch_up != "all":
+        assert hows["catch-up"] == caught_up
+    newest = [run for run in state.runs if run.how == "catch-up"]
+    if newest:
+        assert newest[0].slot == now - timedelta(seconds=2)  # the newest missed slot
+
+
+def test_an_entrys_queue_and_priority_override_the_tasks(make_backend, redis_server):
+    schedules = {
+        "own": ENTRY,
+        "moved": {**ENTRY, "queue_name": "high", "priority": 7},
+    }
+    backend = make_backend(redis_server.url, {"schedules": schedules})
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    fired = {e.name: backend.fire_schedule(e, slot).task_id for e in backend.schedule_entries()[0]}
+    own, moved = backend.get_task(fired["own"]), backend.get_task(fired["moved"])
+    assert (own.queue, own.priority) == ("default", 0)
+    assert (moved.queue, moved.priority) == ("high", 7)
+
+
+def test_a_schedule_removed_from_settings_stops_and_its_runs_stay(make_backend, redis_server):
+    from threadmill.pool.periodic import Periodic
+
+    backend = make_backend(redis_server.url, {"schedules": {"gone": ENTRY, "kept": ENTRY}})
+    [gone, _] = backend.schedule_entries()[0]
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    task_id = backend.fire_schedule(gone, slot).task_id
+    later = make_backend(redis_server.url, {"schedules": {"kept": ENTRY}})  # a new deploy
+    periodic = Periodic(later, grace=2)
+    periodic.tick(slot.timestamp() + 5)
+    assert set(periodic.next_slots()) == {"kept"}
+    assert [r.name for r in later.schedule_report()] == ["kept"]
+    assert later.schedule_states(["gone"])["gone"].last_slot == slot  # not claimed since
+    record = later.get_task(task_id)  # its run stays, until result_ttl like any task
+    assert (record.schedule, record.state) == ("gone", TaskState.READY)
 
 
 # ---- the claim script -----------------------------------------------------------------------
