@@ -253,3 +253,24 @@ def test_bulk_jobs_enforce_csrf(admin_user, backend):
 
 def test_an_unknown_job_is_a_404(admin_client):
     assert admin_client.get(job_path("nope")).status_code == 404
+
+
+def test_the_failed_list_groups_the_newest_failures_by_exception_class(admin_client, backend):
+    make_failed(backend, 4, "builtins.KeyError")
+    make_failed(backend, 1, "myapp.errors.Timeout")
+    plain = admin_client.get(list_path("failed")).content.decode()
+    assert "tm-error-classes" not in plain  # on demand: one bounded read when asked
+    assert 'href="?group=error"' in plain
+    grouped = admin_client.get(list_path("failed"), {"group": "error"})
+    html = grouped.content.decode()
+    assert "Exception classes of the newest 5 of 5 failed tasks" in html
+    rows = re.findall(
+        r'<a href="\?error=([^"]+)"[^>]*><code>([^<]+)</code></a></td><td class="tm-num">(\d+)<',
+        html,
+    )
+    assert [(code, n) for _, code, n in rows] == [
+        ("builtins.KeyError", "4"),
+        ("myapp.errors.Timeout", "1"),
+    ]
+    only = admin_client.get(list_path("failed") + "?error=" + rows[1][0])
+    assert len(only.context["page"].items) == 1

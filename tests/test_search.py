@@ -136,3 +136,19 @@ def test_a_page_scan_is_made_of_short_calls_with_the_same_result(backend, monkey
     assert len(calls) == 6  # 23 positions, 4 a call
     bounded = backend.list_tasks("default", FAILED, 0, 10, filter=flt, scan=6)
     assert bounded.next_offset == 6  # the page's bound holds across calls
+
+
+def test_error_groups_count_the_newest_failures_by_class_within_the_scan(backend):
+    make_failed(backend, 3, "myapp.errors.Timeout")
+    make_failed(backend, 5, "builtins.KeyError")
+    make_failed(backend, 2, "myapp.errors.Timeout")  # the newest
+    groups = backend.error_groups("default")
+    assert (groups.total, groups.examined) == (10, 10)
+    # most frequent first; a tie keeps the class met first, newest first
+    assert groups.groups == [("myapp.errors.Timeout", 5), ("builtins.KeyError", 5)]
+    newest = backend.error_groups("default", scan=4)  # bounded: the newest 4 only
+    assert (newest.total, newest.examined) == (10, 4)
+    assert newest.groups == [("myapp.errors.Timeout", 2), ("builtins.KeyError", 2)]
+    assert backend.error_groups("default", TaskState.READY).groups == []
+    tasks.noop.enqueue()
+    assert backend.error_groups("default", TaskState.READY).groups == [("", 1)]

@@ -42,7 +42,7 @@ from .metric_records import MetricMinutes, TaskMetrics
 from .pool_records import HeartbeatReply, MaintenanceReport, PoolReport, PoolStatus
 from .records import AckOutcome, AckResult, ControlRequest, Lease, QueueStats, TaskRecord, TaskState
 from .schedule_records import ScheduleFired, ScheduleReport, ScheduleState
-from .search_records import SEARCH_SCAN, IdSearch, TaskFilter, TaskPage
+from .search_records import SEARCH_SCAN, ErrorGroups, IdSearch, TaskFilter, TaskPage
 
 
 class ThreadmillBackend(BaseTaskBackend):
@@ -284,6 +284,13 @@ class ThreadmillBackend(BaseTaskBackend):
         most (the page's `next_offset` says where to continue). With `retrying` (DEFERRED
         only), only the deferred tasks waiting for another attempt after a failure, by retry
         time."""
+
+    @abstractmethod
+    def error_groups(
+        self, queue: str, state: TaskState = TaskState.FAILED, scan: int = SEARCH_SCAN
+    ) -> ErrorGroups:
+        """The newest `scan` tasks of `queue` in `state` (FAILED: the newest failures)
+        counted by the exception class of their last error: one bounded read."""
 
     @abstractmethod
     def get_task(self, task_id: str) -> TaskRecord | None: ...

@@ -28,7 +28,7 @@ from .pool_records import PoolStatus
 from .records import QueueStats, TaskRecord, TaskState
 from .redis_records import from_ms, record_from_hash, report_from_json, to_ms
 from .script_values import Page
-from .search_records import SEARCH_SCAN, TaskFilter, TaskPage
+from .search_records import SEARCH_SCAN, ErrorGroups, TaskFilter, TaskPage
 from .store import RedisStore
 
 #: Pools read at most by one health or pools read.
@@ -161,6 +161,10 @@ class RedisInspection:
             total, position = part.total, part.next_offset
             if len(items) >= limit or position >= min(end, total):
                 return Page(total, position, items)
+
+    def error_groups(self, queue: str, state: TaskState, scan: int) -> ErrorGroups:
+        call = self.scripts.error_groups(queue=queue, state=TaskState(state), scan=max(1, scan))
+        return self.store.run(call, read=True)
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         key = self.keys.task(task_id)

@@ -42,7 +42,7 @@ from .redis_records import (
 )
 from .schedule_reads import read_schedule_states
 from .schedule_records import ScheduleFired, ScheduleState
-from .search_records import SEARCH_SCAN, IdSearch, TaskFilter, TaskPage
+from .search_records import SEARCH_SCAN, ErrorGroups, IdSearch, TaskFilter, TaskPage
 from .store import RedisStore
 from .topology import parse_url
 
@@ -294,6 +294,11 @@ class RedisTaskBackend(ThreadmillBackend):
         return self._inspection.list_tasks(
             queue, state, offset, limit, scan=scan, retrying=retrying, filter=filter
         )
+
+    def error_groups(
+        self, queue: str, state: TaskState = TaskState.FAILED, scan: int = SEARCH_SCAN
+    ) -> ErrorGroups:
+        return self._inspection.error_groups(queue, state, scan)
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         return self._inspection.get_task(task_id)

@@ -18,7 +18,7 @@ from .lua import Script
 from .pool_records import HeartbeatReply
 from .records import AckOutcome, AckResult, Lease, TaskRecord, TaskState
 from .redis_records import from_ms, lease_from_reply, page_items_from_reply, to_ms
-from .search_records import TaskFilter
+from .search_records import ErrorGroups, TaskFilter
 
 
 @dataclass(slots=True)
@@ -133,6 +133,12 @@ def decode_ack(reply: list[Any]) -> AckResult:
 
 def decode_heartbeat(reply: list[Any]) -> HeartbeatReply:
     return HeartbeatReply(now=from_ms(reply[0]), epoch=reply[1], data_lost_at=from_ms(reply[2]))  # type: ignore[arg-type]
+
+
+def decode_error_groups(reply: list[Any]) -> ErrorGroups:
+    pairs = [(str(reply[i]), int(reply[i + 1])) for i in range(2, len(reply), 2)]
+    pairs.sort(key=lambda pair: -pair[1])  # stable: equal counts keep the newest first
+    return ErrorGroups(int(reply[0]), int(reply[1]), pairs)
 
 
 def as_is(reply: Any) -> Any:

@@ -40,6 +40,7 @@ from .script_values import (
     decode_ack,
     decode_chunk,
     decode_enqueue,
+    decode_error_groups,
     decode_heartbeat,
     decode_lease,
     decode_pairs,
@@ -47,7 +48,7 @@ from .script_values import (
     filter_args,
     page_decoder,
 )
-from .search_records import TaskFilter
+from .search_records import ErrorGroups, TaskFilter
 
 #: Window of "successful / failed in the last minute" in queue_stats.
 RECENT_WINDOW_MS = 60_000
@@ -303,6 +304,11 @@ class Scripts:
         args = [self._base, offset, limit, newest, scan, *filter_args(filter, state)]
         key = self.keys.index(queue, index or state.slug)
         return Call(self.lua["search"], [key], args, page_decoder(queue, state))
+
+    def error_groups(self, *, queue: str, state: TaskState, scan: int) -> Call[ErrorGroups]:
+        """The newest `scan` tasks of the state's index counted by exception class."""
+        key = self.keys.index(queue, state.slug)
+        return Call(self.lua["error_groups"], [key], [self._base, scan], decode_error_groups)
 
     def create_job(
         self,

@@ -1,6 +1,7 @@
 """Reading a queue's task lists, as the backend interface takes and returns it: a page of
 one state's list (`TaskPage`), the filter of a search (`TaskFilter`), a search of task ids
-by their first characters (`IdSearch`), and the bounds on how many index entries one such
+by their first characters (`IdSearch`), a list's tasks counted by exception class
+(`ErrorGroups`), and the bounds on how many index entries one such
 read looks at (`SEARCH_SCAN`, `PREFIX_SCAN`). Plain values, no Redis.
 """
 
@@ -23,6 +24,16 @@ class TaskPage:
     name: str = ""  # the task-name filter, if any
     next_offset: int | None = None  # with a filter: the position after the last one examined
     filter: TaskFilter | None = None  # the filter of a search
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorGroups:
+    """How many of the newest `examined` of the `total` tasks of a list ended in each
+    exception class (of their last error; '' when none is recorded), most frequent first."""
+
+    total: int
+    examined: int
+    groups: list[tuple[str, int]]
 
 
 #: Positions of an index that one search page looks at, at most: what bounds its cost.

@@ -165,6 +165,8 @@ def task_list(
             context["examined_from"] = min(offset + 1, page.total)
             context["long_list"] = len(page.items) > LONG_LIST
             context["error_groups"] = _error_groups(page.items) if context["shows_errors"] else []
+            if task_state == TaskState.FAILED and request.GET.get("group") == "error":
+                context["error_classes"] = backend.error_groups(queue, task_state, scan)
             context["selectable"] = bool(page.items) and (
                 (offers["offers_requeue"] and user.has_perm(PERM_REQUEUE))
                 or (offers["offers_run_now"] and user.has_perm(PERM_REQUEUE))
