@@ -14,12 +14,10 @@ Two audiences use it:
 
 Both may read `config` (the alias's OPTIONS, validated: a `BackendOptions`; Django's own
 `options` stays the raw dict) and `display_url` (where the backend keeps its data, password
-masked). The values passed and returned are in `records.py` (tasks and queues) and the
-modules beside it: `search_records`, `job_records`, `schedule_records`, `pool_records`,
-`health_records` and `metric_records`.
-Every inspection call costs work proportional to what it returns, never to queue length.
-Inside `display.display_reads()` (the admin pages, the dashboard) the inspection reads wait
-at most the alias's `admin_timeout` and are not retried.
+masked). The values passed and returned are in `records.py` and the `*_records.py` beside
+it. Every inspection call costs work proportional to what it returns, never to queue
+length; inside `display.display_reads()` (admin pages, dashboard) its reads wait at most the
+alias's `admin_timeout` and are not retried.
 """
 
 from __future__ import annotations
@@ -289,8 +287,7 @@ class ThreadmillBackend(BaseTaskBackend):
     def error_groups(
         self, queue: str, state: TaskState = TaskState.FAILED, scan: int = SEARCH_SCAN
     ) -> ErrorGroups:
-        """The newest `scan` tasks of `queue` in `state` (FAILED: the newest failures)
-        counted by the exception class of their last error: one bounded read."""
+        """The newest `scan` tasks of `queue` in `state`, counted by their last error's class."""
 
     @abstractmethod
     def get_task(self, task_id: str) -> TaskRecord | None: ...
