@@ -1,7 +1,5 @@
 """The queue-agnostic interface of a Threadmill backend: everything the pool, the admin and the
-dashboard may use of a backend, and nothing about Redis.
-
-Two audiences use it:
+dashboard may use of a backend, and nothing about Redis. Two audiences use it:
 
 * the worker pool (`threadmill.pool`) uses the **worker API**: wait for work, acquire a lease,
   acknowledge it (and acquire the next task in the same round trip) or put it back for a
