@@ -17,18 +17,21 @@ pool.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.http import HttpRequest
 
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.job_records import BulkJob, JobStatus
 from threadmill.filters import describe
 from threadmill.models import Task
+
+logger = logging.getLogger("threadmill")
 
 FLAGS = {
     "requeue": CHANGE,
@@ -161,6 +164,8 @@ def on_bulk_job_finished(sender: Any, backend: ThreadmillBackend, job_id: str, *
         return
     try:
         log_job_once(backend, job)
+    except DatabaseError as exc:  # no database here: the admin writes it when it shows the job
+        logger.warning("Bulk job %s: history entry not written here (%s)", job_id, exc)
     finally:
         close_old_connections()
 
