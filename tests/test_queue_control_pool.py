@@ -129,7 +129,7 @@ def test_a_quiet_pool_takes_nothing_new_and_drains_after_resume(pool, backend, t
     long = tasks.nap.enqueue(1.5, "held")
     wait_until(lambda: backend.get_result(long.id).status == RUNNING, 15, message=p.tail())
     backend.request_pool(pool_id, "quiet")
-    wait_until(lambda: pool_of(backend, p).report.quiet, 5, message=p.tail())
+    wait_until(lambda: pool_of(backend, p).report.quiet, 15, message=p.tail())
     queued = [tasks.ledger_nap.enqueue(str(ledger)) for _ in range(5)]
     wait_until(lambda: backend.get_result(long.id).status == SUCCESSFUL, 15, message=p.tail())
     time.sleep(1.0)  # quiet: the finished thread and the parked one take nothing
@@ -137,7 +137,7 @@ def test_a_quiet_pool_takes_nothing_new_and_drains_after_resume(pool, backend, t
     backend.request_pool(pool_id, "resume")
     wait_until(lambda: len(ledger_ids(ledger)) == 5, 15, message=p.tail())
     assert sorted(ledger_ids(ledger)) == sorted(r.id for r in queued)
-    wait_until(lambda: not pool_of(backend, p).report.quiet, 5, message=p.tail())
+    wait_until(lambda: not pool_of(backend, p).report.quiet, 15, message=p.tail())
 
 
 def test_add_and_remove_a_worker_process_then_stop_gracefully(pool, backend):
@@ -146,7 +146,7 @@ def test_add_and_remove_a_worker_process_then_stop_gracefully(pool, backend):
     pool_id = pool_of(backend, p).pool_id
     backend.request_pool(pool_id, "add-worker")
     p.wait_for_workers(2)
-    wait_until(lambda: pool_of(backend, p).report.processes == 2, 5, message=p.tail())
+    wait_until(lambda: pool_of(backend, p).report.processes == 2, 15, message=p.tail())
     backend.request_pool(pool_id, "remove-worker")
     p.wait_for_workers(1)
     running = tasks.nap.enqueue(1.0, "finished")

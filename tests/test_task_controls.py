@@ -288,7 +288,10 @@ def test_a_task_that_could_not_start_in_time_expires(backend):
 
 
 def test_a_fresh_task_with_expires_runs(backend):
-    result = tasks.expiring.enqueue()
+    # An expiry of seconds, not tasks.expiring's 0.2 s: on a loaded CI machine (a cluster's
+    # first calls) the lease can come later than 0.2 s after the enqueue, and then the task
+    # has rightly expired.
+    result = tasks.expiring.using(expires=timedelta(seconds=5)).enqueue()
     assert lease_one(backend).task_id == result.id
 
 
@@ -347,12 +350,20 @@ def test_a_plain_task_s_record_carries_no_option_fields(backend, rclient):
 
 
 def test_a_retry_s_expiry_counts_from_its_new_due_time(backend):
-    result = tasks.expiring.using(expires=1.0).enqueue()
+    # The retry is due after the expiry counted from the enqueue has passed (1.7 s > 1.5 s),
+    # so it can only be leased when its expiry counts from its new due time. 1.5 s leaves a
+    # loaded machine time for the first lease, and for the lease once the retry is due.
+    result = tasks.expiring.using(expires=1.5).enqueue()
     lease = lease_one(backend)
-    backend.acknowledge(lease, "w1", succeeded=False, value_json=ERROR, retry_after=1.5)
-    time.sleep(1.6)  # due again; its 1 s expiry counts from the retry's due time
-    again = backend.acquire("w1", ALL, token())
-    assert again is not None
+    backend.acknowledge(lease, "w1", succeeded=False, value_json=ERROR, retry_after=1.7)
+    again = None
+
+    def leased():
+        nonlocal again
+        again = backend.acquire("w1", ALL, token())
+        return again is not None
+
+    wait_until(leased, 10)  # due again: leased at once, not failed as expired
     assert again.task_id == result.id
 
 

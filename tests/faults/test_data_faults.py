@@ -118,7 +118,10 @@ def test_a_pool_with_a_skewed_clock_changes_nothing(pool, backend):
     )
     started = backend.get_result(deferred).started_at
     assert started >= due  # never early (Redis time decides)
-    assert started - due < timedelta(seconds=2)  # and not 10 minutes late
+    # And not 10 minutes late: a few seconds at most, as the pool starts after the enqueue
+    # (a start-up slower than the 2 s lead, under faketime on a loaded machine, makes it
+    # that late) and its broker promotes due tasks once a second.
+    assert started - due < timedelta(seconds=5)
     [info] = backend.pools()
     assert 590 < info.report.skew_seconds < 610
     assert "threadmill.W004" in {m.id for m in backend.check()}
