@@ -6,7 +6,10 @@
 * **time limit**: the worker's main thread calls `enforce_deadlines()` about every second;
 * **cancellation**: a control thread blocks on the worker's control list in Redis
   (`wait_for_control`, one blocking call per `block_timeout` when idle) and marks the
-  attempt (`cancel_requested_by`); a `terminate` request stops it.
+  attempt (`cancel_requested_by`); a `terminate` request stops it. A request can arrive
+  before its attempt starts (Redis marks a task RUNNING when it hands the lease over, a
+  moment before the thread registers it): it is kept (`UNCLAIMED_SECONDS`), and the attempt
+  it names ends `Cancelled` without running when it starts.
 
 Stopping an async task cancels it in its event loop: its thread records the error and
 carries on. A sync task's thread cannot be stopped from outside, so the process stores the
@@ -38,6 +41,10 @@ from threadmill.task_codec import error_json
 logger = logging.getLogger("threadmill")
 
 EXIT_REPLACED = 5  # a sync task had to be stopped: the master requeues the rest, uncharged
+#: How long a cancellation request for an attempt not started yet is kept for it, and how
+#: many such requests at most (one for a task that finished meanwhile is never claimed).
+UNCLAIMED_SECONDS = 300.0
+UNCLAIMED_MAX = 1000
 
 
 def retry_after(
@@ -67,6 +74,7 @@ class Attempts:
         self.before_exit = before_exit  # records the exit reason for the master
         self._lock = threading.Lock()
         self._running: dict[int, tuple[Lease, RunningTask]] = {}
+        self._unclaimed: dict[str, tuple[ControlRequest, float]] = {}  # by task id
         self._replacing = False
 
     # ---- registry ---------------------------------------------------------------------
@@ -81,6 +89,12 @@ class Attempts:
         )
         with self._lock:
             self._running[index] = (lease, running)
+            early = self._unclaimed.pop(lease.task_id, None)
+        if early is not None and early[0].token in ("", lease.token):
+            request = early[0]
+            running.cancel_requested_by = request.who
+            running.stopped_with = Cancelled(f"cancelled by {request.who} before it started")
+            logger.info("Task %s: cancelled by %s before it started", lease.task_id, request.who)
         return running
 
     def finish(self, index: int) -> None:
@@ -162,6 +176,15 @@ class Attempts:
             for request in requests:
                 self.receive(request)
 
+    def _keep_unclaimed(self, request: ControlRequest) -> None:
+        """Keep a request whose attempt has not started (called with the lock held)."""
+        now = time.monotonic()
+        for task_id, (_, at) in list(self._unclaimed.items()):  # the oldest first
+            if now - at <= UNCLAIMED_SECONDS and len(self._unclaimed) < UNCLAIMED_MAX:
+                break
+            del self._unclaimed[task_id]
+        self._unclaimed[request.task_id] = (request, now)
+
     def receive(self, request: ControlRequest) -> None:
         with self._lock:
             found = [
@@ -169,6 +192,8 @@ class Attempts:
                 for lease, r in self._running.values()
                 if lease.task_id == request.task_id and request.token in ("", lease.token)
             ]
+            if not found:
+                self._keep_unclaimed(request)
         for lease, running in found:
             running.cancel_requested_by = request.who
             logger.info("Task %s: cancellation requested by %s", lease.task_id, request.who)

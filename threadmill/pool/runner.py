@@ -141,6 +141,8 @@ def run_lease(
         activation = running.activate()
         task_started.send(sender=sender, task_result=result)
         try:
+            if running.stopped_with is not None:  # cancelled before it started: never runs
+                raise running.stopped_with
             call = _callable(task, running)
             if task.takes_context:
                 value = call(TaskContext(task_result=result), *args, **kwargs)
