@@ -15,13 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def wait_until(predicate, timeout=10.0, interval=0.02, message="condition not reached"):
+    """Poll predicate until it is truthy (returned) or timeout passes (AssertionError with
+    `message`; a callable message, such as a pool's `tail`, is called then, not before)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"{message} within {timeout}s")
+            text = message() if callable(message) else message
+            raise AssertionError(f"{text} within {timeout}s")
         time.sleep(interval)
 
 

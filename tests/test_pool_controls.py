@@ -47,7 +47,7 @@ def replacement_of(p, pid: int) -> int:
 def test_a_flaky_task_succeeds_on_its_third_attempt_after_its_policy_delays(pool, backend):
     result = tasks.flaky.enqueue()
     p = pool("--processes", "1", "--threads", "1", options=FAST)
-    wait_until(lambda: status(backend, result) == SUCCESSFUL, 20, message=p.tail())
+    wait_until(lambda: status(backend, result) == SUCCESSFUL, 20, message=p.tail)
     done = backend.get_result(result.id)
     assert done.return_value == 3
     assert done.attempts == 3
@@ -88,13 +88,13 @@ def test_a_sync_task_over_its_time_limit_is_stopped_and_its_sibling_requeued_unc
     sibling = tasks.nap.enqueue(2.0, "sibling done")
     wait_until(lambda: status(backend, sibling) == RUNNING, 15)
     slow = tasks.sleeps_past_limit.enqueue(30)
-    wait_until(lambda: status(backend, slow) == FAILED, 10, message=p.tail())
+    wait_until(lambda: status(backend, slow) == FAILED, 10, message=p.tail)
     failed = backend.get_result(slow.id)
     assert failed.errors[-1].exception_class_path == "threadmill.exceptions.TimeLimitExceeded"
     overrun = (failed.finished_at - failed.started_at).total_seconds()
     assert 1.0 <= overrun < 2.5, overrun  # within about a second of the 1 s limit
     replacement_of(p, first_pid)  # a sync thread cannot be stopped: the process went
-    wait_until(lambda: status(backend, sibling) == SUCCESSFUL, 15, message=p.tail())
+    wait_until(lambda: status(backend, sibling) == SUCCESSFUL, 15, message=p.tail)
     done = backend.get_result(sibling.id)
     assert done.return_value == "sibling done"
     assert done.attempts == 1
@@ -107,7 +107,7 @@ def test_an_async_task_over_its_time_limit_is_cancelled_in_its_loop(pool, backen
     p = pool("--processes", "1", "--threads", "2", options=FAST)
     [pid] = p.wait_for_workers(1)
     slow = tasks.async_sleeps_past_limit.enqueue(30)
-    wait_until(lambda: status(backend, slow) == FAILED, 10, message=p.tail())
+    wait_until(lambda: status(backend, slow) == FAILED, 10, message=p.tail)
     failed = backend.get_result(slow.id)
     assert failed.errors[-1].exception_class_path == "threadmill.exceptions.TimeLimitExceeded"
     assert (failed.finished_at - failed.started_at).total_seconds() < 2.5
@@ -130,7 +130,7 @@ def test_a_running_task_observes_a_cancellation_request(pool, backend, tmp_path)
     result = tasks.cooperative.enqueue(str(marker))
     wait_until(marker.exists, 15)
     assert backend.cancel([result.id], who="alice") == {result.id: "requested"}
-    wait_until(lambda: status(backend, result) == FAILED, 10, message=p.tail())
+    wait_until(lambda: status(backend, result) == FAILED, 10, message=p.tail)
     error = last_error(backend, result)
     assert error.exception_class_path == "threadmill.exceptions.Cancelled"
     assert "cancelled by alice" in error.traceback
@@ -143,7 +143,7 @@ def test_terminate_replaces_a_sync_task_s_process(pool, backend):
     result = tasks.nap.enqueue(30)
     wait_until(lambda: status(backend, result) == RUNNING, 15)
     backend.cancel([result.id], who="bob", terminate=True)
-    wait_until(lambda: status(backend, result) == FAILED, 10, message=p.tail())
+    wait_until(lambda: status(backend, result) == FAILED, 10, message=p.tail)
     error = last_error(backend, result)
     assert error.exception_class_path == "threadmill.exceptions.Cancelled"
     assert "terminated by bob" in error.traceback
@@ -154,7 +154,7 @@ def test_keyboard_interrupt_is_the_task_s_own_failure_on_its_first_attempt(pool,
     p = pool("--processes", "1", "--threads", "2", options={"max_attempts": 3, **FAST})
     [pid] = p.wait_for_workers(1)
     result = tasks.interrupts.enqueue()
-    wait_until(lambda: status(backend, result) == FAILED, 10, message=p.tail())
+    wait_until(lambda: status(backend, result) == FAILED, 10, message=p.tail)
     failed = backend.get_result(result.id)
     assert failed.attempts == 1
     assert failed.errors[-1].exception_class_path == "builtins.KeyboardInterrupt"
@@ -169,11 +169,11 @@ def test_a_unique_task_lost_past_max_attempts_releases_its_claim(pool, backend):
     wait_until(lambda: status(backend, first) == RUNNING, 15)
     assert tasks.unique_nap.enqueue(30, "only").id == first.id
     os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: status(backend, first) == FAILED, 10, message=p.tail())
+    wait_until(lambda: status(backend, first) == FAILED, 10, message=p.tail)
     assert last_error(backend, first).exception_class_path == "threadmill.exceptions.WorkerLost"
     second = tasks.unique_nap.enqueue(0, "only")
     assert second.id != first.id
-    wait_until(lambda: status(backend, second) == SUCCESSFUL, 15, message=p.tail())
+    wait_until(lambda: status(backend, second) == SUCCESSFUL, 15, message=p.tail)
 
 
 def test_alias_default_retry_applies_to_tasks_without_their_own(pool, backend, tmp_path):

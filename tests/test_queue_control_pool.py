@@ -50,14 +50,14 @@ def test_a_paused_queue_waits_while_others_run_and_all_of_it_runs_after_resume(
     backend.pause_queue("default")
     paused = [tasks.ledger_nap.enqueue(str(ledger)) for _ in range(20)]
     flowing = tasks.ledger_nap.using(queue_name="high").enqueue(str(other))
-    wait_until(lambda: backend.get_result(flowing.id).status == SUCCESSFUL, 15, message=p.tail())
+    wait_until(lambda: backend.get_result(flowing.id).status == SUCCESSFUL, 15, message=p.tail)
     time.sleep(2.0)  # the claim under test: nothing of a paused queue runs for 2 s
     assert ledger_ids(ledger) == []
     assert {backend.get_result(r.id).status for r in paused} == {READY}
     assert backend.queue_stats(["default"])[0].paused
     handed_at = time.monotonic()
     backend.resume_queue("default")
-    wait_until(lambda: len(ledger_ids(ledger)) == 20, 15, message=p.tail())
+    wait_until(lambda: len(ledger_ids(ledger)) == 20, 15, message=p.tail)
     assert time.monotonic() - handed_at < 5  # parked threads were woken: no poll interval
     assert sorted(ledger_ids(ledger)) == sorted(r.id for r in paused)
 
@@ -65,10 +65,10 @@ def test_a_paused_queue_waits_while_others_run_and_all_of_it_runs_after_resume(
 def test_a_running_task_finishes_while_its_queue_is_paused(pool, backend):
     p = pool("--processes", "1", "--threads", "1", options=FAST)
     long = tasks.nap.enqueue(1.5, "done")
-    wait_until(lambda: backend.get_result(long.id).status == RUNNING, 15, message=p.tail())
+    wait_until(lambda: backend.get_result(long.id).status == RUNNING, 15, message=p.tail)
     backend.pause_queue("default")
     queued = tasks.noop.enqueue()
-    wait_until(lambda: backend.get_result(long.id).status == SUCCESSFUL, 15, message=p.tail())
+    wait_until(lambda: backend.get_result(long.id).status == SUCCESSFUL, 15, message=p.tail)
     time.sleep(0.5)  # the acknowledgement's next lease skipped the paused queue
     assert backend.get_result(queued.id).status == READY
 
@@ -86,7 +86,7 @@ def test_a_pause_survives_a_pool_restart(pool, backend, tmp_path):
     time.sleep(1.0)  # a new pool reads the pause from Redis: still nothing runs
     assert ledger_ids(ledger) == []
     backend.resume_queue("default")
-    wait_until(lambda: len(ledger_ids(ledger)) == 3, 15, message=second.tail())
+    wait_until(lambda: len(ledger_ids(ledger)) == 3, 15, message=second.tail)
     assert sorted(ledger_ids(ledger)) == sorted(r.id for r in results)
 
 
@@ -107,8 +107,8 @@ def test_pausing_and_resuming_while_a_pool_drains_loses_and_duplicates_nothing(
         time.sleep(0.02)
         flips += 1
     assert flips >= 5, "the pool drained before the pause was flipped"
-    wait_until(lambda: len(ledger_ids(ledger)) >= 300, 60, message=p.tail())
-    wait_until(lambda: backend.queue_stats(["default"])[0].successful == 300, 15, message=p.tail())
+    wait_until(lambda: len(ledger_ids(ledger)) >= 300, 60, message=p.tail)
+    wait_until(lambda: backend.queue_stats(["default"])[0].successful == 300, 15, message=p.tail)
     counts = Counter(ledger_ids(ledger))
     assert set(counts) == {r.id for r in results}
     assert max(counts.values()) == 1  # no task ran twice
@@ -119,7 +119,7 @@ def test_run_now_starts_a_deferred_task_at_once(pool, backend):
     pool_of(backend, p)
     later = tasks.noop.using(run_after=timezone.now() + timedelta(hours=1)).enqueue()
     assert backend.run_now([later.id]) == {later.id: "moved"}
-    wait_until(lambda: backend.get_result(later.id).status == SUCCESSFUL, 10, message=p.tail())
+    wait_until(lambda: backend.get_result(later.id).status == SUCCESSFUL, 10, message=p.tail)
 
 
 def test_a_quiet_pool_takes_nothing_new_and_drains_after_resume(pool, backend, tmp_path):
@@ -127,17 +127,17 @@ def test_a_quiet_pool_takes_nothing_new_and_drains_after_resume(pool, backend, t
     p = pool("--processes", "1", "--threads", "2", options=FAST)
     pool_id = pool_of(backend, p).pool_id
     long = tasks.nap.enqueue(1.5, "held")
-    wait_until(lambda: backend.get_result(long.id).status == RUNNING, 15, message=p.tail())
+    wait_until(lambda: backend.get_result(long.id).status == RUNNING, 15, message=p.tail)
     backend.request_pool(pool_id, "quiet")
-    wait_until(lambda: pool_of(backend, p).report.quiet, 15, message=p.tail())
+    wait_until(lambda: pool_of(backend, p).report.quiet, 15, message=p.tail)
     queued = [tasks.ledger_nap.enqueue(str(ledger)) for _ in range(5)]
-    wait_until(lambda: backend.get_result(long.id).status == SUCCESSFUL, 15, message=p.tail())
+    wait_until(lambda: backend.get_result(long.id).status == SUCCESSFUL, 15, message=p.tail)
     time.sleep(1.0)  # quiet: the finished thread and the parked one take nothing
     assert ledger_ids(ledger) == []
     backend.request_pool(pool_id, "resume")
-    wait_until(lambda: len(ledger_ids(ledger)) == 5, 15, message=p.tail())
+    wait_until(lambda: len(ledger_ids(ledger)) == 5, 15, message=p.tail)
     assert sorted(ledger_ids(ledger)) == sorted(r.id for r in queued)
-    wait_until(lambda: not pool_of(backend, p).report.quiet, 15, message=p.tail())
+    wait_until(lambda: not pool_of(backend, p).report.quiet, 15, message=p.tail)
 
 
 def test_add_and_remove_a_worker_process_then_stop_gracefully(pool, backend):
@@ -146,11 +146,11 @@ def test_add_and_remove_a_worker_process_then_stop_gracefully(pool, backend):
     pool_id = pool_of(backend, p).pool_id
     backend.request_pool(pool_id, "add-worker")
     p.wait_for_workers(2)
-    wait_until(lambda: pool_of(backend, p).report.processes == 2, 15, message=p.tail())
+    wait_until(lambda: pool_of(backend, p).report.processes == 2, 15, message=p.tail)
     backend.request_pool(pool_id, "remove-worker")
     p.wait_for_workers(1)
     running = tasks.nap.enqueue(1.0, "finished")
-    wait_until(lambda: backend.get_result(running.id).status == RUNNING, 15, message=p.tail())
+    wait_until(lambda: backend.get_result(running.id).status == RUNNING, 15, message=p.tail)
     backend.request_pool(pool_id, "stop")
     assert p.wait(20) == 0, p.tail()
     assert backend.get_result(running.id).status == SUCCESSFUL  # graceful: it finished

@@ -292,13 +292,13 @@ def test_after_every_pool_was_down_one_catch_up_run(pool, backend, tmp_path):
     book = tmp_path / "ledger"
     options = {"broker_interval": 0.1, "schedules": {"s": {**ENTRY, "kwargs": {"path": str(book)}}}}
     first = pool("--processes", "1", "--threads", "1", options=options)
-    wait_until(lambda: len(slots_run(book)) >= 3, 20, message=first.tail())
+    wait_until(lambda: len(slots_run(book)) >= 3, 20, message=first.tail)
     os.killpg(first.pid, signal.SIGKILL)
     first.process.wait(10)
     last_before = max(slots_run(book))
     time.sleep(5.5)  # every pool down for five slots: nothing can claim them
     second = pool("--processes", "1", "--threads", "1", options=options)
-    wait_until(lambda: max(slots_run(book)) >= last_before + 9, 20, message=second.tail())
+    wait_until(lambda: max(slots_run(book)) >= last_before + 9, 20, message=second.tail)
     runs = slots_run(book)
     assert max(runs.values()) == 1
     state = backend.schedule_states(["s"])["s"]
@@ -316,11 +316,11 @@ def test_a_paused_schedule_runs_nothing_and_run_now_runs_once(pool, backend, tmp
     backend.pause_schedule("s", True)
     p = pool("--processes", "1", "--threads", "1", options=options)
     p.wait_for_workers(1)
-    wait_until(lambda: backend.schedule_states(["s"])["s"].skipped >= 3, 15, message=p.tail())
+    wait_until(lambda: backend.schedule_states(["s"])["s"].skipped >= 3, 15, message=p.tail)
     assert slots_run(book) == Counter()
     [entry], _ = parse(options["schedules"], "T")
     fired = backend.fire_schedule(entry, datetime.now(UTC), "now")
     assert fired.outcome == "enqueued"
-    wait_until(lambda: len(slots_run(book)) == 1, 10, message=p.tail())
+    wait_until(lambda: len(slots_run(book)) == 1, 10, message=p.tail)
     time.sleep(1.5)  # still paused: the run-now ran once, no slot followed
     assert sum(slots_run(book).values()) == 1

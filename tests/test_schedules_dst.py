@@ -138,7 +138,7 @@ def test_a_slot_in_the_spring_forward_gap_runs_once_at_3(
     p.wait_for_workers(1)
     ready_at = redis_now(backend)
     wait_until(
-        lambda: all(gap in ledger(book) for book in books.values()), LEAD + 15, message=p.tail()
+        lambda: all(gap in ledger(book) for book in books.values()), LEAD + 15, message=p.tail
     )
     # A few more broker ticks past the slot: nothing runs again.
     wait_until(lambda: redis_now(backend) >= gap + timedelta(seconds=3), 10)
@@ -149,7 +149,7 @@ def test_a_slot_in_the_spring_forward_gap_runs_once_at_3(
         assert run.slot == gap
         # A pool up before the slot runs it on time (the usual case: LEAD is ample).
         assert run.how == ("slot" if ready_at < gap else "catch-up"), ready_at
-        wait_until(lambda run=run: finished(backend, run.task_id), 10, message=p.tail())
+        wait_until(lambda run=run: finished(backend, run.task_id), 10, message=p.tail)
         record = backend.get_task(run.task_id)
         assert (record.schedule, record.slot) == (name, gap)
     [at_2, _] = backend.schedule_report(now=redis_now(backend))
@@ -177,7 +177,7 @@ def test_a_time_repeated_by_fall_back_runs_once_at_its_first_occurrence(
         "--processes", "1", "--threads", "1",
         options=options, url=server.url, prefix=server.prefix,
     )  # fmt: skip
-    wait_until(lambda: ledger(book), LEAD + 15, message=p.tail())
+    wait_until(lambda: ledger(book), LEAD + 15, message=p.tail)
     assert ledger(book) == Counter({first: 1})
     p.close()
     # An hour later on the faked clocks: 02:29:58 CET, the repeated 02:30 two seconds away.
@@ -189,7 +189,7 @@ def test_a_time_repeated_by_fall_back_runs_once_at_its_first_occurrence(
         options=options, url=server.url, prefix=server.prefix,
     )  # fmt: skip
     p.wait_for_workers(1)
-    wait_until(lambda: max(ledger(ticks)) >= second + timedelta(seconds=2), 15, message=p.tail())
+    wait_until(lambda: max(ledger(ticks)) >= second + timedelta(seconds=2), 15, message=p.tail)
     assert ledger(book) == Counter({first: 1}), p.tail()
     [run] = ran(backend, "half-past-2")
     assert (run.slot, run.how) == (first, "slot")

@@ -26,7 +26,7 @@ def test_cancels_racing_a_draining_pool_end_in_one_state_each(pool, backend, tmp
     p = pool("--processes", "2", "--threads", "2", "--exit-empty", options=FAST)
     outcomes: dict[str, str] = {}
     rng = random.Random(7)
-    wait_until(lambda: len(ledger.executions(book)) >= 10, 20, message=p.tail())
+    wait_until(lambda: len(ledger.executions(book)) >= 10, 20, message=p.tail)
     while p.process.poll() is None:  # cancel around the drain's front: done, running, next
         front = len(ledger.executions(book))
         window = [i for i in ids[max(front - 6, 0) : front + 6] if i not in outcomes]
@@ -57,8 +57,8 @@ def test_retries_racing_the_loss_of_their_worker_lose_nothing(pool, backend, tmp
     p.wait_for_workers(2)
     kills = 0
     for _ in range(5):  # kill a worker in the middle of a task (first attempts or retries)
-        wait_until(lambda: ledger.executions(book), 20, message=p.tail())
-        wait_until(lambda: len(p.workers()) == 2, 20, message=p.tail())
+        wait_until(lambda: ledger.executions(book), 20, message=p.tail)
+        wait_until(lambda: len(p.workers()) == 2, 20, message=p.tail)
         wait_until(lambda: sum(s.running for s in backend.queue_stats(["default"])) > 0, 20)
         try:
             os.kill(random.choice(p.workers()), signal.SIGKILL)
@@ -71,7 +71,7 @@ def test_retries_racing_the_loss_of_their_worker_lose_nothing(pool, backend, tmp
     def all_done():
         return all(backend.get_result(i).status in (SUCCESSFUL, FAILED) for i in ids)
 
-    wait_until(all_done, 60, message=p.tail())
+    wait_until(all_done, 60, message=p.tail)
     report = ledger.check(backend, ids, book)
     report.assert_consistent()
     assert report.statuses[SUCCESSFUL] == 60
@@ -85,7 +85,7 @@ def test_unique_claims_survive_a_crash_of_the_whole_pool_and_never_block(pool, b
     options = {"heartbeat_interval": 0.2, "heartbeat_ttl": 1.0, **FAST}
     ids = [tasks.ledger_unique.enqueue(str(book), f"k{n}", 30).id for n in range(4)]
     first = pool("--processes", "1", "--threads", "4", options=options)
-    wait_until(lambda: len(ledger.executions(book)) == 4, 20, message=first.tail())
+    wait_until(lambda: len(ledger.executions(book)) == 4, 20, message=first.tail)
     first.close()  # SIGKILL of master and workers: nobody resolves their tasks
     # While the crashed tasks wait to be found, an equal enqueue still returns them.
     again = [tasks.ledger_unique.enqueue(str(book), f"k{n}", 0).id for n in range(4)]
@@ -97,7 +97,7 @@ def test_unique_claims_survive_a_crash_of_the_whole_pool_and_never_block(pool, b
             for i in ids
         ),
         20,
-        message=second.tail(),
+        message=second.tail,
     )
     backend.cancel(ids, who="fault-test", terminate=True)  # do not wait 30 s for them
     wait_until(
