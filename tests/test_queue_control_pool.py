@@ -114,6 +114,28 @@ def test_pausing_and_resuming_while_a_pool_drains_loses_and_duplicates_nothing(
     assert max(counts.values()) == 1  # no task ran twice
 
 
+def test_a_pause_stops_new_starts_at_once_with_the_default_broker_interval(
+    pool, backend, rclient, tmp_path
+):
+    """The pause is read by the lease scripts, not by the broker: once pause_queue() has
+    returned, no task of the queue starts (by Redis's clock), whatever broker_interval is."""
+    ledger = tmp_path / "ledger"
+    p = pool("--processes", "1", "--threads", "4")  # default options: broker_interval 1 s
+    p.wait_for_workers(1)
+    results = backend.enqueue_many(tasks.ledger_nap, [((str(ledger),), {"seconds": 0.05})] * 400)
+    wait_until(lambda: len(ledger_ids(ledger)) >= 20, 30, message=p.tail)
+    backend.pause_queue("default")
+    seconds, micros = rclient.time()
+    paused_at = seconds + micros / 1e6
+    time.sleep(1.5)  # what might still start would have started by now
+    started = [backend.get_task(r.id).started_at for r in results]
+    late = [t for t in started if t is not None and t.timestamp() > paused_at]
+    assert late == []
+    assert backend.queue_stats(["default"])[0].ready > 0  # the rest waits
+    backend.resume_queue("default")
+    wait_until(lambda: len(ledger_ids(ledger)) >= 400, 60, message=p.tail)
+
+
 def test_run_now_starts_a_deferred_task_at_once(pool, backend):
     p = pool("--processes", "1", "--threads", "1", options=FAST)
     pool_of(backend, p)

@@ -62,7 +62,7 @@ SAMPLES = {
         "scan": 99,
         "filter": TaskFilter(path="P", error="E", worker="W", args="A"),
     },
-    "error_groups": {"queue": "Q", "state": TaskState.FAILED, "scan": 99},
+    "error_groups": {"queue": "Q", "state": TaskState.FAILED, "offset": 5, "count": 99},
     "expire_leases": {"until_ms": 123, "queues": ["q1", "q2"]},
     "extend_lease": {"task_id": "ID", "token": "TK", "ms": 5000},
     "heartbeat": {"pool_id": "P", "report": "{}", "epoch": "E", "worker_ids": ["w1", "w2"]},

@@ -152,3 +152,23 @@ def test_error_groups_count_the_newest_failures_by_class_within_the_scan(backend
     assert backend.error_groups("default", TaskState.READY).groups == []
     tasks.noop.enqueue()
     assert backend.error_groups("default", TaskState.READY).groups == [("", 1)]
+
+
+def test_error_groups_are_counted_in_short_calls_with_the_same_result(backend, monkeypatch):
+    make_failed(backend, 7, "builtins.KeyError")
+    make_failed(backend, 5, "myapp.errors.Timeout")
+    whole = backend.error_groups("default")
+    calls = []
+    real = backend.store.run
+    monkeypatch.setattr(inspection, "SEARCH_STEP", 5)
+    monkeypatch.setattr(
+        backend.store, "run", lambda call, **kw: calls.append(call) or real(call, **kw)
+    )
+    steps = backend.error_groups("default")
+    assert steps == whole
+    assert whole.groups == [("builtins.KeyError", 7), ("myapp.errors.Timeout", 5)]
+    assert len(calls) == 3  # 12 tasks, 5 a call
+    calls.clear()
+    bounded = backend.error_groups("default", scan=7)
+    assert (bounded.examined, bounded.total, len(calls)) == (7, 12, 2)
+    assert bounded.groups == [("myapp.errors.Timeout", 5), ("builtins.KeyError", 2)]

@@ -163,8 +163,25 @@ class RedisInspection:
                 return Page(total, position, items)
 
     def error_groups(self, queue: str, state: TaskState, scan: int) -> ErrorGroups:
-        call = self.scripts.error_groups(queue=queue, state=TaskState(state), scan=max(1, scan))
-        return self.store.run(call, read=True)
+        """The newest `scan` tasks by exception class, in calls of SEARCH_STEP tasks at most
+        (no call holds Redis for long); most frequent first, a tie in the order met."""
+        counts: dict[str, int] = {}
+        position, total = 0, 1  # total: known after the first call (which always runs)
+        while position < min(max(1, scan), total):
+            step = min(SEARCH_STEP, max(1, scan) - position)
+            part = self.store.run(
+                self.scripts.error_groups(
+                    queue=queue, state=TaskState(state), offset=position, count=step
+                ),
+                read=True,
+            )
+            for name, n in part.groups:
+                counts[name] = counts.get(name, 0) + n
+            total, position = part.total, position + part.examined
+            if part.examined < step:
+                break
+        groups = sorted(counts.items(), key=lambda pair: -pair[1])  # stable for ties
+        return ErrorGroups(total, position, groups)
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         key = self.keys.task(task_id)

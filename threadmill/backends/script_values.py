@@ -137,7 +137,6 @@ def decode_heartbeat(reply: list[Any]) -> HeartbeatReply:
 
 def decode_error_groups(reply: list[Any]) -> ErrorGroups:
     pairs = [(str(reply[i]), int(reply[i + 1])) for i in range(2, len(reply), 2)]
-    pairs.sort(key=lambda pair: -pair[1])  # stable: equal counts keep the newest first
     return ErrorGroups(int(reply[0]), int(reply[1]), pairs)
 
 

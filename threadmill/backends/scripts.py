@@ -305,10 +305,14 @@ class Scripts:
         key = self.keys.index(queue, index or state.slug)
         return Call(self.lua["search"], [key], args, page_decoder(queue, state))
 
-    def error_groups(self, *, queue: str, state: TaskState, scan: int) -> Call[ErrorGroups]:
-        """The newest `scan` tasks of the state's index counted by exception class."""
+    def error_groups(
+        self, *, queue: str, state: TaskState, offset: int, count: int
+    ) -> Call[ErrorGroups]:
+        """`count` tasks of the state's index from `offset` (newest first), by exception
+        class (in the order met: a caller adding up several calls keeps that order)."""
         key = self.keys.index(queue, state.slug)
-        return Call(self.lua["error_groups"], [key], [self._base, scan], decode_error_groups)
+        args = [self._base, offset, count]
+        return Call(self.lua["error_groups"], [key], args, decode_error_groups)
 
     def create_job(
         self,
