@@ -95,12 +95,14 @@ class Pool:
         return wait_until(
             lambda: len(self.workers()) == count and self.workers(),
             timeout,
-            message=f"{count} worker(s) running; log:\n{self.tail()}",
+            message=lambda: f"{count} worker(s) running; log:\n{self.tail()}",
         )
 
     def wait_for_log(self, text: str, timeout: float = 15.0) -> None:
         wait_until(
-            lambda: text in self.log(), timeout, message=f"log line {text!r}; log:\n{self.tail()}"
+            lambda: text in self.log(),
+            timeout,
+            message=lambda: f"log line {text!r}; log:\n{self.tail()}",
         )
 
     def tail(self, lines: int = 40) -> str:

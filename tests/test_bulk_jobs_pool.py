@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
-import subprocess
-import sys
-from contextlib import closing
 from pathlib import Path
 
 from tests import tasks
-from tests.pool_helpers import ROOT, wait_until
+from tests.pool_helpers import wait_until
 from threadmill.backends.job_records import JobStatus
 from threadmill.backends.records import TaskState
 from threadmill.backends.search_records import TaskFilter
@@ -79,50 +75,3 @@ def test_a_job_survives_killed_and_stopped_pools_and_acts_once_per_task(
     assert len(lines) == len(set(ids)) == MATCHING  # every matching task ran exactly once
     assert all(line.split()[1].startswith("keep-") for line in lines)
     assert "Traceback" not in runner.log()
-
-
-def django_in(db: Path, code: str) -> str:
-    """Run Python in a Django process of the test settings on the file database db."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "THREADMILL_TEST_DB": str(db)}
-    done = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def test_the_pool_that_finishes_a_job_writes_its_history_entry_with_no_page_open(
-    backend, pool, tmp_path, make_backend, redis_server
-):
-    """The admin's history gets the job's entry when it finishes, not when somebody next
-    opens a page: the pool's broker sends bulk_job_finished and the admin's receiver writes
-    it (once: the pool's entry commits only with the claim, so the admin adds none)."""
-    db = tmp_path / "db.sqlite3"
-    django_in(
-        db, "from django.core.management import call_command; call_command('migrate', verbosity=0)"
-    )
-    user_id = django_in(
-        db, "from django.contrib.auth.models import User; print(User.objects.create_user('ann').pk)"
-    )
-    backend = make_backend(redis_server.url, OPTIONS)
-    results = backend.enqueue_many(tasks.noop.using(queue_name="low"), [((), {})] * 30)
-    backend.cancel([r.id for r in results], who="setup")
-    job = backend.create_job(
-        "purge", "low", TaskState.FAILED, TaskFilter(), who="admin:ann", user_id=user_id
-    )
-    pool("--queues", "default", options=OPTIONS, env={"THREADMILL_TEST_DB": str(db)})
-    wait_until(lambda: backend.get_job(job.id).logged, timeout=30, message="entry written")
-    with closing(sqlite3.connect(db)) as conn:
-        rows = conn.execute("SELECT user_id, change_message FROM django_admin_log").fetchall()
-    assert len(rows) == 1
-    assert rows[0][0] == int(user_id)
-    assert rows[0][1].startswith(
-        f"Purged 30 failed tasks of queue 'low' (backend 'default') by bulk job {job.id} "
-        "started by admin:ann (done;"
-    )
-    assert backend.get_job(job.id).status == JobStatus.DONE

@@ -18,6 +18,7 @@ from tests.admin_helpers import fake_heartbeat, make_user
 from tests.search_helpers import make_failed
 from tests.test_ctl_command import ctl
 from threadmill.backends.records import TaskState
+from threadmill.backends.search_records import TaskFilter
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +125,8 @@ def test_an_unknown_user_is_refused_before_anything_is_done(backend):
         assert e.value.returncode == 2
     assert backend.get_task(ready).state == TaskState.READY
     assert backend.paused_queues() == []
-    assert ctl("stats", "--json", "--user", "nobody")[0] == 0  # read-only: not looked up
+    for read_only in (("stats", "--json"), ("pool", "list"), ("purge", ready, "--dry-run")):
+        assert ctl(*read_only, "--user", "nobody")[0] == 0, read_only  # not looked up
 
 
 def test_done_but_not_recorded_exits_1_and_says_so(backend, monkeypatch):
@@ -135,3 +137,38 @@ def test_done_but_not_recorded_exits_1_and_says_so(backend, monkeypatch):
     assert (code, out.strip()) == (1, "default  paused")
     assert "Done, but not recorded in the admin's history:" in err
     assert backend.paused_queues() == ["default"]
+
+
+def test_a_job_entry_is_written_once_dated_when_the_job_finished(backend):
+    from threadmill.admin.history import log_job_once
+
+    ann = make_user("ann")
+    make_failed(backend, 2)
+    job = backend.create_job(
+        "purge", "default", TaskState.FAILED, TaskFilter(), who="admin:ann", user_id=str(ann.pk)
+    )
+    while backend.run_job_chunk(job.id)[0] == "running":
+        pass
+    done = backend.get_job(job.id)
+    seen_twice = backend.get_job(job.id)  # two pages read it before either wrote
+    assert log_job_once(backend, done) is True
+    assert log_job_once(backend, seen_twice) is False  # the claim is taken: rolled back
+    [entry] = LogEntry.objects.all()
+    assert entry.action_time == done.finished_at
+    assert entry.user_id == ann.pk
+    assert backend.get_job(job.id).logged
+
+
+def test_a_job_whose_user_is_gone_is_claimed_without_an_entry(backend):
+    from threadmill.admin.history import log_job_once
+
+    gone = make_user("gone")
+    job = backend.create_job(
+        "purge", "default", TaskState.FAILED, TaskFilter(), who="t", user_id=str(gone.pk)
+    )
+    while backend.run_job_chunk(job.id)[0] == "running":
+        pass
+    gone.delete()
+    assert log_job_once(backend, backend.get_job(job.id)) is False
+    assert not LogEntry.objects.exists()
+    assert backend.get_job(job.id).logged  # nobody tries again

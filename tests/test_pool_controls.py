@@ -39,7 +39,7 @@ def replacement_of(p, pid: int) -> int:
     [replacement] = wait_until(
         lambda: (workers := p.workers()) != [pid] and len(workers) == 1 and workers,
         15,
-        message=f"a worker process other than {pid}; log:\n{p.tail()}",
+        message=lambda: f"a worker process other than {pid}; log:\n{p.tail()}",
     )
     return replacement
 

@@ -36,7 +36,7 @@ def pool_of(backend, p):
     return wait_until(
         lambda: next((s for s in backend.pools() if s.report.pid == p.pid), None),
         15,
-        message=f"pool {p.pid} reported; log:\n{p.tail()}",
+        message=lambda: f"pool {p.pid} reported; log:\n{p.tail()}",
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -212,41 +211,6 @@ def test_cancel_racing_the_acknowledgement_ends_in_one_state(backend):
         assert backend.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
     stats = backend.queue_stats(["default"])[0]
     assert (stats.ready, stats.running, stats.successful) == (0, 0, 30)
-
-
-@pytest.mark.parametrize("terminate", [False, True])
-def test_a_cancel_that_arrives_before_its_attempt_starts_is_kept_for_it(
-    backend, tmp_path, terminate
-):
-    """Redis marks a task RUNNING when it hands the lease over, a moment before the worker's
-    thread registers the attempt: a request landing in that gap must not be dropped. The
-    attempt ends Cancelled without running, and a request for another attempt is ignored."""
-    from threadmill.exceptions import Cancelled
-    from threadmill.pool.limits import Attempts
-    from threadmill.pool.runner import run_lease
-
-    book = tmp_path / "ledger"
-    result = tasks.ledger_nap.enqueue(str(book))
-    lease = lease_one(backend)
-    assert backend.cancel([result.id], who="ops", terminate=terminate)[result.id] == "requested"
-    attempts = Attempts(backend, "w1", None, before_exit=lambda code: None)
-    [request] = backend.wait_for_control("w1", 1)
-    attempts.receive(replace(request, task_id="other-task"))  # never claimed: ignored
-    attempts.receive(request)  # the gap: no attempt registered yet
-    running = attempts.start(0, lease)
-    assert running.cancel_requested_by == "ops"
-    outcome = run_lease(lease, "default", type(backend), 10_000, running=running)
-    attempts.finish(0)
-    assert not outcome.succeeded
-    assert isinstance(outcome.exception, Cancelled)
-    assert not book.exists()  # the task never ran
-    backend.acknowledge(lease, "w1", succeeded=False, value_json=outcome.value_json)
-    record = backend.get_task(result.id)
-    assert record.state == TaskState.FAILED
-    assert record.last_error.exception_class_path == "threadmill.exceptions.Cancelled"
-    again = tasks.ledger_nap.enqueue(str(book))  # a later attempt of this worker runs
-    assert attempts.start(1, lease_one(backend)).cancel_requested_by == ""
-    assert again.id != result.id
 
 
 # ---- unique -------------------------------------------------------------------------------

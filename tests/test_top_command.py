@@ -77,7 +77,7 @@ def test_once_and_json_show_the_queues_workers_and_running_tasks(pool, backend, 
         busy = [t.task_path for pl in backend.pools() for w in pl.report.workers for t in w.threads]
         return running == 2 and busy.count("tests.tasks.nap") == 2
 
-    wait_until(both_napping, 30, message=f"both workers running a nap; log:\n{p.tail()}")
+    wait_until(both_napping, 30, message=lambda: f"both workers running a nap; log:\n{p.tail()}")
     assert backend.get_result(failing.id).status == "FAILED"
     # Stable from here: both workers are busy for two minutes.
     for _ in range(3):

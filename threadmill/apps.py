@@ -1,7 +1,6 @@
-"""The threadmill Django app: registers the system checks and, where the admin is installed,
-the receiver that writes a finished bulk job's history entry."""
+"""The threadmill Django app: registers system checks, nothing else."""
 
-from django.apps import AppConfig, apps
+from django.apps import AppConfig
 
 
 class ThreadmillConfig(AppConfig):
@@ -11,9 +10,3 @@ class ThreadmillConfig(AppConfig):
 
     def ready(self) -> None:
         from threadmill import checks  # noqa: F401  (registers the system checks)
-
-        if apps.is_installed("django.contrib.admin"):
-            from threadmill.admin.history import on_bulk_job_finished
-            from threadmill.signals import bulk_job_finished
-
-            bulk_job_finished.connect(on_bulk_job_finished, dispatch_uid="threadmill.history")

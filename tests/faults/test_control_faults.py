@@ -103,7 +103,7 @@ def test_unique_claims_survive_a_crash_of_the_whole_pool_and_never_block(pool, b
     wait_until(
         lambda: all(backend.get_result(i).status == FAILED for i in ids),
         20,
-        message=f"{[backend.get_result(i).status for i in ids]} {second.tail()}",
+        message=lambda: f"{[backend.get_result(i).status for i in ids]} {second.tail()}",
     )
     fresh = [tasks.ledger_unique.enqueue(str(book), f"k{n}", 0).id for n in range(4)]
     assert not set(fresh) & set(ids)  # the claims went with their tasks

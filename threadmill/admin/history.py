@@ -5,10 +5,11 @@ Entries are written for an `Actor`: a Django user and the way they acted, the ad
 A requeue or a cancel is logged as a change and a purge as a deletion, one entry per task
 the action actually touched (like Django's "delete selected"), so each task's entry links to
 its page.
-A whole-set action is a bulk job, carried out by the pools, which have no request user: the
-job records who started it, and whoever first sees it finished (the admin's pages, or the
-`threadmill_ctl` that carried it out) writes its one entry (`log_job`; the backend hands out
-that chance once, `claim_job_log`).
+A whole-set action is a bulk job, carried out by the pools, which have no request user (and
+whose master must not wait on a database): the job records who started it, and whoever
+first sees it finished (the `threadmill_ctl` that carried it out, the job's page, the Bulk
+jobs list) writes its one entry, dated when it finished (`log_job_once`; the backend hands
+out that chance once, `claim_job_log`).
 A schedule's pause or resume logs one change that links nowhere (a schedule is settings, not
 a task); its *Run now* logs the addition of the task it enqueued, linking to that task.
 Pausing or resuming a queue and a pool request log one entry each, naming the queue or
@@ -17,21 +18,20 @@ pool.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, close_old_connections, transaction
+from django.contrib.contenttypes.models import ContentType
+from django.db import router, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.backends.job_records import BulkJob, JobStatus
 from threadmill.filters import describe
 from threadmill.models import Task
-
-logger = logging.getLogger("threadmill")
 
 FLAGS = {
     "requeue": CHANGE,
@@ -112,25 +112,26 @@ def log_operation(actor: Actor, label: str, done: str) -> None:
 
 
 def log_job(job: BulkJob, alias: str) -> bool:
-    """One entry for a finished bulk job, in the name of the Django user who started it
-    (False when it was started without one, or that user is gone)."""
+    """One entry for a finished bulk job, dated when it finished, in the name of the Django
+    user who started it (False when it was started without one, or that user is gone)."""
     if not job.user_id:
         return False
     user = get_user_model()._default_manager.filter(pk=job.user_id).first()
     if user is None:
         return False
-    ref = Task(id=None)  # type: ignore[misc]  # no object: the entry links nowhere
     label = "retrying" if job.retrying else job.state.slug
-    ref.label = f"{label} tasks of queue {job.queue} (backend {alias})"
     where = describe(job.filter)
     status = "done" if job.status == JobStatus.DONE else f"cancelled by {job.cancelled_by}"
-    LogEntry.objects.log_actions(
-        user.pk,
-        [ref],
-        FLAGS[job.action],
-        f"{VERBS[job.action]} {job.acted} {label} tasks of queue {job.queue!r} (backend "
-        f"{alias!r}){' where ' + where if where else ''} by bulk job {job.id} started by "
-        f"{job.who} ({status}; {job.examined} examined, {job.refused} refused).",
+    LogEntry.objects.create(
+        action_time=job.finished_at or timezone.now(),
+        user_id=user.pk,
+        content_type=ContentType.objects.get_for_model(Task, for_concrete_model=False),
+        object_id=None,  # no object: the entry links nowhere
+        object_repr=f"{label} tasks of queue {job.queue} (backend {alias})"[:200],
+        action_flag=FLAGS[job.action],
+        change_message=f"{VERBS[job.action]} {job.acted} {label} tasks of queue {job.queue!r} "
+        f"(backend {alias!r}){' where ' + where if where else ''} by bulk job {job.id} "
+        f"started by {job.who} ({status}; {job.examined} examined, {job.refused} refused).",
     )
     return True
 
@@ -140,34 +141,23 @@ class _Taken(Exception):
 
 
 def log_job_once(backend: ThreadmillBackend, job: BulkJob) -> bool:
-    """Write a finished job's one entry unless another process has: the entry is written in
-    a transaction that commits only once this process has the claim (`claim_job_log`), so a
-    failed write never leaves a claim behind, and two writers never both commit."""
-    if not job.status.finished or job.logged:
+    """Write a finished job's entry unless another process has (True when this call did).
+
+    At most once: the entry is written in a transaction on the history's database that
+    commits only once this process has won Redis's claim (`claim_job_log`), so two writers
+    never both commit and a write that fails leaves the claim to the next one. (A commit
+    that fails after the claim was won leaves the job without an entry.) A job whose user
+    is gone is claimed without an entry, so that nobody tries again."""
+    if not job.status.finished or job.logged or not job.user_id:
         return False
     try:
-        with transaction.atomic():
-            if not log_job(job, backend.alias):
-                return False  # no user to write it for: leave it unclaimed
+        with transaction.atomic(using=router.db_for_write(LogEntry)):
+            written = log_job(job, backend.alias)
             if not backend.claim_job_log(job.id):
                 raise _Taken
     except _Taken:
         return False
-    return True
-
-
-def on_bulk_job_finished(sender: Any, backend: ThreadmillBackend, job_id: str, **_: Any) -> None:
-    """Receiver of `bulk_job_finished` (in a pool's broker thread): the job's entry now,
-    not when a page first shows the job finished. Its database connection is closed after."""
-    job = backend.get_job(job_id)
-    if job is None:
-        return
-    try:
-        log_job_once(backend, job)
-    except DatabaseError as exc:  # no database here: the admin writes it when it shows the job
-        logger.warning("Bulk job %s: history entry not written here (%s)", job_id, exc)
-    finally:
-        close_old_connections()
+    return written
 
 
 def log_schedule(actor: Actor, action: str, alias: str, name: str, task_id: str = "") -> None:

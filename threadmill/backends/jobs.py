@@ -84,7 +84,7 @@ def job_from_hash(fields: dict[str, str]) -> BulkJob | None:
         outcomes=outcomes,
         cancelled_by=fields.get("cancelled_by", ""),
         retrying=fields.get("index") == RETRYING_INDEX,
-        logged=fields.get("logged") == "1",
+        logged=bool(fields.get("logged")),  # the token of whoever claimed the entry
     )
 
 
@@ -180,11 +180,14 @@ class RedisJobs:
         )
 
     def claim_log(self, job_id: str) -> bool:
-        """True once for a finished job: whoever gets it writes the job's audit entry."""
-        key = self.keys.job(job_id)
+        """True once for a finished job: whoever gets it writes the job's audit entry. The
+        claim is a token of this call, read back in the same round trip, so a call that
+        redis-py retries after a lost reply still knows it won."""
+        key, token = self.keys.job(job_id), uuid.uuid4().hex
         with self.store.translate():
             pipe = self.store.client.pipeline(transaction=False)  # HSETNX decides alone
-            pipe.hsetnx(key, "logged", "1")
+            pipe.hsetnx(key, "logged", token)
             pipe.pexpire(key, self.keep_ms, nx=True)  # never leave a hash without a TTL
-            claimed, _ = pipe.execute()
-        return bool(claimed)
+            pipe.hget(key, "logged")
+            _, _, holder = pipe.execute()
+        return holder == token

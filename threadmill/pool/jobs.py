@@ -8,7 +8,6 @@ one chunk of each; while some remain, it runs a step of chunks only every
 chunks. Each chunk is one atomic call over at most `batch_size` tasks that moves the job's
 cursor (`backend.run_job_chunk`): pools may run the same job at once, and one killed
 mid-job leaves nothing half done, so whichever pool runs next goes on where it stopped.
-The pool that runs a job's last chunk sends `threadmill.signals.bulk_job_finished`.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from collections.abc import Sequence
 
 from threadmill.backends.base import ThreadmillBackend
 from threadmill.exceptions import BackendUnavailable
-from threadmill.signals import bulk_job_finished
 
 logger = logging.getLogger("threadmill")
 
@@ -47,21 +45,6 @@ class BulkJobs:
                 logger.debug("Bulk job %s: %d examined, %d acted on", job_id, examined, acted)
             else:
                 logger.info("Bulk job %s: %s", job_id, status)
-                self.announce(job_id)
-
-    def announce(self, job_id: str) -> None:
-        """Send `bulk_job_finished`; a receiver's error is logged, never raised here."""
-        replies = bulk_job_finished.send_robust(
-            sender=type(self.backend), backend=self.backend, job_id=job_id
-        )
-        for receiver, reply in replies:
-            if isinstance(reply, Exception):
-                logger.error(
-                    "Bulk job %s: %r failed on bulk_job_finished",
-                    job_id,
-                    receiver,
-                    exc_info=reply,
-                )
 
     @property
     def busy(self) -> bool:

@@ -183,6 +183,7 @@ class Attempts:
             if now - at <= UNCLAIMED_SECONDS and len(self._unclaimed) < UNCLAIMED_MAX:
                 break
             del self._unclaimed[task_id]
+        self._unclaimed.pop(request.task_id, None)  # a repeated request goes to the end
         self._unclaimed[request.task_id] = (request, now)
 
     def receive(self, request: ControlRequest) -> None:

@@ -90,7 +90,7 @@ def _search_query(request: HttpRequest) -> str:
     return params.urlencode()
 
 
-def _error_groups(items: list[TaskRecord]) -> list[tuple[str, str, int]]:
+def _page_errors(items: list[TaskRecord]) -> list[tuple[str, str, int]]:
     """(class path, name, count) of the last errors of a page's tasks, most frequent first."""
     counts = Counter(t.last_error.exception_class_path for t in items if t.last_error)
     return [(path, path.rsplit(".", 1)[-1], n) for path, n in counts.most_common()]
@@ -164,7 +164,7 @@ def task_list(
             context["last_row"] = offset + len(page.items)
             context["examined_from"] = min(offset + 1, page.total)
             context["long_list"] = len(page.items) > LONG_LIST
-            context["error_groups"] = _error_groups(page.items) if context["shows_errors"] else []
+            context["page_errors"] = _page_errors(page.items) if context["shows_errors"] else []
             if task_state == TaskState.FAILED and request.GET.get("group") == "error":
                 context["error_classes"] = backend.error_groups(queue, task_state, scan)
             context["selectable"] = bool(page.items) and (

@@ -79,7 +79,7 @@ class Command(BaseCommand):
             backend = resolve_backend(options["backend"])
         except CommandError as exc:
             raise CommandError(str(exc), returncode=UNUSABLE) from exc
-        options["actor"] = resolve_actor(options["user"]) if sub.changes else None
+        options["actor"] = resolve_actor(options["user"]) if sub.changes(options) else None
         code = sub.run(backend, options, self)
         if code:
             sys.exit(code)

@@ -31,11 +31,14 @@ class Subcommand:
 
     name: ClassVar[str]
     help: ClassVar[str]
-    #: False for a read-only subcommand: it records nothing, so --user is not looked up.
-    changes: ClassVar[bool] = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The subcommand's own arguments (`--backend` is added for every one)."""
+
+    def changes(self, options: dict[str, Any]) -> bool:
+        """Whether this command line changes anything (and so records it in the history:
+        only then is --user looked up). False for reads and dry runs."""
+        return not options.get("dry_run")
 
     def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
         """Do it; write to `cmd.stdout` / `cmd.stderr`; return the exit code."""

@@ -61,8 +61,10 @@ def by_ids(
     meanings: dict[str, tuple[str, str]],
     options: dict[str, Any],
     cmd: BaseCommand,
+    refusal: Callable[[str], str] | None = None,
 ) -> int:
-    """Act on the ids (see the module docstring); `meanings`: outcome -> (word, meaning)."""
+    """Act on the ids (see the module docstring); `meanings`: outcome -> (word, meaning);
+    `refusal`: what a refusing state means (default: "already FAILED", "it is RUNNING")."""
     ids = parse_ids(options)
     try:
         if options.get("dry_run"):
@@ -85,7 +87,7 @@ def by_ids(
     counts: dict[str, int] = {}
     for task_id in ids:
         outcome = outcomes.get(task_id, "missing")
-        word, meaning = meanings.get(outcome) or ("refused", _refusal(outcome))
+        word, meaning = meanings.get(outcome) or ("refused", (refusal or _refusal)(outcome))
         counts[word] = counts.get(word, 0) + 1
         cmd.stdout.write(f"{task_id:<{width}}  {word:<9}  {meaning}")
     order = [*(w for w, _ in meanings.values() if w != "missing"), "refused", "missing"]

@@ -19,6 +19,8 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from threadmill.exceptions import ThreadmillError
+
 from .base import OK, REFUSED, UNUSABLE, default_who
 
 if TYPE_CHECKING:
@@ -63,9 +65,14 @@ def _record(options: dict[str, Any], cmd: BaseCommand, write: Callable[[Actor], 
     actor: Actor | None = options.get("actor")
     if actor is None:
         return OK
+    return _attempt(cmd, lambda: write(actor))
+
+
+def _attempt(cmd: BaseCommand, write: Callable[[], Any]) -> int:
+    """Write; REFUSED, saying why, when the database (or Redis, for a job's claim) fails."""
     try:
-        write(actor)
-    except DatabaseError as exc:
+        write()
+    except (DatabaseError, ThreadmillError) as exc:
         cmd.stderr.write(f"Done, but not recorded in the admin's history: {exc}")
         return REFUSED
     return OK
@@ -105,10 +112,10 @@ def job_user_id(options: dict[str, Any]) -> str:
 def record_job(
     options: dict[str, Any], cmd: BaseCommand, backend: ThreadmillBackend, job: BulkJob
 ) -> int:
-    """The finished job's one entry, unless the admin has written it already: whoever
-    claims it first writes it (in the name of the user the job records)."""
-    if options.get("actor") is None or not job.status.finished:
+    """The finished job's one entry, in the name of the user the job records (this
+    command's --user), unless the admin has written it already (whoever claims it first)."""
+    if not job.user_id or not job.status.finished:
         return OK
     from threadmill.admin.history import log_job_once
 
-    return _record(options, cmd, lambda actor: log_job_once(backend, job))
+    return _attempt(cmd, lambda: log_job_once(backend, job))

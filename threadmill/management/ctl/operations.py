@@ -7,7 +7,6 @@ answering is 2."""
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -17,7 +16,8 @@ from threadmill.backends.pool_records import POOL_ACTIONS
 from threadmill.exceptions import ThreadmillError, UnknownPool
 
 from .base import OK, REFUSED, UNUSABLE, Subcommand
-from .history import record_operation, record_tasks
+from .by_ids import by_ids
+from .history import record_operation
 
 
 def _unusable(what: str, exc: ThreadmillError) -> CommandError:
@@ -42,26 +42,15 @@ class RunNow(Subcommand):
         parser.add_argument("ids", nargs="+", metavar="ID", help="Task ids to run now.")
 
     def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
-        ids = [i for i in dict.fromkeys(s.strip() for s in options["ids"]) if i]
-        if not ids:
-            raise CommandError("No task id given (the ids were empty).", returncode=UNUSABLE)
-        try:
-            outcomes = backend.run_now(ids)
-        except ThreadmillError as exc:
-            raise _unusable("run-now", exc) from exc
-        words: Counter[str] = Counter()
-        width = max(len(i) for i in ids)
-        for task_id in ids:
-            outcome = outcomes.get(task_id, "missing")
-            word, meaning = RUN_NOW_MEANINGS.get(
-                outcome, ("refused", f"{outcome}, not deferred: nothing to run early")
-            )
-            words[word] += 1
-            cmd.stdout.write(f"{task_id:<{width}}  {word:<7}  {meaning}")
-        summary = ", ".join(f"{words[w]} {w}" for w in ("moved", "refused", "missing") if words[w])
-        cmd.stderr.write(summary + ".", style_func=str)
-        code = REFUSED if words["refused"] or words["missing"] else OK
-        return max(code, record_tasks(options, cmd, "run-now", backend.alias, outcomes))
+        return by_ids(
+            backend,
+            "run-now",
+            backend.run_now,
+            RUN_NOW_MEANINGS,
+            options,
+            cmd,
+            refusal=lambda state: f"{state}, not deferred: nothing to run early",
+        )
 
 
 class QueueSwitch(Subcommand):
@@ -142,6 +131,9 @@ class PoolControl(Subcommand):
         parser.add_argument(
             "pool_id", nargs="?", metavar="POOL_ID", help="The pool's id (see `pool list`)."
         )
+
+    def changes(self, options: dict[str, Any]) -> bool:
+        return options["action"] != "list"
 
     def run(self, backend: ThreadmillBackend, options: dict[str, Any], cmd: BaseCommand) -> int:
         action, pool_id = options["action"], options["pool_id"]

@@ -148,7 +148,10 @@ HEADER = ["NAME", "TASK", "SCHEDULE", "NEXT RUN", "PAUSED", "LAST RUN", "PROBLEM
 
 class Schedules(Subcommand):
     name = "schedules"
-    changes = False
+
+    def changes(self, options: dict[str, Any]) -> bool:
+        return False  # read-only
+
     help = (
         "List the periodic schedules of the alias: task, schedule in words, next run (in the "
         "entry's time zone), paused, last run and its status, problem. --json for scripts."
@@ -220,8 +223,9 @@ class _Pause(Subcommand):
             if r.paused == self.paused:
                 meaning += " (it was already paused)" if self.paused else " (it was not paused)"
             cmd.stdout.write(f"{r.name:<{width}}  {word}  {meaning}")
-            action = "pause" if self.paused else "resume"
-            code = max(code, record_schedule(options, cmd, action, backend.alias, r.name))
+            if r.paused != self.paused:  # changed: recorded
+                action = "pause" if self.paused else "resume"
+                code = max(code, record_schedule(options, cmd, action, backend.alias, r.name))
         cmd.stderr.write(f"{len(picked)} {word}.", style_func=str)
         return code
 

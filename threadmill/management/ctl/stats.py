@@ -45,7 +45,10 @@ def task_row(m: TaskMetrics) -> dict[str, Any]:
 
 class Stats(Subcommand):
     name = "stats"
-    changes = False
+
+    def changes(self, options: dict[str, Any]) -> bool:
+        return False  # read-only
+
     help = (
         "Print the backend's queues, pools and per-task run metrics (last --span seconds): "
         "a table, --json, or --prometheus (the metrics view's text for this backend)."
