@@ -36,7 +36,8 @@ def check_queue_name(queue: str) -> str:
 
 
 class RedisControls:
-    """Pause / resume, run now and pool requests of one alias, over its store."""
+    """Pause / resume, run now, pool requests and the cancel requests a worker waits for,
+    of one alias, over its store."""
 
     def __init__(self, store: RedisStore) -> None:
         self.store = store
